@@ -1,0 +1,12 @@
+//! dynamic_conv2d (not yet written).
+use crate::{DynamicConv2dParams, Element, Error, Output, Problem, Result};
+pub(crate) fn compute<T: Element>(
+    _p: &DynamicConv2dParams,
+    _problem: &Problem<T>,
+    _out: &mut Output<T>,
+) -> Result<()> {
+    Err(Error::Unsupported {
+        backend: "reference".into(),
+        what: "dynamic_conv2d (not written yet)".into(),
+    })
+}

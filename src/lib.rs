@@ -1,0 +1,4 @@
+//! # convoracle
+//!
+//! The conformance oracle for 2D convolution layers.
+pub use convoracle_reference as reference;
