@@ -1,4 +1,17 @@
 //! # convoracle
 //!
-//! The conformance oracle for 2D convolution layers.
+//! The conformance oracle for 2D convolution layers: the exact reference
+//! (crate [`reference`]), the backends behind one [`backend::Backend`]
+//! trait, and the tools to check any implementation against them.
+
+#![warn(missing_docs)]
+
 pub use convoracle_reference as reference;
+
+pub mod any;
+pub mod backend;
+pub mod error;
+
+pub use any::{AnyProblem, AnyTensor};
+pub use backend::Backend;
+pub use error::{Error, Result};
