@@ -1,24 +1,194 @@
-//! conv2d backward passes (not yet written).
+//! The backward passes of `conv2d`: the gradients of a loss L with respect
+//! to the input and to the weight, given g = dL/doutput.
+//!
+//! The forward conv (see conv2d.rs) reads, for tap (oy, ox, i, j) of output
+//! channel k, the padded input at
+//!     (y, x) = (oy*sh - pt + i*dh, ox*sw - pl + j*dw)
+//! and multiplies it by w[k, c', i', j'] ((i', j') = (kh-1-i, kw-1-j) when
+//! `flip_kernel`). The padding mode says which input element a padded
+//! coordinate is (`PaddingMode::source`; none for a zero). Hence:
+//!
+//! dL/dx[n, c, y, x] = sum over k in c's group and taps (oy, ox, i, j) whose
+//!     padded coordinate is the input element (y, x) of g[n, k, oy, ox] * w[k, c', i', j']
+//! dL/dw[k, c', i', j'] = sum over n, oy, ox of g[n, k, oy, ox] * x_padded[n, c, y, x]
+//!
+//! With zero padding the input gradient is a transposed conv; with reflect,
+//! replicate or circular padding several taps may read one input element and
+//! all of their gradients land there.
+
+use crate::spec::shapes::{backward_input_plan, backward_weight_plan};
+use crate::tensor::check_alloc;
 use crate::{
-    Conv2dBackwardInputParams, Conv2dBackwardWeightParams, Element, Error, Output, Problem, Result,
+    padded_value, Conv2dBackwardInputParams, Conv2dBackwardWeightParams, Element, Error, ExactSum,
+    Output, PaddingMode, Problem, Result, Role,
 };
-pub(crate) fn input<T: Element>(
-    _p: &Conv2dBackwardInputParams,
-    _problem: &Problem<T>,
-    _out: &mut Output<T>,
-) -> Result<()> {
-    Err(Error::Unsupported {
-        backend: "reference".into(),
-        what: "conv2d_backward_input (not written yet)".into(),
-    })
+
+/// The padded coordinate that tap `t` of output position `o` reads on one
+/// axis: `o*stride - before + t*dilation`.
+///
+/// Computed in i128 so that no parameter value can wrap it, then saturated
+/// to i64: a coordinate beyond i64 lies outside any input, and saturation
+/// keeps what every padding mode makes of it (a zero, or replicate's edge;
+/// reflect and circular padding are bounded by the input size, so their
+/// coordinates are small).
+pub(crate) fn tap_coordinate(
+    o: usize,
+    stride: usize,
+    before: i64,
+    t: usize,
+    dilation: usize,
+) -> i64 {
+    let c = o as i128 * stride as i128 - before as i128 + t as i128 * dilation as i128;
+    c.clamp(i64::MIN as i128, i64::MAX as i128) as i64
 }
-pub(crate) fn weight<T: Element>(
-    _p: &Conv2dBackwardWeightParams,
-    _problem: &Problem<T>,
-    _out: &mut Output<T>,
+
+pub(crate) fn input<T: Element>(
+    p: &Conv2dBackwardInputParams,
+    problem: &Problem<T>,
+    out: &mut Output<T>,
 ) -> Result<()> {
-    Err(Error::Unsupported {
-        backend: "reference".into(),
-        what: "conv2d_backward_weight (not written yet)".into(),
-    })
+    let shapes = |r: Role| problem.shape_of(r);
+    let (batch, channels, kernels, resolved) = backward_input_plan(p, &shapes)?;
+    let grad = problem.tensor(Role::GradOutput)?;
+    let weight = problem.tensor(Role::Weight)?;
+    let [_, group_channels, kh, kw] = [
+        weight.shape()[0],
+        weight.shape()[1],
+        weight.shape()[2],
+        weight.shape()[3],
+    ];
+    let g = &p.conv.geometry;
+    let kernels_per_group = kernels / g.groups;
+    let [in_h, in_w] = p.input_size;
+    let [out_h, out_w] = resolved.output;
+    let mode = p.conv.padding_mode;
+    // Which taps read each input row (column): the forward conv's index map
+    // inverted once per axis, so the sum below visits exactly the taps that
+    // read (y, x) instead of searching all of them for every element.
+    let rows = taps_reading(
+        in_h,
+        out_h,
+        kh,
+        [g.stride[0], g.dilation[0]],
+        resolved.padding.top,
+        mode,
+    )?;
+    let cols = taps_reading(
+        in_w,
+        out_w,
+        kw,
+        [g.stride[1], g.dilation[1]],
+        resolved.padding.left,
+        mode,
+    )?;
+
+    let mut sum = ExactSum::new();
+    for n in 0..batch {
+        for c in 0..channels {
+            let group = c / group_channels;
+            let ci = c - group * group_channels;
+            for y in 0..in_h {
+                for x in 0..in_w {
+                    sum.clear();
+                    for kg in 0..kernels_per_group {
+                        let k = group * kernels_per_group + kg;
+                        for &(oy, i) in &rows[y] {
+                            for &(ox, j) in &cols[x] {
+                                let (wi, wj) = if p.conv.flip_kernel {
+                                    (kh - 1 - i, kw - 1 - j)
+                                } else {
+                                    (i, j)
+                                };
+                                sum.add_product(&[
+                                    grad.at4(n, k, oy, ox).to_f64(),
+                                    weight.at4(k, ci, wi, wj).to_f64(),
+                                ]);
+                            }
+                        }
+                    }
+                    out.store(&[n, c, y, x], &sum);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// For each input index `0..size` on one axis, the (output index, tap) pairs
+/// of the forward conv whose padded coordinate the padding mode maps to it.
+/// Every pair appears at most once overall (none when it reads a zero).
+fn taps_reading(
+    size: usize,
+    outputs: usize,
+    kernel: usize,
+    [stride, dilation]: [usize; 2],
+    before: i64,
+    mode: PaddingMode,
+) -> Result<Vec<Vec<(usize, usize)>>> {
+    let pairs = outputs
+        .checked_mul(kernel)
+        .ok_or_else(|| Error::overflow("backward tap lists"))?;
+    check_alloc(
+        pairs,
+        2 * std::mem::size_of::<usize>(),
+        "backward tap lists",
+    )?;
+    let mut reading = vec![Vec::new(); size];
+    for o in 0..outputs {
+        for t in 0..kernel {
+            let coordinate = tap_coordinate(o, stride, before, t, dilation);
+            if let Some(s) = mode.source(coordinate, size) {
+                reading[s].push((o, t));
+            }
+        }
+    }
+    Ok(reading)
+}
+
+pub(crate) fn weight<T: Element>(
+    p: &Conv2dBackwardWeightParams,
+    problem: &Problem<T>,
+    out: &mut Output<T>,
+) -> Result<()> {
+    let shapes = |r: Role| problem.shape_of(r);
+    let (batch, channels, kernels, resolved) = backward_weight_plan(p, &shapes)?;
+    let input = problem.tensor(Role::Input)?;
+    let grad = problem.tensor(Role::GradOutput)?;
+    let g = &p.conv.geometry;
+    let group_channels = channels / g.groups;
+    let kernels_per_group = kernels / g.groups;
+    let [kh, kw] = p.kernel_size;
+    let [out_h, out_w] = resolved.output;
+    let (pt, pl) = (resolved.padding.top, resolved.padding.left);
+
+    let mut sum = ExactSum::new();
+    for k in 0..kernels {
+        let group = k / kernels_per_group;
+        for ci in 0..group_channels {
+            let c = group * group_channels + ci;
+            for wi in 0..kh {
+                for wj in 0..kw {
+                    // The forward tap this weight element multiplies.
+                    let (i, j) = if p.conv.flip_kernel {
+                        (kh - 1 - wi, kw - 1 - wj)
+                    } else {
+                        (wi, wj)
+                    };
+                    sum.clear();
+                    for n in 0..batch {
+                        for oy in 0..out_h {
+                            for ox in 0..out_w {
+                                let y = tap_coordinate(oy, g.stride[0], pt, i, g.dilation[0]);
+                                let x = tap_coordinate(ox, g.stride[1], pl, j, g.dilation[1]);
+                                let value = padded_value(input, n, c, y, x, p.conv.padding_mode);
+                                sum.add_product(&[grad.at4(n, k, oy, ox).to_f64(), value]);
+                            }
+                        }
+                    }
+                    out.store(&[k, ci, wi, wj], &sum);
+                }
+            }
+        }
+    }
+    Ok(())
 }
