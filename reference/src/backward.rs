@@ -87,13 +87,13 @@ pub(crate) fn input<T: Element>(
         for c in 0..channels {
             let group = c / group_channels;
             let ci = c - group * group_channels;
-            for y in 0..in_h {
-                for x in 0..in_w {
+            for (y, taps_y) in rows.iter().enumerate() {
+                for (x, taps_x) in cols.iter().enumerate() {
                     sum.clear();
                     for kg in 0..kernels_per_group {
                         let k = group * kernels_per_group + kg;
-                        for &(oy, i) in &rows[y] {
-                            for &(ox, j) in &cols[x] {
+                        for &(oy, i) in taps_y {
+                            for &(ox, j) in taps_x {
                                 let (wi, wj) = if p.conv.flip_kernel {
                                     (kh - 1 - i, kw - 1 - j)
                                 } else {
