@@ -16,31 +16,13 @@
 //! replicate or circular padding several taps may read one input element and
 //! all of their gradients land there.
 
+use crate::spec::geometry::tap_coordinate;
 use crate::spec::shapes::{backward_input_plan, backward_weight_plan};
 use crate::tensor::check_alloc;
 use crate::{
     padded_value, Conv2dBackwardInputParams, Conv2dBackwardWeightParams, Element, Error, ExactSum,
     Output, PaddingMode, Problem, Result, Role,
 };
-
-/// The padded coordinate that tap `t` of output position `o` reads on one
-/// axis: `o*stride - before + t*dilation`.
-///
-/// Computed in i128 so that no parameter value can wrap it, then saturated
-/// to i64: a coordinate beyond i64 lies outside any input, and saturation
-/// keeps what every padding mode makes of it (a zero, or replicate's edge;
-/// reflect and circular padding are bounded by the input size, so their
-/// coordinates are small).
-pub(crate) fn tap_coordinate(
-    o: usize,
-    stride: usize,
-    before: i64,
-    t: usize,
-    dilation: usize,
-) -> i64 {
-    let c = o as i128 * stride as i128 - before as i128 + t as i128 * dilation as i128;
-    c.clamp(i64::MIN as i128, i64::MAX as i128) as i64
-}
 
 pub(crate) fn input<T: Element>(
     p: &Conv2dBackwardInputParams,

@@ -5,6 +5,7 @@
 //!     x_padded[n, c, oy*sh - pt + i*dh, ox*sw - pl + j*dw] * w[k, c', i', j']
 //! where (i', j') = (i, j), or (kh-1-i, kw-1-j) for true convolution.
 
+use crate::spec::geometry::tap_coordinate;
 use crate::spec::shapes::conv2d_plan;
 use crate::{padded_value, Conv2dParams, Element, ExactSum, Output, Problem, Result, Role};
 
@@ -14,7 +15,7 @@ pub(crate) fn compute<T: Element>(
     out: &mut Output<T>,
 ) -> Result<()> {
     let shapes = |r: Role| problem.shape_of(r);
-    let (batch, channels, kernels, resolved) = conv2d_plan(p, &shapes)?;
+    let (batch, _, kernels, resolved) = conv2d_plan(p, &shapes)?;
     let input = problem.tensor(Role::Input)?;
     let weight = problem.tensor(Role::Weight)?;
     let bias = problem.optional(Role::Bias);
@@ -25,11 +26,10 @@ pub(crate) fn compute<T: Element>(
         weight.shape()[3],
     ];
     let kernels_per_group = kernels / p.geometry.groups;
-    let [sh, sw] = p.geometry.stride.map(|s| s as i64);
-    let [dh, dw] = p.geometry.dilation.map(|d| d as i64);
+    let [sh, sw] = p.geometry.stride;
+    let [dh, dw] = p.geometry.dilation;
     let (pt, pl) = (resolved.padding.top, resolved.padding.left);
     let [out_h, out_w] = resolved.output;
-    let _ = channels;
 
     let mut sum = ExactSum::new();
     for n in 0..batch {
@@ -42,8 +42,8 @@ pub(crate) fn compute<T: Element>(
                         let c = group * group_channels + ci;
                         for i in 0..kh {
                             for j in 0..kw {
-                                let y = oy as i64 * sh - pt + i as i64 * dh;
-                                let x = ox as i64 * sw - pl + j as i64 * dw;
+                                let y = tap_coordinate(oy, sh, pt, i, dh);
+                                let x = tap_coordinate(ox, sw, pl, j, dw);
                                 let (wi, wj) = if p.flip_kernel {
                                     (kh - 1 - i, kw - 1 - j)
                                 } else {

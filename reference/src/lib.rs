@@ -82,11 +82,6 @@ impl<T: Element> Output<T> {
         })
     }
 
-    /// Output shape.
-    pub(crate) fn shape(&self) -> &[usize] {
-        self.output.shape()
-    }
-
     /// Rounds `sum` into the element at `index`.
     pub(crate) fn store(&mut self, index: &[usize], sum: &ExactSum) {
         self.output.set(index, T::round_exact(sum));

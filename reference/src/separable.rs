@@ -17,7 +17,7 @@
 //! as conv2d does, so an infinite weight times padding gives NaN exactly as
 //! the composition of two conv2d's would.
 
-use crate::backward::tap_coordinate;
+use crate::spec::geometry::tap_coordinate;
 use crate::spec::shapes::{depthwise_separable2d_plan, spatially_separable2d_plan};
 use crate::{
     padded_value, DepthwiseSeparable2dParams, Element, ExactSum, Output, PaddingMode, Problem,

@@ -310,6 +310,19 @@ pub(crate) fn validate_pair(field: &str, pair: [usize; 2]) -> Result<()> {
     Ok(())
 }
 
+/// The padded coordinate that tap `t` of output position `o` reads on one
+/// axis: `o*stride - before + t*dilation`.
+///
+/// Computed in i128 so that no parameter value can wrap it, then saturated
+/// to i64: a coordinate beyond i64 lies outside any input, and saturation
+/// keeps what every padding mode makes of it (a zero, or replicate's edge;
+/// reflect and circular padding are bounded by the input size, so their
+/// coordinates are small).
+pub fn tap_coordinate(o: usize, stride: usize, before: i64, t: usize, dilation: usize) -> i64 {
+    let c = o as i128 * stride as i128 - before as i128 + t as i128 * dilation as i128;
+    c.clamp(i64::MIN as i128, i64::MAX as i128) as i64
+}
+
 /// Reflect padding must be smaller than the input (a single reflection);
 /// circular padding at most the input (a single wrap), as in PyTorch.
 fn check_padding_mode(padding: &Padding2d, input: [usize; 2], mode: PaddingMode) -> Result<()> {
