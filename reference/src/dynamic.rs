@@ -1,12 +1,93 @@
-//! dynamic_conv2d (not yet written).
-use crate::{DynamicConv2dParams, Element, Error, Output, Problem, Result};
+//! `dynamic_conv2d`: each sample n is convolved with its own mixture of E
+//! expert kernels (CondConv / dynamic convolution), zeros padding.
+//!
+//! out[n, k, oy, ox] = sum_e a[n, e] * b[e, k] + sum over c in k's group,
+//!     i < kh, j < kw, e < E of x_padded[n, c, oy*sh - pt + i*dh, ox*sw - pl + j*dw]
+//!     * a[n, e] * w[e, k, c', i, j]
+//!
+//! The aggregated kernel sum_e a[n, e] * w[e] is never rounded: every term
+//! is the exact product of its three (or, for the bias, two) factors. A tap
+//! that reads padding still adds its zero product, as conv2d does, so an
+//! infinite weight or attention times padding gives NaN.
+
+use crate::spec::shapes::dynamic_conv2d_plan;
+use crate::{
+    padded_value, DynamicConv2dParams, Element, ExactSum, Output, PaddingMode, Problem, Result,
+    Role,
+};
+
 pub(crate) fn compute<T: Element>(
-    _p: &DynamicConv2dParams,
-    _problem: &Problem<T>,
-    _out: &mut Output<T>,
+    p: &DynamicConv2dParams,
+    problem: &Problem<T>,
+    out: &mut Output<T>,
 ) -> Result<()> {
-    Err(Error::Unsupported {
-        backend: "reference".into(),
-        what: "dynamic_conv2d (not written yet)".into(),
-    })
+    let shapes = |r: Role| problem.shape_of(r);
+    let (batch, _channels, experts, kernels, resolved) = dynamic_conv2d_plan(p, &shapes)?;
+    let input = problem.tensor(Role::Input)?;
+    let weight = problem.tensor(Role::Weight)?;
+    let attention = problem.tensor(Role::Attention)?;
+    let bias = problem.optional(Role::Bias);
+    let [group_channels, kh, kw] = [weight.shape()[2], weight.shape()[3], weight.shape()[4]];
+    let kernels_per_group = kernels / p.geometry.groups;
+    let [sh, sw] = p.geometry.stride;
+    let [dh, dw] = p.geometry.dilation;
+    let (pt, pl) = (resolved.padding.top, resolved.padding.left);
+    let [out_h, out_w] = resolved.output;
+
+    let mut sum = ExactSum::new();
+    for n in 0..batch {
+        for k in 0..kernels {
+            let group = k / kernels_per_group;
+            for oy in 0..out_h {
+                for ox in 0..out_w {
+                    sum.clear();
+                    for ci in 0..group_channels {
+                        let c = group * group_channels + ci;
+                        for i in 0..kh {
+                            for j in 0..kw {
+                                let y = coordinate(oy, sh, pt, i, dh);
+                                let x = coordinate(ox, sw, pl, j, dw);
+                                let value = padded_value(input, n, c, y, x, PaddingMode::Zeros);
+                                for e in 0..experts {
+                                    let a = attention.get(&[n, e]).to_f64();
+                                    let w = weight.get(&[e, k, ci, i, j]).to_f64();
+                                    sum.add_product(&[value, a, w]);
+                                }
+                            }
+                        }
+                    }
+                    if let Some(b) = bias {
+                        for e in 0..experts {
+                            let a = attention.get(&[n, e]).to_f64();
+                            sum.add_product(&[a, b.get(&[e, k]).to_f64()]);
+                        }
+                    }
+                    out.store(&[n, k, oy, ox], &sum);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `o*stride - before + t*dilation`, computed without overflow; a value
+/// beyond i64 is far outside the input and saturates (it reads padding).
+fn coordinate(o: usize, stride: usize, before: i64, t: usize, dilation: usize) -> i64 {
+    let c = (o as i128)
+        .saturating_mul(stride as i128)
+        .saturating_sub(before as i128)
+        .saturating_add((t as i128).saturating_mul(dilation as i128));
+    c.clamp(i64::MIN as i128, i64::MAX as i128) as i64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn coordinates_saturate_instead_of_overflowing() {
+        assert_eq!(coordinate(2, 3, 1, 1, 2), 7);
+        assert_eq!(coordinate(usize::MAX, usize::MAX, 0, 0, 1), i64::MAX);
+        assert_eq!(coordinate(0, 1, i64::MAX, 0, 1), -i64::MAX);
+    }
 }
