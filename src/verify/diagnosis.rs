@@ -1,0 +1,313 @@
+//! Diagnosis of a failing candidate: recompute the reference under every
+//! applicable known bug (see [`super::catalogue`]) and report the ones the
+//! candidate matches within the same tolerance.
+//!
+//! A bug that changes the output size is tried twice: as it is (its output
+//! must then have the candidate's shape) and, for conv2d with zero padding,
+//! "fitted" to the candidate's shape: a kernel that loops over the right
+//! output range but computes its input index with the wrong parameter reads
+//! the top-left part of the bug's output, with zeros past the padded input.
+
+use super::catalogue::{catalogue, BugModel, KnownBug};
+use super::shape_diagnosis::explain_shape;
+use super::tolerance::Tolerance;
+use super::verdict::number;
+use super::{compute_as, evaluate};
+use convoracle_reference::{
+    Computed, DType, Op, Padding2d, PaddingMode, PaddingSpec, Problem, Tensor,
+};
+use serde_json::{json, Value};
+use std::fmt;
+
+/// A known bug the candidate matches (or comes close to).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BugMatch {
+    /// The catalogue name.
+    pub name: &'static str,
+    /// What the kernel author did.
+    pub description: &'static str,
+    /// Share of the elements within the bound of the bug's output.
+    pub share_within: f64,
+}
+
+/// An output-size formula that gives the candidate's (wrong) shape.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShapeExplanation {
+    /// A short name (`stride axes swapped`).
+    pub name: &'static str,
+    /// What the kernel author did.
+    pub description: String,
+}
+
+/// Which known bugs explain a failure.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Diagnosis {
+    /// Bugs whose output the candidate matches within the tolerance.
+    pub matches: Vec<BugMatch>,
+    /// When nothing matches: the bug that matches most elements, if it
+    /// matches more than half and more than the reference does.
+    pub closest: Option<BugMatch>,
+    /// For a shape mismatch: the formulas that give the candidate's shape.
+    pub shape_explanations: Vec<ShapeExplanation>,
+    /// How many catalogue entries could be tried on this case.
+    pub tried: usize,
+}
+
+impl Diagnosis {
+    /// One phrase for a summary line.
+    pub fn headline(&self) -> String {
+        if let Some(m) = self.matches.first() {
+            let names: Vec<_> = self.matches.iter().map(|m| m.name).collect();
+            let _ = m;
+            format!("diagnosis: {}", names.join(" or "))
+        } else if let Some(s) = self.shape_explanations.first() {
+            let names: Vec<_> = self.shape_explanations.iter().map(|s| s.name).collect();
+            let _ = s;
+            format!("shape diagnosis: {}", names.join(" or "))
+        } else if let Some(c) = &self.closest {
+            format!(
+                "diagnosis: closest to {} ({:.0}% of elements)",
+                c.name,
+                100.0 * c.share_within
+            )
+        } else {
+            format!("diagnosis: no known bug matches ({} tried)", self.tried)
+        }
+    }
+
+    /// The names of the matching bugs and shape explanations.
+    pub fn names(&self) -> Vec<&'static str> {
+        self.matches
+            .iter()
+            .map(|m| m.name)
+            .chain(self.shape_explanations.iter().map(|s| s.name))
+            .collect()
+    }
+
+    /// As JSON.
+    pub fn to_json(&self) -> Value {
+        let bug = |m: &BugMatch| json!({"name": m.name, "description": m.description, "share_within": number(m.share_within)});
+        json!({
+            "matches": self.matches.iter().map(bug).collect::<Vec<_>>(),
+            "closest": self.closest.as_ref().map(bug),
+            "shape_explanations": self.shape_explanations.iter()
+                .map(|s| json!({"name": s.name, "description": s.description}))
+                .collect::<Vec<_>>(),
+            "tried": self.tried,
+        })
+    }
+}
+
+impl fmt::Display for Diagnosis {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for s in &self.shape_explanations {
+            writeln!(f, "  shape diagnosis: {}: {}", s.name, s.description)?;
+        }
+        for m in &self.matches {
+            writeln!(
+                f,
+                "  diagnosis: the candidate matches `{}`: {}",
+                m.name, m.description
+            )?;
+        }
+        if self.matches.is_empty() {
+            match &self.closest {
+                Some(c) => writeln!(
+                    f,
+                    "  diagnosis: no known bug matches fully; closest is `{}` ({:.1}% of elements within the bound): {}",
+                    c.name,
+                    100.0 * c.share_within,
+                    c.description
+                )?,
+                None if self.shape_explanations.is_empty() => writeln!(
+                    f,
+                    "  diagnosis: no known bug matches ({} tried)",
+                    self.tried
+                )?,
+                None => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Diagnoses `candidate` (widened, any shape) for `problem` (widened).
+pub fn diagnose(
+    problem: &Problem<f64>,
+    dtype: DType,
+    candidate: &Tensor<f64>,
+    tolerance: &Tolerance,
+) -> Diagnosis {
+    let kind = problem.op.kind();
+    let mut out = Diagnosis {
+        shape_explanations: explain_shape(problem, candidate.shape()),
+        ..Diagnosis::default()
+    };
+    let reference = compute_as(problem, dtype).ok();
+    let reference_share = reference
+        .as_ref()
+        .filter(|r| r.output.shape() == candidate.shape())
+        .and_then(|r| share_within(problem, dtype, r, candidate, tolerance))
+        .unwrap_or(0.0);
+    let mut best: Option<BugMatch> = None;
+    let bugs: Vec<&KnownBug> = catalogue()
+        .iter()
+        .filter(|b| (b.applies_to)(kind))
+        .collect();
+    for bug in &bugs {
+        let BugModel::Problem(transform) = bug.model else {
+            continue;
+        };
+        let Some(mutated) = transform(problem) else {
+            continue;
+        };
+        let Some((mutated, computed)) = bug_output(&mutated, dtype, candidate.shape()) else {
+            continue;
+        };
+        if reference
+            .as_ref()
+            .is_some_and(|r| r.output == computed.output)
+        {
+            // The bug cannot be seen on this case.
+            continue;
+        }
+        out.tried += 1;
+        let Some(share) = share_within(&mutated, dtype, &computed, candidate, tolerance) else {
+            continue;
+        };
+        let m = BugMatch {
+            name: bug.name,
+            description: bug.description,
+            share_within: share,
+        };
+        if share >= 1.0 {
+            out.matches.push(m);
+        } else if best.as_ref().is_none_or(|b| share > b.share_within) {
+            best = Some(m);
+        }
+    }
+    // A lower-precision claim explains a failure only when the values are
+    // right: try them when no value bug matched, and report the first fit.
+    if out.matches.is_empty() {
+        if let Some(r) = reference
+            .as_ref()
+            .filter(|r| r.output.shape() == candidate.shape())
+        {
+            for bug in &bugs {
+                let BugModel::Tolerance(claim) = bug.model else {
+                    continue;
+                };
+                let Some(t) = claim(tolerance, dtype) else {
+                    continue;
+                };
+                out.tried += 1;
+                if share_within(problem, dtype, r, candidate, &t) == Some(1.0) {
+                    out.matches.push(BugMatch {
+                        name: bug.name,
+                        description: bug.description,
+                        share_within: 1.0,
+                    });
+                    break;
+                }
+            }
+        }
+    }
+    if out.matches.is_empty() {
+        out.closest = best.filter(|b| b.share_within > 0.5 && b.share_within > reference_share);
+    }
+    out
+}
+
+/// The share of the candidate's elements acceptable against `reference`
+/// (of `problem`); `None` when the shapes differ or the bounds cannot be had.
+fn share_within(
+    problem: &Problem<f64>,
+    dtype: DType,
+    reference: &Computed<f64>,
+    candidate: &Tensor<f64>,
+    tolerance: &Tolerance,
+) -> Option<f64> {
+    if reference.output.shape() != candidate.shape() {
+        return None;
+    }
+    let (c, _) = evaluate(problem, dtype, reference, candidate.data(), tolerance).ok()?;
+    Some(if c.elements == 0 {
+        1.0
+    } else {
+        c.acceptable() as f64 / c.elements as f64
+    })
+}
+
+/// The bug's output with the candidate's shape: the mutated problem's
+/// reference as it is, or fitted (see the module doc). Returns the problem
+/// whose reference it is (for the bounds) and the output.
+fn bug_output(
+    mutated: &Problem<f64>,
+    dtype: DType,
+    target: &[usize],
+) -> Option<(Problem<f64>, Computed<f64>)> {
+    let computed = compute_as(mutated, dtype).ok();
+    if let Some(c) = &computed {
+        if c.output.shape() == target {
+            return Some((mutated.clone(), c.clone()));
+        }
+    }
+    let shape = mutated.output_shape().ok()?;
+    if target.len() != 4 || shape[..2] != target[..2] {
+        return None;
+    }
+    // Only conv2d with zero padding is fitted: extend the bottom/right
+    // padding so the output covers the target, then crop.
+    let Op::Conv2d(params) = &mutated.op else {
+        return None;
+    };
+    if params.padding_mode != PaddingMode::Zeros {
+        return None;
+    }
+    let input = mutated.shape_of(convoracle_reference::Role::Input)?;
+    let weight = mutated.shape_of(convoracle_reference::Role::Weight)?;
+    let resolved = params
+        .geometry
+        .resolve(
+            [input[2], input[3]],
+            [weight[2], weight[3]],
+            params.padding_mode,
+        )
+        .ok()?;
+    let mut extended = mutated.clone();
+    let Op::Conv2d(p) = &mut extended.op else {
+        return None;
+    };
+    let deficit = |axis: usize| target[2 + axis].saturating_sub(resolved.output[axis]) as i64;
+    let [sh, sw] = p.geometry.stride.map(|s| s as i64);
+    p.geometry.padding = PaddingSpec::Explicit(Padding2d {
+        bottom: resolved.padding.bottom + deficit(0) * sh,
+        right: resolved.padding.right + deficit(1) * sw,
+        ..resolved.padding
+    });
+    let full = compute_as(&extended, dtype).ok()?;
+    // The bounds of conv2d depend on the position only through S_i, so the
+    // extended problem gives the right bounds for the crop.
+    Some((extended, crop(&full, target)?))
+}
+
+/// The top-left `target[2] x target[3]` part of every output plane.
+fn crop(full: &Computed<f64>, target: &[usize]) -> Option<Computed<f64>> {
+    let s = full.output.shape();
+    if s[..2] != target[..2] || s[2] < target[2] || s[3] < target[3] {
+        return None;
+    }
+    let pick = |t: &Tensor<f64>| {
+        let mut data = Vec::with_capacity(target.iter().product());
+        for plane in t.data().chunks(s[2] * s[3]) {
+            for row in plane.chunks(s[3]).take(target[2]) {
+                data.extend_from_slice(&row[..target[3]]);
+            }
+        }
+        Tensor::new(target.to_vec(), data).ok()
+    };
+    Some(Computed {
+        output: pick(&full.output)?,
+        magnitude: pick(&full.magnitude)?,
+    })
+}

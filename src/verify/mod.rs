@@ -1,0 +1,249 @@
+//! Verification: compare a candidate output with the exact reference under
+//! the bound of the algorithm class it claims (spec/tolerance.md), and on
+//! failure diagnose which known bug it matches.
+//!
+//! ```
+//! use convoracle::verify::{verify, Status, Tolerance};
+//! use convoracle::reference::{Conv2dParams, Op, Problem, Role, Tensor};
+//! use convoracle::{AnyProblem, AnyTensor};
+//! let p = Problem::new(Op::Conv2d(Conv2dParams::default()))
+//!     .with(Role::Input, Tensor::new(vec![1, 1, 2, 2], vec![1.0f32, 2.0, 3.0, 4.0]).unwrap())
+//!     .with(Role::Weight, Tensor::new(vec![1, 1, 1, 1], vec![0.5f32]).unwrap());
+//! let candidate = Tensor::new(vec![1, 1, 2, 2], vec![0.5f32, 1.0, 1.5, 2.0]).unwrap();
+//! let v = verify(&AnyProblem::F32(p), &AnyTensor::F32(candidate), &Tolerance::default()).unwrap();
+//! assert_eq!(v.status, Status::Pass);
+//! ```
+
+pub mod bounds;
+pub mod catalogue;
+pub mod compare;
+pub mod diagnosis;
+pub mod fft_norms;
+pub mod shape_diagnosis;
+pub mod terms;
+pub mod tolerance;
+pub mod verdict;
+
+pub use catalogue::{catalogue, BugModel, KnownBug};
+pub use compare::{Comparison, ElementReport};
+pub use diagnosis::{BugMatch, Diagnosis, ShapeExplanation};
+pub use tolerance::{Accumulation, Algorithm, Tolerance, WinogradTile, C_FFT};
+pub use verdict::{FailureKind, Status, Verdict};
+
+use crate::any::{AnyProblem, AnyTensor};
+use crate::error::{Error, Result};
+use convoracle_reference::{compute, Computed, DType, Problem};
+
+/// A reference result of either dtype.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AnyComputed {
+    /// float32 output.
+    F32(Computed<f32>),
+    /// float64 output.
+    F64(Computed<f64>),
+}
+
+impl AnyComputed {
+    /// Computes the exact reference of `problem`.
+    pub fn compute(problem: &AnyProblem) -> Result<Self> {
+        Ok(match problem {
+            AnyProblem::F32(p) => AnyComputed::F32(compute(p)?),
+            AnyProblem::F64(p) => AnyComputed::F64(compute(p)?),
+        })
+    }
+
+    /// The dtype of the output.
+    pub fn dtype(&self) -> DType {
+        match self {
+            AnyComputed::F32(_) => DType::F32,
+            AnyComputed::F64(_) => DType::F64,
+        }
+    }
+
+    /// The output widened to f64 (exact), with its magnitudes.
+    pub fn to_f64(&self) -> Computed<f64> {
+        match self {
+            AnyComputed::F32(c) => Computed {
+                output: c.output.map(|v| v as f64),
+                magnitude: c.magnitude.clone(),
+            },
+            AnyComputed::F64(c) => c.clone(),
+        }
+    }
+}
+
+/// Verifies `candidate` for `problem` under `tolerance`, computing the
+/// exact reference first. On failure the verdict carries a diagnosis.
+///
+/// Errors (not verdicts): the problem is ill-posed or the reference cannot
+/// compute it, or the candidate's dtype is not the case's.
+pub fn verify(
+    problem: &AnyProblem,
+    candidate: &AnyTensor,
+    tolerance: &Tolerance,
+) -> Result<Verdict> {
+    let reference = AnyComputed::compute(problem)?;
+    verify_against(problem, &reference, candidate, tolerance)
+}
+
+/// As [`verify`], with a reference the caller already computed (it must be
+/// the reference of `problem`: same dtype and shape).
+pub fn verify_against(
+    problem: &AnyProblem,
+    reference: &AnyComputed,
+    candidate: &AnyTensor,
+    tolerance: &Tolerance,
+) -> Result<Verdict> {
+    let dtype = problem.dtype();
+    if candidate.dtype() != dtype {
+        return Err(Error::Usage(format!(
+            "the candidate is {} but the case is {}: an output must have the case's dtype",
+            candidate.dtype(),
+            dtype
+        )));
+    }
+    if reference.dtype() != dtype {
+        return Err(Error::Usage(format!(
+            "the reference given is {} but the case is {}",
+            reference.dtype(),
+            dtype
+        )));
+    }
+    let expected_shape = problem.output_shape()?;
+    let reference = reference.to_f64();
+    if reference.output.shape() != expected_shape.as_slice() {
+        return Err(Error::Usage(format!(
+            "the reference given has shape {:?} but the problem's output is {:?}",
+            reference.output.shape(),
+            expected_shape
+        )));
+    }
+    let wide = widen(problem);
+    let candidate = candidate.to_f64();
+    let mut verdict = Verdict {
+        status: Status::Pass,
+        failures: Vec::new(),
+        op: problem.op().kind(),
+        dtype,
+        tolerance: *tolerance,
+        expected_shape: expected_shape.clone(),
+        candidate_shape: candidate.shape().to_vec(),
+        comparison: Comparison::default(),
+        trust: None,
+        notes: Vec::new(),
+        diagnosis: None,
+    };
+    if candidate.shape() != expected_shape.as_slice() {
+        verdict.status = Status::Fail;
+        verdict.failures.push(FailureKind::ShapeMismatch);
+        verdict.diagnosis = Some(diagnosis::diagnose(&wide, dtype, &candidate, tolerance));
+        return Ok(verdict);
+    }
+    let (comparison, bounds) = evaluate(&wide, dtype, &reference, candidate.data(), tolerance)?;
+    verdict.notes = bounds.notes.clone();
+    if tolerance.algorithm == Algorithm::Fft && bounds.non_finite_input {
+        verdict.notes.push(if comparison.spread_non_finite > 0 {
+            format!(
+                "an input holds non-finite values and the candidate is non-finite at {} element(s) \
+                 where the reference is finite: the non-finite input spread through the transform; \
+                 an FFT backend must detect non-finite inputs and fall back to a direct method",
+                comparison.spread_non_finite
+            )
+        } else {
+            "an input holds non-finite values; the candidate kept them where the reference has \
+             them (as a direct fallback does)"
+                .to_string()
+        });
+    }
+    if comparison.elements > 0 && comparison.tiny_reference * 2 > comparison.elements {
+        verdict.trust = Some(format!(
+            "{} of {} reference outputs are zero or within their bound of zero: an all-zero \
+             output would pass there, so this case cannot tell right from wrong",
+            comparison.tiny_reference, comparison.elements
+        ));
+    }
+    if comparison.elements == 0 {
+        verdict
+            .notes
+            .push("the output is empty: there is nothing to compare".to_string());
+    }
+    if comparison.non_finite_mismatches > 0 {
+        verdict.failures.push(FailureKind::NonFinite);
+    }
+    if comparison.over_hard > 0 {
+        verdict.failures.push(FailureKind::OverBound);
+    }
+    verdict.status = if !verdict.failures.is_empty() {
+        Status::Fail
+    } else if comparison.over_soft > 0 || bounds.gamma_meaningless {
+        Status::Warn
+    } else {
+        Status::Pass
+    };
+    verdict.comparison = comparison;
+    if verdict.status == Status::Fail {
+        verdict.diagnosis = Some(diagnosis::diagnose(&wide, dtype, &candidate, tolerance));
+    }
+    Ok(verdict)
+}
+
+/// Bounds and comparison of a candidate (C order, the reference's shape)
+/// against a reference of `problem`.
+pub(crate) fn evaluate(
+    problem: &Problem<f64>,
+    dtype: DType,
+    reference: &Computed<f64>,
+    candidate: &[f64],
+    tolerance: &Tolerance,
+) -> Result<(Comparison, bounds::Bounds)> {
+    let b = bounds::bounds(problem, dtype, reference, tolerance)?;
+    let c = compare::compare(
+        candidate,
+        reference.output.data(),
+        reference.magnitude.data(),
+        &b,
+        reference.output.shape(),
+        dtype,
+        tolerance.algorithm,
+    );
+    Ok((c, b))
+}
+
+/// The problem with its tensors widened to f64 (exact).
+pub(crate) fn widen(problem: &AnyProblem) -> Problem<f64> {
+    match problem {
+        AnyProblem::F32(p) => Problem {
+            op: p.op.clone(),
+            tensors: p
+                .tensors
+                .iter()
+                .map(|(r, t)| (*r, t.map(|v| v as f64)))
+                .collect(),
+        },
+        AnyProblem::F64(p) => p.clone(),
+    }
+}
+
+/// Computes the exact reference of a widened problem in `dtype` (narrowing
+/// is exact for tensors that came from `dtype` and were only rearranged,
+/// negated or doubled) and widens the result again.
+pub(crate) fn compute_as(problem: &Problem<f64>, dtype: DType) -> Result<Computed<f64>> {
+    match dtype {
+        DType::F64 => Ok(compute(problem)?),
+        DType::F32 => {
+            let narrow = Problem {
+                op: problem.op.clone(),
+                tensors: problem
+                    .tensors
+                    .iter()
+                    .map(|(r, t)| (*r, t.map(|v| v as f32)))
+                    .collect(),
+            };
+            let c = compute(&narrow)?;
+            Ok(Computed {
+                output: c.output.map(|v| v as f64),
+                magnitude: c.magnitude,
+            })
+        }
+    }
+}
