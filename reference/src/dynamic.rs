@@ -10,6 +10,7 @@
 //! that reads padding still adds its zero product, as conv2d does, so an
 //! infinite weight or attention times padding gives NaN.
 
+use crate::spec::geometry::tap_coordinate;
 use crate::spec::shapes::dynamic_conv2d_plan;
 use crate::{
     padded_value, DynamicConv2dParams, Element, ExactSum, Output, PaddingMode, Problem, Result,
@@ -45,8 +46,8 @@ pub(crate) fn compute<T: Element>(
                         let c = group * group_channels + ci;
                         for i in 0..kh {
                             for j in 0..kw {
-                                let y = coordinate(oy, sh, pt, i, dh);
-                                let x = coordinate(ox, sw, pl, j, dw);
+                                let y = tap_coordinate(oy, sh, pt, i, dh);
+                                let x = tap_coordinate(ox, sw, pl, j, dw);
                                 let value = padded_value(input, n, c, y, x, PaddingMode::Zeros);
                                 for e in 0..experts {
                                     let a = attention.get(&[n, e]).to_f64();
@@ -68,26 +69,4 @@ pub(crate) fn compute<T: Element>(
         }
     }
     Ok(())
-}
-
-/// `o*stride - before + t*dilation`, computed without overflow; a value
-/// beyond i64 is far outside the input and saturates (it reads padding).
-fn coordinate(o: usize, stride: usize, before: i64, t: usize, dilation: usize) -> i64 {
-    let c = (o as i128)
-        .saturating_mul(stride as i128)
-        .saturating_sub(before as i128)
-        .saturating_add((t as i128).saturating_mul(dilation as i128));
-    c.clamp(i64::MIN as i128, i64::MAX as i128) as i64
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn coordinates_saturate_instead_of_overflowing() {
-        assert_eq!(coordinate(2, 3, 1, 1, 2), 7);
-        assert_eq!(coordinate(usize::MAX, usize::MAX, 0, 0, 1), i64::MAX);
-        assert_eq!(coordinate(0, 1, i64::MAX, 0, 1), -i64::MAX);
-    }
 }
