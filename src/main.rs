@@ -24,6 +24,10 @@ struct Cli {
 enum Command {
     /// Compute a case folder with a backend; write or summarise the output.
     Run(cli::run::RunArgs),
+    /// Verify a candidate output against the exact reference; exit 0 pass, 1 fail, 2 unusable.
+    Verify(cli::verify::VerifyArgs),
+    /// Verify a folder of candidates (X.npy for each case folder X).
+    VerifyAll(cli::verify_all::VerifyAllArgs),
 }
 
 fn main() -> ExitCode {
@@ -35,6 +39,8 @@ fn main() -> ExitCode {
     }
     let result = match &args.command {
         Command::Run(a) => cli::run::run(a),
+        Command::Verify(a) => cli::verify::run(a),
+        Command::VerifyAll(a) => cli::verify_all::run(a),
     };
     cli::finish(result)
 }

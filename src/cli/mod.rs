@@ -2,6 +2,8 @@
 //! and the one-screen summary of a tensor.
 
 pub mod run;
+pub mod verify;
+pub mod verify_all;
 mod summary;
 
 pub use summary::{compare, summarise};
