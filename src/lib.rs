@@ -12,6 +12,7 @@ pub mod any;
 pub mod backend;
 pub mod case;
 pub mod error;
+pub mod suite;
 pub mod verify;
 
 pub use any::{AnyProblem, AnyTensor};
