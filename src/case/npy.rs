@@ -174,7 +174,12 @@ fn read_data<T: NpyElement>(
         }
     );
     let shape = &header.shape;
-    let count = checked_numel(shape, &format!("{} (shape {shape:?})", path.display()))?;
+    let count = checked_numel(shape, "npy").map_err(|_| {
+        bad(
+            path,
+            format!("the element count of shape {shape:?} overflows: the header is corrupt"),
+        )
+    })?;
     let available = file_len - header.data_offset;
     let needed = (count as u128) * (T::SIZE as u128);
     if needed > u128::from(available) {
@@ -197,11 +202,16 @@ fn read_data<T: NpyElement>(
             ),
         ));
     }
-    check_alloc(
-        count,
-        T::SIZE,
-        &format!("{} (shape {shape:?})", path.display()),
-    )?;
+    check_alloc(count, T::SIZE, "npy").map_err(|e| match e {
+        convoracle_reference::Error::TooLarge { bytes, limit, .. } => bad(
+            path,
+            format!(
+                "shape {shape:?} of {} needs {bytes} bytes, over the memory limit of {limit} bytes (see --memory-limit)",
+                T::DTYPE
+            ),
+        ),
+        other => Error::Spec(other),
+    })?;
     let mut data = Vec::with_capacity(count);
     let mut chunk = vec![0u8; T::SIZE * 8192];
     let mut remaining = count;
