@@ -169,14 +169,11 @@ fn same_pad_wrong_side(p: &Problem<f64>) -> Option<Problem<f64>> {
 
 fn output_padding_at_start(p: &Problem<f64>) -> Option<Problem<f64>> {
     let shapes = |r: Role| p.shape_of(r);
-    let (_, _, _, _, out) = convoracle_reference::spec::shapes::conv_transpose2d_plan(
-        match &p.op {
-            Op::ConvTranspose2d(t) => t,
-            _ => return None,
-        },
-        &shapes,
-    )
-    .ok()?;
+    let Op::ConvTranspose2d(params) = &p.op else {
+        return None;
+    };
+    let (_, _, _, _, out) =
+        convoracle_reference::spec::shapes::conv_transpose2d_plan(params, &shapes).ok()?;
     edit_op(p, |op| {
         let Op::ConvTranspose2d(t) = op else {
             return None;
@@ -188,12 +185,12 @@ fn output_padding_at_start(p: &Problem<f64>) -> Option<Problem<f64>> {
             let ext = (t.dilation[axis] * (kernel[2 + axis] - 1) + 1) as i64;
             let min = (input[2 + axis] as i64 - 1) * t.stride[axis] as i64 - before - after + ext;
             let extra = out[axis] as i64 - min;
+            // out'[o] = full[o + before - extra]: only the leading padding
+            // moves; the output size stays (L - before - after + extra).
             if axis == 0 {
                 t.padding.top -= extra;
-                t.padding.bottom += extra;
             } else {
                 t.padding.left -= extra;
-                t.padding.right += extra;
             }
         }
         t.output_padding = [0, 0];

@@ -187,12 +187,16 @@ pub fn diagnose(
         }
     }
     // A lower-precision claim explains a failure only when the values are
-    // right: try them when no value bug matched, and report the first fit.
+    // right: try them when no value bug matched. The first claim that fits
+    // sets the precision level (its coarsest unit roundoff); every claim of
+    // that level that fits is reported, since the bounds cannot tell them
+    // apart (f16 accumulation and tf32 inputs both mean 11-bit precision).
     if out.matches.is_empty() {
         if let Some(r) = reference
             .as_ref()
             .filter(|r| r.output.shape() == candidate.shape())
         {
+            let mut level = None;
             for bug in &bugs {
                 let BugModel::Tolerance(claim) = bug.model else {
                     continue;
@@ -200,14 +204,18 @@ pub fn diagnose(
                 let Some(t) = claim(tolerance, dtype) else {
                     continue;
                 };
+                let u = precision_level(&t, dtype);
+                if level.is_some_and(|l| l != u) {
+                    break;
+                }
                 out.tried += 1;
                 if share_within(problem, dtype, r, candidate, &t) == Some(1.0) {
+                    level = Some(u);
                     out.matches.push(BugMatch {
                         name: bug.name,
                         description: bug.description,
                         share_within: 1.0,
                     });
-                    break;
                 }
             }
         }
@@ -216,6 +224,12 @@ pub fn diagnose(
         out.closest = best.filter(|b| b.share_within > 0.5 && b.share_within > reference_share);
     }
     out
+}
+
+/// The coarsest unit roundoff a claim involves.
+fn precision_level(t: &Tolerance, dtype: DType) -> f64 {
+    let acc = t.accumulation_for(dtype).unit_roundoff();
+    acc.max(t.input_rounding.map_or(0.0, |r| r.unit_roundoff()))
 }
 
 /// The share of the candidate's elements acceptable against `reference`

@@ -1,0 +1,227 @@
+//! Naive f32 loops written for this test, independent of the reference:
+//! conv2d and conv_transpose2d, each with switches that plant one known bug
+//! in the index arithmetic, the border or the accumulation.
+
+use convoracle::reference::spec::shapes::{conv2d_plan, conv_transpose2d_plan};
+use convoracle::reference::{Op, PaddingMode, Problem, Role, Tensor};
+
+/// How partial sums are kept.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub enum Acc {
+    /// f32, in loop order.
+    #[default]
+    F32,
+    /// f32, the terms summed in reverse order.
+    F32Reversed,
+    /// Every partial sum rounded to 11 significant bits (f16's precision).
+    Half,
+}
+
+/// The bugs a naive conv2d can carry (all false: a correct loop).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Bugs {
+    pub flip: bool,
+    pub swap_pad_sides: bool,
+    /// Swapped strides in the index only (the loop range stays right).
+    pub swap_stride: bool,
+    /// Swapped strides in the index and in the output size.
+    pub swap_stride_shape: bool,
+    pub swap_dilation: bool,
+    pub ignore_dilation: bool,
+    pub interleave_groups: bool,
+    pub bias_missing: bool,
+    pub bias_twice: bool,
+    /// Reads the border with this mode instead of the case's.
+    pub border: Option<PaddingMode>,
+    pub acc: Acc,
+}
+
+/// `x` rounded to `bits` significant bits (ties away from zero is enough here).
+fn round_bits(x: f32, bits: i32) -> f32 {
+    if x == 0.0 || !x.is_finite() {
+        return x;
+    }
+    let e = x.abs().log2().floor() as i32;
+    let scale = 2f64.powi(bits - 1 - e);
+    ((x as f64 * scale).round() / scale) as f32
+}
+
+fn sum(terms: &mut [f32], acc: Acc) -> f32 {
+    if acc == Acc::F32Reversed {
+        terms.reverse();
+    }
+    let mut s = 0f32;
+    for &t in terms.iter() {
+        s += t;
+        if acc == Acc::Half {
+            s = round_bits(s, 11);
+        }
+    }
+    s
+}
+
+/// conv2d in f32 with the planted `bugs`.
+pub fn conv2d(problem: &Problem<f32>, bugs: Bugs) -> Tensor<f32> {
+    let Op::Conv2d(p) = &problem.op else {
+        panic!("conv2d only")
+    };
+    let shapes = |r: Role| problem.shape_of(r);
+    let (n, _c, k, r) = conv2d_plan(p, &shapes).expect("valid case");
+    let x = &problem.tensors[&Role::Input];
+    let w = &problem.tensors[&Role::Weight];
+    let bias = problem.tensors.get(&Role::Bias);
+    let [_, cg, kh, kw] = [w.shape()[0], w.shape()[1], w.shape()[2], w.shape()[3]];
+    let [h, wd] = [x.shape()[2], x.shape()[3]];
+    let groups = p.geometry.groups;
+    let kg = k / groups;
+    let mut stride = p.geometry.stride;
+    let mut dilation = p.geometry.dilation;
+    if bugs.swap_stride || bugs.swap_stride_shape {
+        stride.reverse();
+    }
+    if bugs.swap_dilation {
+        dilation.reverse();
+    }
+    if bugs.ignore_dilation {
+        dilation = [1, 1];
+    }
+    let (mut pt, mut pl) = (r.padding.top, r.padding.left);
+    if bugs.swap_pad_sides {
+        (pt, pl) = (r.padding.bottom, r.padding.right);
+    }
+    let mut out_hw = r.output;
+    if bugs.swap_stride_shape {
+        let g = convoracle::reference::ConvGeometry {
+            stride,
+            ..p.geometry
+        };
+        out_hw = g
+            .resolve([h, wd], [kh, kw], p.padding_mode)
+            .expect("valid")
+            .output;
+    }
+    let mode = bugs.border.unwrap_or(p.padding_mode);
+    let flip = p.flip_kernel != bugs.flip;
+    let shape = vec![n, k, out_hw[0], out_hw[1]];
+    let mut terms = Vec::new();
+    Tensor::from_fn(shape, "naive output", |idx| {
+        let [b, kk, oy, ox] = [idx[0], idx[1], idx[2], idx[3]];
+        let group = kk / kg;
+        terms.clear();
+        for ci in 0..cg {
+            let c = if bugs.interleave_groups {
+                ci * groups + group
+            } else {
+                group * cg + ci
+            };
+            for i in 0..kh {
+                for j in 0..kw {
+                    let y = (oy * stride[0]) as i64 - pt + (i * dilation[0]) as i64;
+                    let xx = (ox * stride[1]) as i64 - pl + (j * dilation[1]) as i64;
+                    let v = match (mode.source(y, h), mode.source(xx, wd)) {
+                        (Some(a), Some(bb)) => x.at4(b, c, a, bb),
+                        _ => 0.0,
+                    };
+                    let (wi, wj) = if flip {
+                        (kh - 1 - i, kw - 1 - j)
+                    } else {
+                        (i, j)
+                    };
+                    terms.push(v * w.at4(kk, ci, wi, wj));
+                }
+            }
+        }
+        let mut s = sum(&mut terms, bugs.acc);
+        if let Some(bias) = bias {
+            let times = if bugs.bias_missing {
+                0
+            } else if bugs.bias_twice {
+                2
+            } else {
+                1
+            };
+            for _ in 0..times {
+                s += bias.data()[kk];
+            }
+        }
+        s
+    })
+    .expect("small output")
+}
+
+/// The bugs a naive conv_transpose2d can carry.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TransposedBugs {
+    /// The output_padding rows/columns put at the top/left.
+    pub output_padding_at_start: bool,
+    /// The [C, K, kh, kw] weight read as [K, C, kh, kw].
+    pub weight_as_kc: bool,
+    /// The output size computed without output_padding.
+    pub ignore_output_padding: bool,
+}
+
+/// conv_transpose2d (groups 1) in f32, as a scatter, with the planted bugs.
+pub fn conv_transpose2d(problem: &Problem<f32>, bugs: TransposedBugs) -> Tensor<f32> {
+    let Op::ConvTranspose2d(p) = &problem.op else {
+        panic!("conv_transpose2d only")
+    };
+    assert_eq!(p.groups, 1, "this loop does groups 1");
+    let shapes = |r: Role| problem.shape_of(r);
+    let (n, c, k, pad, mut out) = conv_transpose2d_plan(p, &shapes).expect("valid case");
+    let x = &problem.tensors[&Role::Input];
+    let w = &problem.tensors[&Role::Weight];
+    let [h, wd] = [x.shape()[2], x.shape()[3]];
+    let [kh, kw] = [w.shape()[2], w.shape()[3]];
+    let full = |axis: usize, size: usize, kernel: usize| {
+        (size as i64 - 1) * p.stride[axis] as i64 - pad.axis(axis).0 - pad.axis(axis).1
+            + (p.dilation[axis] * (kernel - 1) + 1) as i64
+    };
+    let extra = [full(0, h, kh), full(1, wd, kw)].map(|m| m as usize);
+    let extra = [out[0] - extra[0], out[1] - extra[1]];
+    if bugs.ignore_output_padding {
+        out = [out[0] - extra[0], out[1] - extra[1]];
+    }
+    let shift = if bugs.output_padding_at_start {
+        [extra[0] as i64, extra[1] as i64]
+    } else {
+        [0, 0]
+    };
+    let mut y = vec![0f32; n * k * out[0] * out[1]];
+    let taps = kh * kw;
+    for b in 0..n {
+        for ci in 0..c {
+            for iy in 0..h {
+                for ix in 0..wd {
+                    let v = x.at4(b, ci, iy, ix);
+                    for kk in 0..k {
+                        for i in 0..kh {
+                            for j in 0..kw {
+                                let oy = (iy * p.stride[0] + i * p.dilation[0]) as i64 - pad.top
+                                    + shift[0];
+                                let ox = (ix * p.stride[1] + j * p.dilation[1]) as i64 - pad.left
+                                    + shift[1];
+                                if oy < 0 || ox < 0 || oy >= out[0] as i64 || ox >= out[1] as i64 {
+                                    continue;
+                                }
+                                let wv = if bugs.weight_as_kc {
+                                    w.data()[(kk * c + ci) * taps + i * kw + j]
+                                } else {
+                                    w.at4(ci, kk, i, j)
+                                };
+                                let o =
+                                    ((b * k + kk) * out[0] + oy as usize) * out[1] + ox as usize;
+                                y[o] += v * wv;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if let Some(bias) = problem.tensors.get(&Role::Bias) {
+        for (o, v) in y.iter_mut().enumerate() {
+            *v += bias.data()[(o / (out[0] * out[1])) % k];
+        }
+    }
+    Tensor::new(vec![n, k, out[0], out[1]], y).expect("sizes agree")
+}
