@@ -31,6 +31,7 @@
 mod build;
 mod catalogue;
 mod descriptor;
+mod export;
 mod fill;
 mod generate;
 mod report;
@@ -38,6 +39,7 @@ mod runner;
 mod spec;
 
 pub use catalogue::{catalogue, Named};
+pub use export::{export, export_cases, ExportOptions, Selection};
 pub use fill::{fill, DataMode};
 pub use generate::{
     any_problem_strategy, any_spec_strategy, case_strategy, problem_strategy, spec_strategy,

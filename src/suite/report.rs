@@ -8,7 +8,7 @@ use crate::any::{AnyProblem, AnyTensor};
 use crate::case::{npy, write_case};
 use crate::error::{Error, Result};
 use crate::verify::{Algorithm, AnyComputed, Tolerance, Verdict};
-use convoracle_reference::{DType, OpKind};
+use convoracle_reference::{DType, OpKind, Problem};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -260,6 +260,27 @@ fn indent(text: &str, by: &str) -> String {
         .join("\n")
 }
 
+/// Most elements a failure's tensors may have for their values to be printed.
+const PRINTED_ELEMENTS: usize = 48;
+
+/// The tensors' values, one line per tensor, when the case is small enough
+/// to be worked by hand (a shrunk case usually is).
+fn small_values(problem: &AnyProblem) -> Option<Vec<String>> {
+    fn lines<T: fmt::Debug + Copy + Default>(p: &Problem<T>) -> Option<Vec<String>> {
+        let total: usize = p.tensors.values().map(|t| t.len()).sum();
+        (total <= PRINTED_ELEMENTS).then(|| {
+            p.tensors
+                .iter()
+                .map(|(role, t)| format!("{} {:?} = {:?}", role.name(), t.shape(), t.data()))
+                .collect()
+        })
+    }
+    match problem {
+        AnyProblem::F32(p) => lines(p),
+        AnyProblem::F64(p) => lines(p),
+    }
+}
+
 /// How many failures the report prints in full.
 const SHOWN: usize = 8;
 
@@ -275,17 +296,20 @@ impl fmt::Display for Report {
         for note in &self.notes {
             writeln!(f, "note: {note}")?;
         }
-        for (i, failure) in self.failures.iter().take(SHOWN).enumerate() {
+        // The smallest failures first: shrunk cases, then by size, so that
+        // the case a person reads first is the easiest to work by hand.
+        let mut order: Vec<&Failure> = self.failures.iter().collect();
+        order.sort_by_key(|f| {
+            let size = f.case.spec.elements().unwrap_or(usize::MAX);
+            (f.original.is_none(), size)
+        });
+        for (i, failure) in order.iter().take(SHOWN).enumerate() {
             writeln!(f)?;
             write_failure(f, i + 1, failure, &self.tolerance)?;
         }
-        if self.failures.len() > SHOWN {
-            writeln!(
-                f,
-                "\n... and {} more failures:",
-                self.failures.len() - SHOWN
-            )?;
-            for failure in &self.failures[SHOWN..] {
+        if order.len() > SHOWN {
+            writeln!(f, "\n... and {} more failures:", order.len() - SHOWN)?;
+            for failure in &order[SHOWN..] {
                 writeln!(f, "  {}: {}", failure.case.name, failure.detail)?;
             }
         }
@@ -327,6 +351,12 @@ fn write_failure(
         "  shapes: {} -> output {output}",
         descriptor::shapes(&case.spec)
     )?;
+    if let Some(values) = failure.problem.as_ref().and_then(small_values) {
+        writeln!(f, "  values:")?;
+        for line in values {
+            writeln!(f, "    {line}")?;
+        }
+    }
     writeln!(
         f,
         "  checked as: {}",
@@ -344,7 +374,23 @@ fn write_failure(
     )?;
     writeln!(
         f,
-        "  or save it with report.save_failures(dir) and check dir/{}/candidate.npy with `convoracle verify`",
-        case.name
+        "  or save it with report.save_failures(dir) and run: convoracle verify dir/{0} dir/{0}/candidate.npy{1}",
+        case.name,
+        cli_claim(&failure.tolerance)
     )
+}
+
+/// The `convoracle verify` options that state `t`.
+fn cli_claim(t: &Tolerance) -> String {
+    let mut s = format!(" --algorithm {}", t.algorithm.name());
+    if let Algorithm::Winograd(tile) = t.algorithm {
+        s.push_str(&format!(" --winograd-tile {}", tile.name()));
+    }
+    if let Some(a) = t.accumulation {
+        s.push_str(&format!(" --accumulation {}", a.name()));
+    }
+    if let Some(r) = t.input_rounding {
+        s.push_str(&format!(" --input-rounding {}", r.name()));
+    }
+    s
 }
