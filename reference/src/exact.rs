@@ -11,7 +11,8 @@
 //! Why it is fast enough: digits are 32 bits wide but stored in `i64`, so
 //! adding a term touches only the few digits under it and never propagates a
 //! carry ("carry-save"); carries are resolved every 2^30 terms and before
-//! rounding.
+//! rounding. Two-factor terms, the common `x * w`, multiply their mantissas
+//! in one u128 instead of the general word loop.
 
 /// Most factors one term may have (deformable v2 needs five: input, weight,
 /// mask and two bilinear weights).
@@ -148,7 +149,8 @@ impl ExactSum {
         self.add_product(&[x]);
     }
 
-    /// Adds the exact product of `factors` (at most [`MAX_FACTORS`]).
+    /// Adds the exact product of `factors` (at most [`MAX_FACTORS`]; no
+    /// factors is the empty product 1).
     ///
     /// Non-finite factors follow IEEE multiplication: a NaN factor, or an
     /// infinity times a zero, makes the sum NaN; otherwise an infinite factor
@@ -156,13 +158,25 @@ impl ExactSum {
     pub fn add_product(&mut self, factors: &[f64]) {
         assert!(factors.len() <= MAX_FACTORS, "too many factors in one term");
         self.terms += 1;
+        if let [a, b] = *factors {
+            // Fast path for the common x * w term: two 53-bit mantissas
+            // multiply exactly in a u128.
+            if a.is_finite() && b.is_finite() && a != 0.0 && b != 0.0 {
+                self.magnitude += (a * b).abs();
+                let (na, ma, ea) = decompose(a);
+                let (nb, mb, eb) = decompose(b);
+                self.add_wide(ma as u128 * mb as u128, ea + eb, na ^ nb);
+                return;
+            }
+        }
         let rounded: f64 = factors.iter().product();
         self.magnitude += rounded.abs();
         if factors.iter().any(|x| x.is_nan()) {
             self.nan = true;
             return;
         }
-        let has_zero = factors.iter().any(|&x| x == 0.0);
+        // `==` also finds -0.0.
+        let has_zero = factors.contains(&0.0);
         if factors.iter().any(|x| x.is_infinite()) {
             if has_zero {
                 self.nan = true;
@@ -173,10 +187,11 @@ impl ExactSum {
             }
             return;
         }
-        if has_zero || factors.is_empty() {
+        if has_zero {
             return;
         }
-        // The exact product: integer mantissa in 64-bit words, and exponent.
+        // The exact product: integer mantissa in 64-bit words, and exponent
+        // (the empty product is 1, as in `magnitude`).
         let mut words = [0u64; MAX_FACTORS];
         words[0] = 1;
         let mut len = 1;
@@ -208,20 +223,58 @@ impl ExactSum {
         let shift = (pos % DIGIT_BITS) as u32;
         let halves = words.iter().flat_map(|&w| [w & 0xffff_ffff, w >> 32]);
         let mut spill = 0u64;
-        let mut index = first;
-        for half in halves.chain(std::iter::once(0)) {
+        for (index, half) in (first..).zip(halves.chain(std::iter::once(0))) {
             let shifted = (half << shift) | spill;
             let digit = (shifted & DIGIT_MASK as u64) as i64;
             spill = shifted >> DIGIT_BITS;
             if digit != 0 {
                 self.digits[index] += if negative { -digit } else { digit };
-                self.lo = self.lo.min(index);
+                // Keep [lo, hi] tight: an empty sum starts at this digit
+                // (not at the sentinel 1), so resolving, rounding and
+                // clearing touch only the digits in use.
                 if self.lo > self.hi {
+                    self.lo = index;
                     self.hi = index;
+                } else {
+                    self.lo = self.lo.min(index);
+                    self.hi = self.hi.max(index);
                 }
-                self.hi = self.hi.max(index);
             }
-            index += 1;
+        }
+        self.unresolved += 1;
+        if self.unresolved >= RESOLVE_EVERY {
+            self.resolve_carries();
+        }
+    }
+
+    /// Adds `±m * 2^exponent` for `m < 2^106` (a product of two f64
+    /// mantissas): the same digits as [`Self::add_scaled`], without its
+    /// word loop.
+    fn add_wide(&mut self, m: u128, exponent: i64, negative: bool) {
+        debug_assert!(m >> 106 == 0);
+        let pos = exponent - MIN_EXP;
+        debug_assert!(pos >= 0);
+        let first = (pos / DIGIT_BITS) as usize;
+        let shift = (pos % DIGIT_BITS) as u32;
+        // m * 2^shift < 2^137: its low 128 bits, and the bits above them.
+        let low = m << shift;
+        let top = if shift == 0 { 0 } else { m >> (128 - shift) };
+        let parts = [low, low >> 32, low >> 64, low >> 96, top].map(|p| (p as i64) & DIGIT_MASK);
+        let mut touched = None;
+        for (k, &digit) in parts.iter().enumerate() {
+            if digit != 0 {
+                self.digits[first + k] += if negative { -digit } else { digit };
+                touched = Some((touched.map_or(k, |(lo, _)| lo), k));
+            }
+        }
+        if let Some((lo, hi)) = touched {
+            if self.lo > self.hi {
+                self.lo = first + lo;
+                self.hi = first + hi;
+            } else {
+                self.lo = self.lo.min(first + lo);
+                self.hi = self.hi.max(first + hi);
+            }
         }
         self.unresolved += 1;
         if self.unresolved >= RESOLVE_EVERY {
@@ -337,6 +390,10 @@ impl ExactSum {
     }
 
     /// The exact sum rounded once to the nearest f64 (ties to even).
+    ///
+    /// Zero signs, in every `round_*`: an exact zero (an empty sum, a
+    /// cancellation, terms of -0.0) is +0.0, as IEEE gives for `x + -x`; a
+    /// nonzero negative sum too small for the format is -0.0.
     pub fn round_f64(&self) -> f64 {
         self.round_div(1, &F64_FORMAT)
     }
@@ -425,7 +482,7 @@ fn round_digits(digits: &[i64], first: usize, sticky_below: bool, format: &Forma
         return 0.0;
     }
     let width = 64 - mantissa.leading_zeros() as i64;
-    if q + width - 1 >= format.emax_plus1 {
+    if q + width > format.emax_plus1 {
         return f64::INFINITY;
     }
     mantissa as f64 * pow2(q)
@@ -445,126 +502,4 @@ fn any_bit_below(digits: &[i64], first: usize, b: i64) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn sum_f64(xs: &[f64]) -> f64 {
-        let mut s = ExactSum::new();
-        xs.iter().for_each(|&x| s.add(x));
-        s.round_f64()
-    }
-
-    #[test]
-    fn cancellation_that_defeats_f64() {
-        let big = 2f64.powi(60);
-        assert_eq!(sum_f64(&[big, 1.0, -big]), 1.0);
-        assert_eq!([big, 1.0, -big].iter().sum::<f64>(), 0.0);
-    }
-
-    #[test]
-    fn f32_rounds_once() {
-        // 1 + 2^-24 + 2^-80: through f64 it is 1 + 2^-24, a tie that rounds
-        // to 1 in f32; exactly, it is above the tie and rounds to 1 + 2^-23.
-        let mut s = ExactSum::new();
-        for x in [1.0, 2f64.powi(-24), 2f64.powi(-80)] {
-            s.add(x);
-        }
-        assert_eq!(s.round_f32(), 1.0 + f32::EPSILON);
-        assert_eq!(s.round_f64() as f32, 1.0);
-    }
-
-    #[test]
-    fn ties_go_to_even() {
-        assert_eq!(sum_f64(&[1.0, 2f64.powi(-53)]), 1.0);
-        assert_eq!(
-            sum_f64(&[1.0 + f64::EPSILON, 2f64.powi(-53)]),
-            1.0 + 2.0 * f64::EPSILON
-        );
-    }
-
-    #[test]
-    fn products_are_exact() {
-        let a = 1.0 + f64::EPSILON;
-        let mut s = ExactSum::new();
-        s.add_product(&[a, a]);
-        s.add(-1.0);
-        s.add(-2.0 * f64::EPSILON);
-        assert_eq!(s.round_f64(), f64::EPSILON * f64::EPSILON);
-    }
-
-    #[test]
-    fn subnormals_and_tiny_products() {
-        let tiny = f64::from_bits(1);
-        let mut s = ExactSum::new();
-        s.add_product(&[tiny, tiny, tiny]);
-        assert_eq!(s.round_f64(), 0.0);
-        s.add(tiny);
-        assert_eq!(s.round_f64(), tiny);
-        let mut half = ExactSum::new();
-        half.add_product(&[tiny, 0.5]);
-        assert_eq!(
-            half.round_f64(),
-            0.0,
-            "half the smallest subnormal ties to 0"
-        );
-        half.add_product(&[tiny, tiny]);
-        assert_eq!(half.round_f64(), tiny, "just above the tie rounds up");
-    }
-
-    #[test]
-    fn overflow_goes_to_infinity() {
-        assert_eq!(sum_f64(&[f64::MAX, f64::MAX]), f64::INFINITY);
-        assert_eq!(sum_f64(&[-f64::MAX, -f64::MAX]), f64::NEG_INFINITY);
-        assert_eq!(sum_f64(&[f64::MAX, f64::MAX, -f64::MAX]), f64::MAX);
-        let mut s = ExactSum::new();
-        s.add(f32::MAX as f64);
-        s.add(f32::MAX as f64);
-        assert_eq!(s.round_f32(), f32::INFINITY);
-    }
-
-    #[test]
-    fn non_finite_follow_ieee() {
-        assert!(sum_f64(&[1.0, f64::NAN]).is_nan());
-        assert!(sum_f64(&[f64::INFINITY, f64::NEG_INFINITY]).is_nan());
-        assert_eq!(sum_f64(&[f64::INFINITY, 1.0]), f64::INFINITY);
-        let mut s = ExactSum::new();
-        s.add_product(&[f64::INFINITY, 0.0]);
-        assert!(s.round_f64().is_nan());
-        let mut s = ExactSum::new();
-        s.add_product(&[f64::INFINITY, -2.0]);
-        assert_eq!(s.round_f32(), f32::NEG_INFINITY);
-    }
-
-    #[test]
-    fn division_rounds_once() {
-        let mut s = ExactSum::new();
-        s.add(1.0);
-        assert_eq!(s.round_div_f64(3), 1.0 / 3.0);
-        assert_eq!(s.round_div_f32(3), 1.0f32 / 3.0);
-        s.add(-2.0);
-        assert_eq!(s.round_div_f64(10), -0.1);
-    }
-
-    #[test]
-    fn clear_and_reuse() {
-        let mut s = ExactSum::new();
-        s.add(f64::MAX);
-        s.add(f64::NAN);
-        s.clear();
-        s.add(0.25);
-        assert_eq!(s.round_f64(), 0.25);
-        assert_eq!(s.terms(), 1);
-    }
-
-    #[test]
-    fn negative_sums_and_add_sum() {
-        let mut a = ExactSum::new();
-        a.add(-3.5);
-        a.add(2f64.powi(-70));
-        let mut b = ExactSum::new();
-        b.add(3.5);
-        a.add_sum(&b);
-        assert_eq!(a.round_f64(), 2f64.powi(-70));
-        assert_eq!(sum_f64(&[-1.0, -2f64.powi(-60)]), -1.0);
-    }
-}
+mod tests;
