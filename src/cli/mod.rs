@@ -2,9 +2,9 @@
 //! and the one-screen summary of a tensor.
 
 pub mod run;
+mod summary;
 pub mod verify;
 pub mod verify_all;
-mod summary;
 
 pub use summary::{compare, summarise};
 
