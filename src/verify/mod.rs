@@ -21,6 +21,8 @@ pub mod diagnosis;
 pub mod fft_norms;
 pub mod shape_diagnosis;
 pub mod terms;
+#[cfg(test)]
+mod tests;
 pub mod tolerance;
 pub mod verdict;
 
