@@ -326,9 +326,9 @@ pub fn tap_coordinate(o: usize, stride: usize, before: i64, t: usize, dilation: 
 /// Reflect padding must be smaller than the input (a single reflection);
 /// circular padding at most the input (a single wrap), as in PyTorch.
 fn check_padding_mode(padding: &Padding2d, input: [usize; 2], mode: PaddingMode) -> Result<()> {
-    for axis in 0..2 {
+    for (axis, &size) in input.iter().enumerate() {
         let (before, after) = padding.axis(axis);
-        let size = input[axis] as i64;
+        let size = size as i64;
         let largest = before.max(after);
         let ok = match mode {
             PaddingMode::Zeros | PaddingMode::Replicate => true,

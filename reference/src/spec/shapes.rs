@@ -57,7 +57,7 @@ fn check_bias(shapes: &ShapeLookup<'_>, role: Role, channels: usize) -> Result<(
 
 /// Channels `c` split into `groups`: `c` must be a multiple of `groups`.
 fn check_divides(groups: usize, channels: usize, what: &str) -> Result<()> {
-    if groups == 0 || channels % groups != 0 {
+    if groups == 0 || !channels.is_multiple_of(groups) {
         return Err(Error::param(
             "groups",
             format!("{groups} groups do not divide the {channels} {what}"),
