@@ -28,6 +28,8 @@ enum Command {
     Verify(cli::verify::VerifyArgs),
     /// Verify a folder of candidates (X.npy for each case folder X).
     VerifyAll(cli::verify_all::VerifyAllArgs),
+    /// Write the conformance suite as case folders with reference outputs and a manifest.
+    Export(cli::export::ExportArgs),
 }
 
 fn main() -> ExitCode {
@@ -41,6 +43,7 @@ fn main() -> ExitCode {
         Command::Run(a) => cli::run::run(a),
         Command::Verify(a) => cli::verify::run(a),
         Command::VerifyAll(a) => cli::verify_all::run(a),
+        Command::Export(a) => cli::export::run(a),
     };
     cli::finish(result)
 }

@@ -300,3 +300,64 @@ fn export_writes_folders_that_read_back() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_export_verb_writes_a_suite_or_exits_2_with_one_line() {
+    let bin = env!("CARGO_BIN_EXE_convoracle");
+    let dir = scratch("cli-export");
+    let out = std::process::Command::new(bin)
+        .args([
+            "export",
+            dir.to_str().unwrap(),
+            "--suite",
+            "generated",
+            "--cases",
+            "9",
+        ])
+        .args(["--dtype", "float64", "--data", "integer", "--seed", "3"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
+    let cases = manifest["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 9);
+    for entry in cases {
+        let case = read_case(&dir.join(entry["name"].as_str().unwrap())).unwrap();
+        assert_eq!(case.problem.dtype(), DType::F64);
+        assert!(case.expected.is_some());
+    }
+    // Exporting again into the same folder replaces the previous export.
+    let again = std::process::Command::new(bin)
+        .args(["export", dir.to_str().unwrap(), "--suite", "catalogue"])
+        .output()
+        .unwrap();
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    let folders = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().path().is_dir())
+        .count();
+    assert_eq!(folders, catalogue().len());
+
+    // A file where the folder should be: exit 2, one line naming it.
+    let file = scratch("cli-export-file");
+    std::fs::write(&file, "not a folder").unwrap();
+    let bad = std::process::Command::new(bin)
+        .args(["export", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("cli-export-file"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_file(&file);
+}

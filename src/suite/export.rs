@@ -116,11 +116,12 @@ pub fn export_cases(options: &ExportOptions) -> Vec<SuiteCase> {
 
 /// Writes the selected cases into `dir` (created if needed), each with the
 /// reference output, and `dir/manifest.json`. Returns the manifest.
+///
+/// `dir` must be new, empty, or hold a previous export (its manifest.json
+/// says so): the folders that manifest lists are replaced, nothing else is
+/// touched.
 pub fn export(dir: &Path, options: &ExportOptions) -> Result<Value> {
-    std::fs::create_dir_all(dir).map_err(|source| Error::Io {
-        path: dir.to_path_buf(),
-        source,
-    })?;
+    prepare(dir)?;
     let mut entries = Vec::new();
     for case in export_cases(options) {
         let problem = case.problem()?;
@@ -158,6 +159,55 @@ pub fn export(dir: &Path, options: &ExportOptions) -> Result<Value> {
     });
     let path = dir.join("manifest.json");
     let text = serde_json::to_string_pretty(&manifest).unwrap_or_default();
-    std::fs::write(&path, text + "\n").map_err(|source| Error::Io { path, source })?;
+    std::fs::write(&path, text + "\n").map_err(io(&path))?;
     Ok(manifest)
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Creates `dir`, or clears the previous export in it; refuses a folder
+/// holding anything else rather than mixing cases with unknown files.
+fn prepare(dir: &Path) -> Result<()> {
+    if !dir.exists() {
+        return std::fs::create_dir_all(dir).map_err(io(dir));
+    }
+    if !dir.is_dir() {
+        return Err(Error::Usage(format!(
+            "{}: exists and is not a folder",
+            dir.display()
+        )));
+    }
+    let mut entries = std::fs::read_dir(dir).map_err(io(dir))?;
+    if entries.next().is_none() {
+        return Ok(());
+    }
+    let manifest_path = dir.join("manifest.json");
+    let previous: Option<Value> = std::fs::read_to_string(&manifest_path)
+        .ok()
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .filter(|m: &Value| m["generator"] == "convoracle export");
+    let Some(previous) = previous else {
+        return Err(Error::Usage(format!(
+            "{}: is not empty and holds no previous export (manifest.json); export into a new or empty folder",
+            dir.display()
+        )));
+    };
+    let names = previous["cases"].as_array().cloned().unwrap_or_default();
+    for name in names.iter().filter_map(|c| c["name"].as_str()) {
+        // Only plain folder names that a manifest of ours can hold.
+        let plain = !name.is_empty()
+            && name
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '-');
+        let folder = dir.join(name);
+        if plain && folder.is_dir() {
+            std::fs::remove_dir_all(&folder).map_err(io(&folder))?;
+        }
+    }
+    std::fs::remove_file(&manifest_path).map_err(io(&manifest_path))
 }
