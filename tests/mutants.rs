@@ -571,6 +571,15 @@ fn mutants_are_caught_and_named_and_correct_implementations_pass() {
             deform_case(),
             "offsets read as (dx, dy)",
         ),
+        (
+            Impl {
+                name: "deform samples clamped",
+                run: |p| Ok(naive::deform_conv2d(p, true)),
+            },
+            "deform",
+            deform_case(),
+            "out-of-image samples clamped",
+        ),
     ];
 
     let mut caught = 0;
@@ -662,21 +671,38 @@ fn mutants_are_caught_and_named_and_correct_implementations_pass() {
             }
         }
     }
-    let scatter = Impl {
-        name: "transposed scatter f32",
-        run: |p| Ok(naive::conv_transpose2d(p, TransposedBugs::default())),
-    };
-    let o = check(&scatter, "transposed", &transposed_case(), direct);
-    runs += 1;
-    println!(
-        "{:<36} {:<11} {:<5} {:?}",
-        o.implementation,
-        o.case,
-        o.status.name(),
-        o.names
-    );
-    if o.status == Status::Fail {
-        false_alarms.push("transposed scatter f32".to_string());
+    // Correct implementations of the other ops, in f32.
+    let others: [(Impl, &str, Problem<f32>); 2] = [
+        (
+            Impl {
+                name: "transposed scatter f32",
+                run: |p| Ok(naive::conv_transpose2d(p, TransposedBugs::default())),
+            },
+            "transposed",
+            transposed_case(),
+        ),
+        (
+            Impl {
+                name: "deform bilinear f32",
+                run: |p| Ok(naive::deform_conv2d(p, false)),
+            },
+            "deform",
+            deform_case(),
+        ),
+    ];
+    for (backend, name, problem) in &others {
+        let o = check(backend, name, problem, direct);
+        runs += 1;
+        println!(
+            "{:<36} {:<11} {:<5} worst error / bound {:.4}",
+            o.implementation,
+            o.case,
+            o.status.name(),
+            o.ratio
+        );
+        if o.status == Status::Fail {
+            false_alarms.push(format!("{} on {name}", o.implementation));
+        }
     }
 
     println!(

@@ -3,15 +3,16 @@
 //! problem (a parameter change or a rearrangement of a tensor), sometimes a
 //! changed claim (the errors of a lower-precision accumulation). A new bug
 //! is one entry here.
-//!
-//! Left out: "out-of-image samples clamped instead of zero" for
-//! deform_conv2d needs its own bilinear sampling loop and waits for the
-//! deform_conv2d reference; the zero-padding-as-replicate bug of conv2d is
-//! here (`border filled as replicate`).
+//! A few bugs are no changed problem at all (deform_conv2d's clamped
+//! samples): their output comes from a small naive loop of their own.
+//! conv2d's zero padding computed as replicate is `border filled as
+//! replicate`.
 
+use super::deform_clamp::deform_clamped;
 use super::tolerance::{Accumulation, Tolerance};
 use convoracle_reference::{
-    Conv2dParams, ConvGeometry, DType, Op, OpKind, PaddingMode, PaddingSpec, Problem, Role, Tensor,
+    Computed, Conv2dParams, ConvGeometry, DType, Op, OpKind, PaddingMode, PaddingSpec, Problem,
+    Role, Tensor,
 };
 
 /// How a bug's output is obtained.
@@ -20,6 +21,9 @@ pub enum BugModel {
     /// The exact reference of the changed problem (`None`: the bug cannot be
     /// seen on this problem, e.g. swapping the sides of symmetric padding).
     Problem(fn(&Problem<f64>) -> Option<Problem<f64>>),
+    /// The bug's output computed directly, in the case dtype (`None`: not
+    /// applicable to this problem).
+    Output(fn(&Problem<f64>, DType) -> Option<Computed<f64>>),
     /// The candidate matches the reference under another claim: a bound it
     /// fails under the claimed precision but meets under this one.
     Tolerance(fn(&Tolerance, DType) -> Option<Tolerance>),
@@ -362,7 +366,7 @@ fn lower_inputs(t: &Tolerance, format: Accumulation) -> Option<Tolerance> {
 
 /// Every known bug, most specific first.
 pub fn catalogue() -> &'static [KnownBug] {
-    use BugModel::{Problem as P, Tolerance as T};
+    use BugModel::{Output as O, Problem as P, Tolerance as T};
     const BUGS: &[KnownBug] = &[
         KnownBug { name: "kernel flipped", description: "the kernel was applied rotated by 180 degrees: true convolution where cross-correlation is meant, or the reverse (check `flip_kernel` and the order of the kernel loops)", applies_to: any_op, model: P(kernel_flipped) },
         KnownBug { name: "padding sides swapped", description: "the top/left padding was applied at the bottom/right and the reverse (asymmetric padding read in the wrong order)", applies_to: geometric, model: P(padding_sides_swapped) },
@@ -376,6 +380,7 @@ pub fn catalogue() -> &'static [KnownBug] {
         KnownBug { name: "bias missing", description: "the bias was not added", applies_to: any_op, model: P(bias_missing) },
         KnownBug { name: "bias added twice", description: "the bias was added twice (e.g. once per pass, or once in the kernel and once after it)", applies_to: any_op, model: P(bias_twice) },
         KnownBug { name: "offsets read as (dx, dy)", description: "the deformable offsets were read as (dx, dy) pairs; torchvision interleaves them as (dy, dx) per kernel tap", applies_to: deform, model: P(offsets_swapped) },
+        KnownBug { name: "out-of-image samples clamped", description: "bilinear samples outside the image read the nearest edge pixel; torchvision reads zero there", applies_to: deform, model: O(deform_clamped) },
         KnownBug { name: "border filled as zeros", description: "the border was zero-padded instead of using the case's padding_mode", applies_to: padding_mode_ops, model: P(border_zeros) },
         KnownBug { name: "border filled as reflect", description: "the border was mirrored (reflect) instead of using the case's padding_mode", applies_to: padding_mode_ops, model: P(border_reflect) },
         KnownBug { name: "border filled as replicate", description: "the border repeated the edge pixel (replicate, i.e. out-of-image reads clamped to the edge) instead of using the case's padding_mode", applies_to: padding_mode_ops, model: P(border_replicate) },

@@ -155,14 +155,21 @@ pub fn diagnose(
         .filter(|b| (b.applies_to)(kind))
         .collect();
     for bug in &bugs {
-        let BugModel::Problem(transform) = bug.model else {
-            continue;
-        };
-        let Some(mutated) = transform(problem) else {
-            continue;
-        };
-        let Some((mutated, computed)) = bug_output(&mutated, dtype, candidate.shape()) else {
-            continue;
+        let (mutated, computed) = match bug.model {
+            BugModel::Problem(transform) => {
+                let Some(mutated) = transform(problem) else {
+                    continue;
+                };
+                match bug_output(&mutated, dtype, candidate.shape()) {
+                    Some(pair) => pair,
+                    None => continue,
+                }
+            }
+            BugModel::Output(output) => match output(problem, dtype) {
+                Some(c) if c.output.shape() == candidate.shape() => (problem.clone(), c),
+                _ => continue,
+            },
+            BugModel::Tolerance(_) => continue,
         };
         if reference
             .as_ref()

@@ -17,6 +17,7 @@
 pub mod bounds;
 pub mod catalogue;
 pub mod compare;
+pub mod deform_clamp;
 pub mod diagnosis;
 pub mod fft_norms;
 pub mod shape_diagnosis;

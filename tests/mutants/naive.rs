@@ -2,7 +2,7 @@
 //! conv2d and conv_transpose2d, each with switches that plant one known bug
 //! in the index arithmetic, the border or the accumulation.
 
-use convoracle::reference::spec::shapes::{conv2d_plan, conv_transpose2d_plan};
+use convoracle::reference::spec::shapes::{conv2d_plan, conv_transpose2d_plan, deform_conv2d_plan};
 use convoracle::reference::{Op, PaddingMode, Problem, Role, Tensor};
 
 /// How partial sums are kept.
@@ -224,4 +224,64 @@ pub fn conv_transpose2d(problem: &Problem<f32>, bugs: TransposedBugs) -> Tensor<
         }
     }
     Tensor::new(vec![n, k, out[0], out[1]], y).expect("sizes agree")
+}
+
+/// deform_conv2d in f32 (torchvision's sampling); with `clamp` the bug:
+/// samples outside the image read the nearest edge pixel instead of zero.
+pub fn deform_conv2d(problem: &Problem<f32>, clamp: bool) -> Tensor<f32> {
+    let Op::DeformConv2d(p) = &problem.op else {
+        panic!("deform_conv2d only")
+    };
+    let shapes = |r: Role| problem.shape_of(r);
+    let (n, c, k, og, r) = deform_conv2d_plan(p, &shapes).expect("valid case");
+    let x = &problem.tensors[&Role::Input];
+    let w = &problem.tensors[&Role::Weight];
+    let off = &problem.tensors[&Role::Offset];
+    let bias = problem.tensors.get(&Role::Bias);
+    let [h, wd] = [x.shape()[2], x.shape()[3]];
+    let [cg, kh, kw] = [w.shape()[1], w.shape()[2], w.shape()[3]];
+    let (taps, kg, cog) = (kh * kw, k / p.geometry.groups, c / og);
+    let shape = vec![n, k, r.output[0], r.output[1]];
+    Tensor::from_fn(shape, "naive deform", |idx| {
+        let [b, kk, oy, ox] = [idx[0], idx[1], idx[2], idx[3]];
+        let mut acc = bias.map_or(0.0, |t| t.data()[kk]);
+        for ci in 0..cg {
+            let ch = (kk / kg) * cg + ci;
+            let g = ch / cog;
+            for i in 0..kh {
+                for j in 0..kw {
+                    let t = i * kw + j;
+                    let y = (oy * p.geometry.stride[0] + i * p.geometry.dilation[0]) as f32
+                        - r.padding.top as f32
+                        + off.at4(b, g * 2 * taps + 2 * t, oy, ox);
+                    let xx = (ox * p.geometry.stride[1] + j * p.geometry.dilation[1]) as f32
+                        - r.padding.left as f32
+                        + off.at4(b, g * 2 * taps + 2 * t + 1, oy, ox);
+                    let (y0, x0) = (y.floor(), xx.floor());
+                    let (ly, lx) = (y - y0, xx - x0);
+                    let (hi, wi) = (h as i64 - 1, wd as i64 - 1);
+                    if !clamp && (y <= -1.0 || y >= h as f32 || xx <= -1.0 || xx >= wd as f32) {
+                        continue;
+                    }
+                    let px = |a: f32, bb: f32| {
+                        let (yi, xi) = (a as i64, bb as i64);
+                        if clamp {
+                            x.at4(b, ch, yi.clamp(0, hi) as usize, xi.clamp(0, wi) as usize)
+                        } else if (0..=hi).contains(&yi) && (0..=wi).contains(&xi) {
+                            x.at4(b, ch, yi as usize, xi as usize)
+                        } else {
+                            0.0
+                        }
+                    };
+                    let v = (1.0 - ly) * (1.0 - lx) * px(y0, x0)
+                        + (1.0 - ly) * lx * px(y0, x0 + 1.0)
+                        + ly * (1.0 - lx) * px(y0 + 1.0, x0)
+                        + ly * lx * px(y0 + 1.0, x0 + 1.0);
+                    acc += w.at4(kk, ci, i, j) * v;
+                }
+            }
+        }
+        acc
+    })
+    .expect("small output")
 }
