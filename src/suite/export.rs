@@ -93,6 +93,10 @@ pub fn export_cases(options: &ExportOptions) -> Vec<SuiteCase> {
             let config = Config {
                 rng_algorithm: RngAlgorithm::ChaCha,
                 rng_seed: RngSeed::Fixed(options.seed ^ op as u64),
+                // In process, whatever PROPTEST_* variables the user has set: the
+                // backend under test is a value in this process, not a binary to fork.
+                fork: false,
+                timeout: 0,
                 failure_persistence: None,
                 ..Config::default()
             };

@@ -310,6 +310,10 @@ impl Suite {
             failure_persistence: None,
             rng_algorithm: RngAlgorithm::ChaCha,
             rng_seed: RngSeed::Fixed(seed),
+            // In process, whatever PROPTEST_* variables the user has set: the
+            // backend under test is a value in this process, not a binary to fork.
+            fork: false,
+            timeout: 0,
             ..Config::default()
         };
         let mut runner = TestRunner::new(config);
