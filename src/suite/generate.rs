@@ -401,6 +401,8 @@ mod tests {
             let mut runner = TestRunner::new(Config {
                 cases: 64,
                 failure_persistence: None,
+                fork: false,
+                timeout: 0,
                 ..Config::default()
             });
             let result = runner.run(&spec_strategy(op), |spec| {
