@@ -182,7 +182,8 @@ fn mutants_are_caught_and_named_and_correct_implementations_pass() {
     }
 
     println!(
-        "bugs caught: {caught} of {}; bugs named: {named} of {}; false alarms: {} of {runs} correct runs",
+        "bugs caught: {caught} of {}; bugs named: {named} of {}; \
+         false alarms: {} of {runs} correct runs",
         mutants.len(),
         mutants.len(),
         false_alarms.len()

@@ -112,7 +112,11 @@ pub fn run(args: &VerifyAllArgs) -> convoracle::Result<ExitCode> {
                 missing += 1;
                 (
                     format!("{name}: MISSING no candidate {}", path.display()),
-                    json!({"case": name, "status": "missing", "candidate": path.display().to_string()}),
+                    json!({
+                        "case": name,
+                        "status": "missing",
+                        "candidate": path.display().to_string(),
+                    }),
                 )
             }
             Outcome::Unusable(why) => {
@@ -131,7 +135,8 @@ pub fn run(args: &VerifyAllArgs) -> convoracle::Result<ExitCode> {
         }
     }
     let summary = format!(
-        "{passed} passed, {failed} failed, {missing} missing, {unusable} unusable ({warned} of the passed with warnings)"
+        "{passed} passed, {failed} failed, {missing} missing, {unusable} unusable \
+         ({warned} of the passed with warnings)"
     );
     if args.json {
         let doc = json!({

@@ -364,31 +364,170 @@ fn lower_inputs(t: &Tolerance, format: Accumulation) -> Option<Tolerance> {
     (current < format.unit_roundoff()).then(|| t.with_input_rounding(format))
 }
 
+/// A catalogue entry (a `const fn` so the table reads as a list).
+const fn bug(
+    name: &'static str,
+    description: &'static str,
+    applies_to: fn(OpKind) -> bool,
+    model: BugModel,
+) -> KnownBug {
+    KnownBug {
+        name,
+        description,
+        applies_to,
+        model,
+    }
+}
+
 /// Every known bug, most specific first.
 pub fn catalogue() -> &'static [KnownBug] {
     use BugModel::{Output as O, Problem as P, Tolerance as T};
     const BUGS: &[KnownBug] = &[
-        KnownBug { name: "kernel flipped", description: "the kernel was applied rotated by 180 degrees: true convolution where cross-correlation is meant, or the reverse (check `flip_kernel` and the order of the kernel loops)", applies_to: any_op, model: P(kernel_flipped) },
-        KnownBug { name: "padding sides swapped", description: "the top/left padding was applied at the bottom/right and the reverse (asymmetric padding read in the wrong order)", applies_to: geometric, model: P(padding_sides_swapped) },
-        KnownBug { name: "same padding on the wrong side", description: "the odd pixel of `same` padding went to the wrong side: same_upper (TensorFlow, ONNX SAME_UPPER) puts it at the end, same_lower at the beginning", applies_to: geometric, model: P(same_pad_wrong_side) },
-        KnownBug { name: "output_padding at the start", description: "output_padding added its rows/columns at the top/left; PyTorch adds them at the bottom/right", applies_to: transposed, model: P(output_padding_at_start) },
-        KnownBug { name: "stride axes swapped", description: "the vertical stride was used horizontally and the reverse ([sh, sw] read as [sw, sh])", applies_to: geometric, model: P(stride_axes_swapped) },
-        KnownBug { name: "dilation axes swapped", description: "the vertical dilation was used horizontally and the reverse ([dh, dw] read as [dw, dh])", applies_to: geometric, model: P(dilation_axes_swapped) },
-        KnownBug { name: "dilation ignored", description: "the kernel taps were read densely: dilation was not applied to the input index", applies_to: any_op, model: P(dilation_ignored) },
-        KnownBug { name: "groups interleaved", description: "input channel c was assigned to group c % groups instead of c / (C/groups)", applies_to: grouped, model: P(groups_interleaved) },
-        KnownBug { name: "transposed weight read as [K, C]", description: "the conv_transpose2d weight was indexed as [K, C, kh, kw]; PyTorch's layout is [C, K/groups, kh, kw]", applies_to: transposed, model: P(transposed_weight_as_kc) },
-        KnownBug { name: "bias missing", description: "the bias was not added", applies_to: any_op, model: P(bias_missing) },
-        KnownBug { name: "bias added twice", description: "the bias was added twice (e.g. once per pass, or once in the kernel and once after it)", applies_to: any_op, model: P(bias_twice) },
-        KnownBug { name: "offsets read as (dx, dy)", description: "the deformable offsets were read as (dx, dy) pairs; torchvision interleaves them as (dy, dx) per kernel tap", applies_to: deform, model: P(offsets_swapped) },
-        KnownBug { name: "out-of-image samples clamped", description: "bilinear samples outside the image read the nearest edge pixel; torchvision reads zero there", applies_to: deform, model: O(deform_clamped) },
-        KnownBug { name: "border filled as zeros", description: "the border was zero-padded instead of using the case's padding_mode", applies_to: padding_mode_ops, model: P(border_zeros) },
-        KnownBug { name: "border filled as reflect", description: "the border was mirrored (reflect) instead of using the case's padding_mode", applies_to: padding_mode_ops, model: P(border_reflect) },
-        KnownBug { name: "border filled as replicate", description: "the border repeated the edge pixel (replicate, i.e. out-of-image reads clamped to the edge) instead of using the case's padding_mode", applies_to: padding_mode_ops, model: P(border_replicate) },
-        KnownBug { name: "border filled as circular", description: "the border wrapped around (circular) instead of using the case's padding_mode", applies_to: padding_mode_ops, model: P(border_circular) },
-        KnownBug { name: "inputs rounded to tf32", description: "the errors are consistent with inputs rounded to TF32 (10-bit mantissa) before multiplying, as tensor cores do", applies_to: any_op, model: T(|t, _| lower_inputs(t, Accumulation::Tf32)) },
-        KnownBug { name: "accumulation in half precision", description: "the errors are consistent with f16 (or tf32) accumulation (u = 2^-11), not the precision claimed", applies_to: any_op, model: T(|t, d| lower_accumulation(t, d, Accumulation::F16)) },
-        KnownBug { name: "inputs rounded to bf16", description: "the errors are consistent with inputs rounded to bfloat16 (7-bit mantissa) before multiplying", applies_to: any_op, model: T(|t, _| lower_inputs(t, Accumulation::Bf16)) },
-        KnownBug { name: "accumulation in bf16", description: "the errors are consistent with bfloat16 accumulation (u = 2^-8), not the precision claimed", applies_to: any_op, model: T(|t, d| lower_accumulation(t, d, Accumulation::Bf16)) },
+        bug(
+            "kernel flipped",
+            "the kernel was applied rotated by 180 degrees: true convolution where \
+             cross-correlation is meant, or the reverse (check `flip_kernel` and the \
+             order of the kernel loops)",
+            any_op,
+            P(kernel_flipped),
+        ),
+        bug(
+            "padding sides swapped",
+            "the top/left padding was applied at the bottom/right and the reverse \
+             (asymmetric padding read in the wrong order)",
+            geometric,
+            P(padding_sides_swapped),
+        ),
+        bug(
+            "same padding on the wrong side",
+            "the odd pixel of `same` padding went to the wrong side: same_upper \
+             (TensorFlow, ONNX SAME_UPPER) puts it at the end, same_lower at the \
+             beginning",
+            geometric,
+            P(same_pad_wrong_side),
+        ),
+        bug(
+            "output_padding at the start",
+            "output_padding added its rows/columns at the top/left; PyTorch adds them at \
+             the bottom/right",
+            transposed,
+            P(output_padding_at_start),
+        ),
+        bug(
+            "stride axes swapped",
+            "the vertical stride was used horizontally and the reverse ([sh, sw] read as \
+             [sw, sh])",
+            geometric,
+            P(stride_axes_swapped),
+        ),
+        bug(
+            "dilation axes swapped",
+            "the vertical dilation was used horizontally and the reverse ([dh, dw] read \
+             as [dw, dh])",
+            geometric,
+            P(dilation_axes_swapped),
+        ),
+        bug(
+            "dilation ignored",
+            "the kernel taps were read densely: dilation was not applied to the input \
+             index",
+            any_op,
+            P(dilation_ignored),
+        ),
+        bug(
+            "groups interleaved",
+            "input channel c was assigned to group c % groups instead of c / (C/groups)",
+            grouped,
+            P(groups_interleaved),
+        ),
+        bug(
+            "transposed weight read as [K, C]",
+            "the conv_transpose2d weight was indexed as [K, C, kh, kw]; PyTorch's layout \
+             is [C, K/groups, kh, kw]",
+            transposed,
+            P(transposed_weight_as_kc),
+        ),
+        bug(
+            "bias missing",
+            "the bias was not added",
+            any_op,
+            P(bias_missing),
+        ),
+        bug(
+            "bias added twice",
+            "the bias was added twice (e.g. once per pass, or once in the kernel and once \
+             after it)",
+            any_op,
+            P(bias_twice),
+        ),
+        bug(
+            "offsets read as (dx, dy)",
+            "the deformable offsets were read as (dx, dy) pairs; torchvision interleaves \
+             them as (dy, dx) per kernel tap",
+            deform,
+            P(offsets_swapped),
+        ),
+        bug(
+            "out-of-image samples clamped",
+            "bilinear samples outside the image read the nearest edge pixel; torchvision \
+             reads zero there",
+            deform,
+            O(deform_clamped),
+        ),
+        bug(
+            "border filled as zeros",
+            "the border was zero-padded instead of using the case's padding_mode",
+            padding_mode_ops,
+            P(border_zeros),
+        ),
+        bug(
+            "border filled as reflect",
+            "the border was mirrored (reflect) instead of using the case's padding_mode",
+            padding_mode_ops,
+            P(border_reflect),
+        ),
+        bug(
+            "border filled as replicate",
+            "the border repeated the edge pixel (replicate, i.e. out-of-image reads \
+             clamped to the edge) instead of using the case's padding_mode",
+            padding_mode_ops,
+            P(border_replicate),
+        ),
+        bug(
+            "border filled as circular",
+            "the border wrapped around (circular) instead of using the case's \
+             padding_mode",
+            padding_mode_ops,
+            P(border_circular),
+        ),
+        bug(
+            "inputs rounded to tf32",
+            "the errors are consistent with inputs rounded to TF32 (10-bit mantissa) \
+             before multiplying, as tensor cores do",
+            any_op,
+            T(|t, _| lower_inputs(t, Accumulation::Tf32)),
+        ),
+        bug(
+            "accumulation in half precision",
+            "the errors are consistent with f16 (or tf32) accumulation (u = 2^-11), not \
+             the precision claimed",
+            any_op,
+            T(|t, d| lower_accumulation(t, d, Accumulation::F16)),
+        ),
+        bug(
+            "inputs rounded to bf16",
+            "the errors are consistent with inputs rounded to bfloat16 (7-bit mantissa) \
+             before multiplying",
+            any_op,
+            T(|t, _| lower_inputs(t, Accumulation::Bf16)),
+        ),
+        bug(
+            "accumulation in bf16",
+            "the errors are consistent with bfloat16 accumulation (u = 2^-8), not the \
+             precision claimed",
+            any_op,
+            T(|t, d| lower_accumulation(t, d, Accumulation::Bf16)),
+        ),
     ];
     BUGS
 }

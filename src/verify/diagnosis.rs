@@ -56,13 +56,11 @@ pub struct Diagnosis {
 impl Diagnosis {
     /// One phrase for a summary line.
     pub fn headline(&self) -> String {
-        if let Some(m) = self.matches.first() {
+        if !self.matches.is_empty() {
             let names: Vec<_> = self.matches.iter().map(|m| m.name).collect();
-            let _ = m;
             format!("diagnosis: {}", names.join(" or "))
-        } else if let Some(s) = self.shape_explanations.first() {
+        } else if !self.shape_explanations.is_empty() {
             let names: Vec<_> = self.shape_explanations.iter().map(|s| s.name).collect();
-            let _ = s;
             format!("shape diagnosis: {}", names.join(" or "))
         } else if let Some(c) = &self.closest {
             format!(
@@ -71,7 +69,10 @@ impl Diagnosis {
                 100.0 * c.share_within
             )
         } else {
-            format!("diagnosis: no known bug matches ({} tried)", self.tried)
+            format!(
+                "diagnosis: no known bug explains it ({} tried on this case)",
+                self.tried
+            )
         }
     }
 
@@ -86,7 +87,13 @@ impl Diagnosis {
 
     /// As JSON.
     pub fn to_json(&self) -> Value {
-        let bug = |m: &BugMatch| json!({"name": m.name, "description": m.description, "share_within": number(m.share_within)});
+        let bug = |m: &BugMatch| {
+            json!({
+                "name": m.name,
+                "description": m.description,
+                "share_within": number(m.share_within),
+            })
+        };
         json!({
             "matches": self.matches.iter().map(bug).collect::<Vec<_>>(),
             "closest": self.closest.as_ref().map(bug),
@@ -114,14 +121,15 @@ impl fmt::Display for Diagnosis {
             match &self.closest {
                 Some(c) => writeln!(
                     f,
-                    "  diagnosis: no known bug matches fully; closest is `{}` ({:.1}% of elements within the bound): {}",
+                    "  diagnosis: no known bug matches fully; closest is `{}` \
+                     ({:.1}% of elements within the bound): {}",
                     c.name,
                     100.0 * c.share_within,
                     c.description
                 )?,
                 None if self.shape_explanations.is_empty() => writeln!(
                     f,
-                    "  diagnosis: no known bug matches ({} tried)",
+                    "  diagnosis: no known bug explains it ({} tried on this case)",
                     self.tried
                 )?,
                 None => {}

@@ -77,38 +77,93 @@ fn size(a: [Axis; 2], transposed: bool) -> [Option<usize>; 2] {
 
 /// (name, description, formula)
 const FORMULAS: &[(&str, &str, Formula)] = &[
-    ("stride axes swapped", "the output size was computed with [sw, sh] in place of [sh, sw]", |a, t, _| {
-        Some(size(swap(a, |x| &mut x.stride), t))
-    }),
-    ("dilation axes swapped", "the output size was computed with [dw, dh] in place of [dh, dw]", |a, t, _| {
-        Some(size(swap(a, |x| &mut x.dilation), t))
-    }),
-    ("dilation ignored", "the output size was computed without dilation (kernel extent kh instead of dh*(kh-1)+1)", |a, t, _| {
-        Some(size(a.map(|x| Axis { dilation: 1, ..x }), t))
-    }),
-    ("output_padding ignored", "the transposed output size left out output_padding (or output_size)", |a, t, _| {
-        t.then(|| size(a.map(|x| Axis { output_padding: 0, ..x }), t))
-    }),
-    ("padding counted once", "the padding was counted on one side only (H + pad instead of H + pad_top + pad_bottom)", |a, t, _| {
-        Some(size(a.map(|x| Axis { after: 0, ..x }), t))
-    }),
-    ("padding ignored", "the output size was computed without padding", |a, t, _| {
-        Some(size(a.map(|x| Axis { before: 0, after: 0, ..x }), t))
-    }),
-    ("ceil instead of floor", "the output size rounded (H + pads - extent) / stride up instead of down", |a, t, _| {
-        (!t).then(|| a.map(|x| x.forward_ceil()))
-    }),
-    ("same instead of the case's padding", "the output size is ceil(H / stride), as `same` padding gives; the case's padding is not `same`", |a, t, p| {
-        (!t && !matches!(p, PaddingSpec::SameUpper | PaddingSpec::SameLower))
-            .then(|| a.map(|x| Some(x.input.div_ceil(x.stride))))
-    }),
-    ("valid instead of same", "the output size is that of `valid` (no padding); the case asks for `same`", |a, t, p| {
-        (!t && matches!(p, PaddingSpec::SameUpper | PaddingSpec::SameLower))
-            .then(|| a.map(|x| Axis { before: 0, after: 0, ..x }.forward()))
-    }),
-    ("forward size formula for a transposed conv", "the output size was computed with conv2d's formula floor((H + pads - extent) / stride) + 1 instead of the transposed one", |a, t, _| {
-        t.then(|| a.map(|x| x.forward()))
-    }),
+    (
+        "stride axes swapped",
+        "the output size was computed with [sw, sh] in place of [sh, sw]",
+        |a, t, _| Some(size(swap(a, |x| &mut x.stride), t)),
+    ),
+    (
+        "dilation axes swapped",
+        "the output size was computed with [dw, dh] in place of [dh, dw]",
+        |a, t, _| Some(size(swap(a, |x| &mut x.dilation), t)),
+    ),
+    (
+        "dilation ignored",
+        "the output size was computed without dilation \
+         (kernel extent kh instead of dh*(kh-1)+1)",
+        |a, t, _| Some(size(a.map(|x| Axis { dilation: 1, ..x }), t)),
+    ),
+    (
+        "output_padding ignored",
+        "the transposed output size left out output_padding (or output_size)",
+        |a, t, _| {
+            t.then(|| {
+                size(
+                    a.map(|x| Axis {
+                        output_padding: 0,
+                        ..x
+                    }),
+                    t,
+                )
+            })
+        },
+    ),
+    (
+        "padding counted once",
+        "the padding was counted on one side only \
+         (H + pad instead of H + pad_top + pad_bottom)",
+        |a, t, _| Some(size(a.map(|x| Axis { after: 0, ..x }), t)),
+    ),
+    (
+        "padding ignored",
+        "the output size was computed without padding",
+        |a, t, _| {
+            Some(size(
+                a.map(|x| Axis {
+                    before: 0,
+                    after: 0,
+                    ..x
+                }),
+                t,
+            ))
+        },
+    ),
+    (
+        "ceil instead of floor",
+        "the output size rounded (H + pads - extent) / stride up instead of down",
+        |a, t, _| (!t).then(|| a.map(|x| x.forward_ceil())),
+    ),
+    (
+        "same instead of the case's padding",
+        "the output size is ceil(H / stride), as `same` padding gives; \
+         the case's padding is not `same`",
+        |a, t, p| {
+            (!t && !matches!(p, PaddingSpec::SameUpper | PaddingSpec::SameLower))
+                .then(|| a.map(|x| Some(x.input.div_ceil(x.stride))))
+        },
+    ),
+    (
+        "valid instead of same",
+        "the output size is that of `valid` (no padding); the case asks for `same`",
+        |a, t, p| {
+            (!t && matches!(p, PaddingSpec::SameUpper | PaddingSpec::SameLower)).then(|| {
+                a.map(|x| {
+                    Axis {
+                        before: 0,
+                        after: 0,
+                        ..x
+                    }
+                    .forward()
+                })
+            })
+        },
+    ),
+    (
+        "forward size formula for a transposed conv",
+        "the output size was computed with conv2d's formula \
+         floor((H + pads - extent) / stride) + 1 instead of the transposed one",
+        |a, t, _| t.then(|| a.map(|x| x.forward())),
+    ),
 ];
 
 /// The axes, transposedness and padding word of `problem`, when its output
@@ -201,12 +256,18 @@ pub fn explain_shape(problem: &Problem<f64>, got: &[usize]) -> Vec<ShapeExplanat
         let (name, description) = if without_ones(got) == without_ones(&expected) {
             (
                 "size-1 dims dropped or added",
-                format!("the candidate {got:?} is the output {expected:?} with dims of size 1 dropped or added"),
+                format!(
+                    "the candidate {got:?} is the output {expected:?} \
+                     with dims of size 1 dropped or added"
+                ),
             )
         } else {
             (
                 "elements in another shape",
-                format!("the candidate {got:?} has as many elements as the output {expected:?}: check the layout (NCHW) and any reshape"),
+                format!(
+                    "the candidate {got:?} has as many elements as the output \
+                     {expected:?}: check the layout (NCHW) and any reshape"
+                ),
             )
         };
         out.push(ShapeExplanation { name, description });
@@ -224,7 +285,10 @@ pub fn explain_shape(problem: &Problem<f64>, got: &[usize]) -> Vec<ShapeExplanat
         if [a, b] == [got[2], got[3]] {
             out.push(ShapeExplanation {
                 name,
-                description: format!("{description}: that gives [{a}, {b}], the candidate's size, instead of [{h}, {w}]"),
+                description: format!(
+                    "{description}: that gives [{a}, {b}], the candidate's size, \
+                     instead of [{h}, {w}]"
+                ),
             });
         }
     }

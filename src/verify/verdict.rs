@@ -236,7 +236,8 @@ impl fmt::Display for Verdict {
             if let Some(w) = &c.worst {
                 writeln!(
                     f,
-                    "  worst element {}: candidate {}, reference {}, |error| {:.3e} = {:.3} x bound {:.3e} (S_i {:.3e}, {} ulp)",
+                    "  worst element {}: candidate {}, reference {}, |error| {:.3e} \
+                     = {:.3} x bound {:.3e} (S_i {:.3e}, {} ulp)",
                     index(&w.index),
                     value(w.candidate, self.dtype),
                     value(w.reference, self.dtype),
