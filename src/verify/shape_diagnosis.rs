@@ -3,7 +3,9 @@
 //! shape are reported. Layout mix-ups (channels-last, squeezed dims) too.
 
 use super::diagnosis::ShapeExplanation;
-use convoracle_reference::spec::geometry::{forward_output_size, transposed_output_size};
+use convoracle_reference::spec::geometry::{
+    dilated_extent, forward_output_size, transposed_output_size,
+};
 use convoracle_reference::spec::shapes::conv_transpose2d_plan;
 use convoracle_reference::{Op, PaddingMode, PaddingSpec, Problem, Role};
 
@@ -34,7 +36,7 @@ impl Axis {
     }
 
     fn forward_ceil(&self) -> Option<usize> {
-        let ext = (self.dilation * (self.kernel - 1) + 1) as i128;
+        let ext = dilated_extent(self.kernel, self.dilation).ok()? as i128;
         let padded = self.input as i128 + self.before as i128 + self.after as i128;
         let s = self.stride as i128;
         (padded >= ext).then(|| ((padded - ext + s - 1) / s + 1) as usize)
