@@ -115,6 +115,13 @@ fn taps_reading(
         2 * std::mem::size_of::<usize>(),
         "backward tap lists",
     )?;
+    // One list per input index: `size` is input_size, which an empty
+    // output (N = 0 or C = 0) does not bound.
+    check_alloc(
+        size,
+        std::mem::size_of::<Vec<(usize, usize)>>(),
+        &format!("the tap lists of an input_size of {size}"),
+    )?;
     let mut reading = vec![Vec::new(); size];
     for o in 0..outputs {
         for t in 0..kernel {

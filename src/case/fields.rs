@@ -27,8 +27,11 @@ impl<'de> Deserialize<'de> for Members {
                 mut map: A,
             ) -> std::result::Result<Members, A::Error> {
                 let mut members: Vec<(String, Value)> = Vec::new();
+                // A set, not a scan of `members`: a hostile file with 10^5
+                // keys must not take quadratic time.
+                let mut seen = std::collections::HashSet::new();
                 while let Some((key, value)) = map.next_entry::<String, Value>()? {
-                    if members.iter().any(|(k, _)| *k == key) {
+                    if !seen.insert(key.clone()) {
                         return Err(serde::de::Error::custom(format!(
                             "field `{key}` appears twice"
                         )));

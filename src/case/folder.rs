@@ -13,6 +13,9 @@ pub const CASE_JSON: &str = "case.json";
 /// The file name of the expected output.
 pub const OUTPUT_NPY: &str = "output.npy";
 
+/// The largest case.json read, in bytes.
+pub const MAX_CASE_JSON: u64 = 1 << 20;
+
 /// A case read from a folder, validated: every tensor the op needs is
 /// there with the case's dtype and a shape that fits the op.
 #[derive(Debug, Clone, PartialEq)]
@@ -60,6 +63,20 @@ pub fn read_case(dir: &Path) -> Result<Case> {
         }
     }
     let json_path = dir.join(CASE_JSON);
+    // A case.json is a few hundred bytes; refuse a huge (or sparse) file
+    // before reading it into memory.
+    if let Ok(m) = std::fs::metadata(&json_path) {
+        if m.len() > MAX_CASE_JSON {
+            return Err(Error::case(
+                &json_path,
+                None,
+                format!(
+                    "is {} bytes; a case description is far smaller (at most {MAX_CASE_JSON} bytes are read)",
+                    m.len()
+                ),
+            ));
+        }
+    }
     let text = std::fs::read_to_string(&json_path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => Error::case(
             &json_path,
@@ -80,6 +97,16 @@ pub fn read_case(dir: &Path) -> Result<Case> {
     let output_shape = problem
         .output_shape()
         .map_err(|e| locate(e, dir, &json_path))?;
+    // Any backend needs the output in the case's dtype: a case whose output
+    // exceeds the memory limit is refused here, naming the case.
+    let numel = convoracle_reference::tensor::checked_numel(&output_shape, "output")
+        .map_err(|e| locate(e, dir, &json_path))?;
+    convoracle_reference::tensor::check_alloc(
+        numel,
+        spec.dtype.size(),
+        &format!("the output {output_shape:?} of {}", spec.dtype),
+    )
+    .map_err(|e| locate(e, dir, &json_path))?;
     let out_path = dir.join(OUTPUT_NPY);
     let expected = if out_path.exists() {
         let t = npy::read_dtype(&out_path, spec.dtype)?;
@@ -143,6 +170,16 @@ fn locate(e: convoracle_reference::Error, dir: &Path, json_path: &Path) -> Error
             Some(role) => Error::case(tensor_path(dir, role), None, reason),
             None => Error::Spec(Spec::Shape { tensor, reason }),
         },
+        // Sizes that overflow or exceed the memory limit come from the
+        // parameters and the tensor shapes together: name the case folder.
+        e @ (Spec::Overflow { .. } | Spec::TooLarge { .. }) => Error::case(
+            dir,
+            None,
+            match e {
+                Spec::TooLarge { .. } => format!("{e} (see --memory-limit)"),
+                _ => e.to_string(),
+            },
+        ),
         other => Error::Spec(other),
     }
 }

@@ -34,5 +34,5 @@ pub mod npy;
 mod npy_header;
 mod pyliteral;
 
-pub use folder::{read_case, tensor_path, write_case, Case, CASE_JSON, OUTPUT_NPY};
+pub use folder::{read_case, tensor_path, write_case, Case, CASE_JSON, MAX_CASE_JSON, OUTPUT_NPY};
 pub use json::{case_json, fields_of, parse_case_json, CaseSpec};

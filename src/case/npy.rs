@@ -235,7 +235,9 @@ fn read_data<T: NpyElement>(
         );
         remaining -= take;
     }
-    let data = if header.fortran_order && shape.len() > 1 {
+    // An empty array has nothing to reorder (and its C strides, products of
+    // dims its element count does not bound, could overflow).
+    let data = if header.fortran_order && shape.len() > 1 && count > 0 {
         fortran_to_c(&data, shape)
     } else {
         data

@@ -29,6 +29,10 @@ impl FileDType {
     }
 }
 
+/// The longest header text read: NumPy writes a few hundred bytes, and
+/// refuses more than 10000 by default (`max_header_size`).
+const MAX_HEADER_LEN: u64 = 1 << 20;
+
 /// A parsed header; the data follows at `data_offset`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Header {
@@ -106,7 +110,16 @@ pub(crate) fn read_header(r: &mut impl Read, file_len: u64, path: &Path) -> Resu
             ),
         ));
     }
-    // header_len <= file_len here, so this allocation is bounded by the file.
+    // header_len <= file_len here, but a (sparse) file can be huge; a real
+    // header is a few hundred bytes, so refuse a long one before allocating.
+    if header_len > MAX_HEADER_LEN {
+        return Err(bad(
+            path,
+            format!(
+                "the header claims {header_len} bytes, more than the {MAX_HEADER_LEN} any real .npy header needs (NumPy itself refuses more than 10000 by default)"
+            ),
+        ));
+    }
     let mut text = vec![0u8; header_len as usize];
     read_exact(r, &mut text, path, "header")?;
     let text = if version[0] == 3 {
@@ -251,10 +264,11 @@ fn parse_descr(value: &PyValue, path: &Path) -> Result<FileDType> {
         }
         ('f', Some(2)) => "float16".to_string(),
         ('f', Some(s)) if s > 8 => "float128 (long double)".to_string(),
-        ('i', Some(s)) => format!("int{}", s * 8),
-        ('u', Some(s)) => format!("uint{}", s * 8),
+        // u128: a hostile size such as `<i18446744073709551615` must not overflow.
+        ('i', Some(s)) => format!("int{}", s as u128 * 8),
+        ('u', Some(s)) => format!("uint{}", s as u128 * 8),
         ('b', Some(1)) | ('?', _) => "bool".to_string(),
-        ('c', Some(s)) => format!("complex{}", s * 8),
+        ('c', Some(s)) => format!("complex{}", s as u128 * 8),
         ('U', _) | ('S', _) | ('a', _) => format!("a string type '{descr}'"),
         ('O', _) => "object".to_string(),
         ('M', _) | ('m', _) => format!("a date/time type '{descr}'"),

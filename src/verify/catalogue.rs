@@ -186,16 +186,27 @@ fn output_padding_at_start(p: &Problem<f64>) -> Option<Problem<f64>> {
         let kernel = p.shape_of(Role::Weight)?;
         for axis in 0..2 {
             let (before, after) = t.padding.axis(axis);
-            let ext = (t.dilation[axis] * (kernel[2 + axis] - 1) + 1) as i64;
-            let min = (input[2 + axis] as i64 - 1) * t.stride[axis] as i64 - before - after + ext;
-            let extra = out[axis] as i64 - min;
+            // The size without output padding, computed where no stride or
+            // padding can overflow it (the plan above succeeded, so it exists).
+            let min = convoracle_reference::spec::geometry::transposed_output_size(
+                input[2 + axis],
+                before,
+                after,
+                kernel[2 + axis],
+                t.stride[axis],
+                t.dilation[axis],
+                0,
+            )
+            .ok()?;
+            let extra = i64::try_from(out[axis].checked_sub(min)?).ok()?;
             // out'[o] = full[o + before - extra]: only the leading padding
             // moves; the output size stays (L - before - after + extra).
-            if axis == 0 {
-                t.padding.top -= extra;
+            let pad = if axis == 0 {
+                &mut t.padding.top
             } else {
-                t.padding.left -= extra;
-            }
+                &mut t.padding.left
+            };
+            *pad = pad.checked_sub(extra)?;
         }
         t.output_padding = [0, 0];
         t.output_size = None;

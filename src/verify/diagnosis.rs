@@ -307,11 +307,15 @@ fn bug_output(
     let Op::Conv2d(p) = &mut extended.op else {
         return None;
     };
-    let deficit = |axis: usize| target[2 + axis].saturating_sub(resolved.output[axis]) as i64;
-    let [sh, sw] = p.geometry.stride.map(|s| s as i64);
+    // The padding `after` plus `deficit * stride`; `None` (no fitted model)
+    // when a huge stride or padding makes it leave i64.
+    let extend = |axis: usize, after: i64| {
+        let deficit = target[2 + axis].saturating_sub(resolved.output[axis]) as i128;
+        i64::try_from(after as i128 + deficit * p.geometry.stride[axis] as i128).ok()
+    };
     p.geometry.padding = PaddingSpec::Explicit(Padding2d {
-        bottom: resolved.padding.bottom + deficit(0) * sh,
-        right: resolved.padding.right + deficit(1) * sw,
+        bottom: extend(0, resolved.padding.bottom)?,
+        right: extend(1, resolved.padding.right)?,
         ..resolved.padding
     });
     let full = compute_as(&extended, dtype).ok()?;

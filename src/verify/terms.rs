@@ -17,6 +17,7 @@
 //!   separable `C*m * (kh*kw [+1]) [+1]`, aspp
 //!   `B * (C + 9*R*C + P*C*H*W)`.
 
+use convoracle_reference::spec::geometry::tap_coordinate;
 use convoracle_reference::spec::shapes::{
     backward_input_plan, backward_weight_plan, conv_transpose2d_plan,
 };
@@ -123,9 +124,10 @@ pub fn term_counts(problem: &Problem<f64>, shape: &[usize]) -> Result<TermCounts
             let [rows, cols] = [0, 1].map(|axis| {
                 let mut counts = vec![0u64; out[axis]];
                 let before = pad.axis(axis).0;
-                for y in 0..input[axis] as i64 {
-                    for i in 0..w(2 + axis) as i64 {
-                        let o = y * p.stride[axis] as i64 + i * p.dilation[axis] as i64 - before;
+                for y in 0..input[axis] {
+                    for i in 0..w(2 + axis) as usize {
+                        // y*s + i*d - before, without overflow for any stride or padding.
+                        let o = tap_coordinate(y, p.stride[axis], before, i, p.dilation[axis]);
                         if (0..out[axis] as i64).contains(&o) {
                             counts[o as usize] += 1;
                         }
@@ -147,10 +149,15 @@ pub fn term_counts(problem: &Problem<f64>, shape: &[usize]) -> Result<TermCounts
                 let size = p.input_size[axis];
                 let mut counts = vec![0u64; size];
                 let before = r.padding.axis(axis).0;
-                for o in 0..r.output[axis] as i64 {
-                    for i in 0..w(2 + axis) as i64 {
-                        let pos = o * geometry.stride[axis] as i64 - before
-                            + i * geometry.dilation[axis] as i64;
+                for o in 0..r.output[axis] {
+                    for i in 0..w(2 + axis) as usize {
+                        let pos = tap_coordinate(
+                            o,
+                            geometry.stride[axis],
+                            before,
+                            i,
+                            geometry.dilation[axis],
+                        );
                         if let Some(src) = p.conv.padding_mode.source(pos, size) {
                             counts[src] += 1;
                         }
@@ -171,12 +178,17 @@ pub fn term_counts(problem: &Problem<f64>, shape: &[usize]) -> Result<TermCounts
             let input = [2, 3].map(|a| dim(problem, Role::Input, a) as usize);
             let [rows, cols] = [0, 1].map(|axis| {
                 let before = r.padding.axis(axis).0;
-                (0..p.kernel_size[axis] as i64)
+                (0..p.kernel_size[axis])
                     .map(|i| {
-                        (0..r.output[axis] as i64)
+                        (0..r.output[axis])
                             .filter(|&o| {
-                                let pos = o * geometry.stride[axis] as i64 - before
-                                    + i * geometry.dilation[axis] as i64;
+                                let pos = tap_coordinate(
+                                    o,
+                                    geometry.stride[axis],
+                                    before,
+                                    i,
+                                    geometry.dilation[axis],
+                                );
                                 p.conv.padding_mode != PaddingMode::Zeros
                                     || (0..input[axis] as i64).contains(&pos)
                             })

@@ -77,7 +77,7 @@ pub fn conv2d_plan(
     p.geometry.validate()?;
     check_divides(g, c, "input channels")?;
     check_divides(g, k, "output channels (weight dim 0)")?;
-    if cg * g != c {
+    if cg.checked_mul(g) != Some(c) {
         return Err(Error::shape(
             "weight",
             format!(
@@ -144,7 +144,7 @@ pub fn conv_transpose2d_plan(
                         "output_size",
                         format!(
                             "{want} on axis {axis} is not reachable: sizes from {min} to {} are (output_padding below max(stride, dilation) = {limit})",
-                            min + limit - 1
+                            min.saturating_add(limit - 1)
                         ),
                     ));
                 }
@@ -197,7 +197,12 @@ pub fn deform_conv2d_plan(
     };
     let (n, c, k, r) = conv2d_plan(&conv, shapes)?;
     let [_, _, kh, kw] = dims::<4>(shapes, Role::Weight)?;
-    let taps = kh * kw;
+    // kh*kw (and twice it) can overflow only for an empty weight (K = 0 or
+    // C = 0), whose kernel dims the element count does not bound.
+    let taps = kh
+        .checked_mul(kw)
+        .filter(|t| t.checked_mul(2).is_some())
+        .ok_or_else(|| Error::overflow(format!("deformable offset channels 2*{kh}*{kw}")))?;
     let [on, oc, oh, ow] = dims(shapes, Role::Offset)?;
     let [ho, wo] = r.output;
     if on != n || oh != ho || ow != wo || oc == 0 || oc % (2 * taps) != 0 {
@@ -241,7 +246,7 @@ pub fn dynamic_conv2d_plan(
     p.geometry.validate()?;
     check_divides(g, c, "input channels")?;
     check_divides(g, k, "output channels (weight dim 1)")?;
-    if cg * g != c {
+    if cg.checked_mul(g) != Some(c) {
         return Err(Error::shape(
             "weight",
             format!(
