@@ -34,8 +34,10 @@ enum Command {
 
 fn main() -> ExitCode {
     cli::install_panic_hook();
-    // Usage errors print clap's message and exit with status 2.
-    let args = Cli::parse();
+    let args = match Cli::try_parse() {
+        Ok(args) => args,
+        Err(e) => return usage_error(e),
+    };
     if let Some(limit) = args.memory_limit {
         convoracle::reference::tensor::set_memory_limit(limit);
     }
@@ -46,4 +48,44 @@ fn main() -> ExitCode {
         Command::Export(a) => cli::export::run(a),
     };
     cli::finish(result)
+}
+
+/// A usage error from clap as one line on stderr, like every other error
+/// (`error: unexpected argument '--fast' found; usage: convoracle run
+/// <CASE_DIR>; see --help`), with exit status 2. Help and version requests
+/// (and no arguments at all, which shows the help) print as clap prints them.
+fn usage_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        e.exit();
+    }
+    let rendered = e.render().to_string();
+    let mut parts: Vec<String> = Vec::new();
+    for line in rendered.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        if line.starts_with("For more information") {
+            continue;
+        }
+        let line = line.replace("Usage: ", "usage: ");
+        // A line ending in ':' introduces the next one (the missing arguments).
+        match parts.last_mut() {
+            Some(last) if last.ends_with(':') => {
+                last.push(' ');
+                last.push_str(&line);
+            }
+            _ => parts.push(line),
+        }
+    }
+    parts.push("see --help".to_string());
+    let text = parts.join("; ");
+    let text = text.strip_prefix("error: ").unwrap_or(&text);
+    eprintln!(
+        "error: {}",
+        text.split_whitespace().collect::<Vec<_>>().join(" ")
+    );
+    ExitCode::from(cli::EXIT_UNUSABLE)
 }

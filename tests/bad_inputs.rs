@@ -6,8 +6,12 @@
 //! Fortran order) are accepted and loaded right; the memory limit; the
 //! non-finite policy of spec/tolerance.md; regressions found by fuzzing.
 
+#[path = "bad_inputs/candidates.rs"]
+mod candidates;
 #[path = "bad_inputs/case_json.rs"]
 mod case_json;
+#[path = "bad_inputs/cli_misuse.rs"]
+mod cli_misuse;
 #[path = "bad_inputs/harness.rs"]
 mod harness;
 #[path = "bad_inputs/npy_files.rs"]
