@@ -6,6 +6,8 @@
 //! Fortran order) are accepted and loaded right; the memory limit; the
 //! non-finite policy of spec/tolerance.md; regressions found by fuzzing.
 
+#[path = "bad_inputs/accepted.rs"]
+mod accepted;
 #[path = "bad_inputs/candidates.rs"]
 mod candidates;
 #[path = "bad_inputs/case_json.rs"]
@@ -14,6 +16,8 @@ mod case_json;
 mod cli_misuse;
 #[path = "bad_inputs/harness.rs"]
 mod harness;
+#[path = "bad_inputs/limits.rs"]
+mod limits;
 #[path = "bad_inputs/npy_files.rs"]
 mod npy_files;
 #[path = "bad_inputs/shapes.rs"]
