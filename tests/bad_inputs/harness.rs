@@ -205,8 +205,6 @@ pub struct Cli {
     pub stdout: String,
     /// Everything printed on stderr.
     pub stderr: String,
-    /// How long it took.
-    pub elapsed: Duration,
 }
 
 impl Cli {
@@ -246,13 +244,11 @@ pub fn cli(args: &[&str]) -> Cli {
         }
         std::thread::sleep(Duration::from_millis(5));
     };
-    let elapsed = start.elapsed();
     let read = |p: &Path| String::from_utf8_lossy(&fs::read(p).unwrap()).into_owned();
     let result = Cli {
         status,
         stdout: read(&out_path),
         stderr: read(&err_path),
-        elapsed,
     };
     let _ = fs::remove_dir_all(&out_dir);
     result
