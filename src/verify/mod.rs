@@ -23,6 +23,8 @@ pub mod fft_norms;
 pub mod shape_diagnosis;
 pub mod terms;
 #[cfg(test)]
+mod terms_tests;
+#[cfg(test)]
 mod tests;
 pub mod tolerance;
 pub mod verdict;

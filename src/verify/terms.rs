@@ -9,8 +9,13 @@
 //!   some input row `y`), times `C/g` (+1 with bias).
 //! - conv2d_backward_input: the exact number of (k, oy, i) pairs per axis
 //!   whose padded position maps (through the padding mode) to the element,
-//!   times `K/g`; backward_weight: `N` times the output positions whose tap
-//!   lies inside the input (all of them for non-zero padding modes).
+//!   times `K/g` (the flip only changes which weight multiplies a pair, not
+//!   how many pairs there are); backward_weight: for weight element
+//!   (k, c', i', j'), `N` times the output positions whose forward tap
+//!   (i, j) lies inside the input (all of them for non-zero padding modes),
+//!   where (i, j) = (kh-1-i', kw-1-j') when `flip_kernel`. With zero padding
+//!   the reference also adds the (zero) products of padded taps; they are
+//!   not counted, since a zero term adds no rounding error.
 //! - deform_conv2d: `(C/g) * kh * kw * 4` (four bilinear corners) (+1).
 //! - dynamic_conv2d: `E * (C/g) * kh * kw` (+E with bias).
 //! - composites: the terms of the expanded exact sum, e.g. depthwise
@@ -178,7 +183,8 @@ pub fn term_counts(problem: &Problem<f64>, shape: &[usize]) -> Result<TermCounts
             let input = [2, 3].map(|a| dim(problem, Role::Input, a) as usize);
             let [rows, cols] = [0, 1].map(|axis| {
                 let before = r.padding.axis(axis).0;
-                (0..p.kernel_size[axis])
+                // Per forward tap i: the output positions whose tap reads the input.
+                let per_tap: Vec<u64> = (0..p.kernel_size[axis])
                     .map(|i| {
                         (0..r.output[axis])
                             .filter(|&o| {
@@ -194,7 +200,14 @@ pub fn term_counts(problem: &Problem<f64>, shape: &[usize]) -> Result<TermCounts
                             })
                             .count() as u64
                     })
-                    .collect()
+                    .collect();
+                // Weight element i' multiplies forward tap kh-1-i' when the
+                // kernel is flipped: it has that tap's terms.
+                if p.conv.flip_kernel {
+                    per_tap.into_iter().rev().collect()
+                } else {
+                    per_tap
+                }
             });
             TermCounts {
                 factor: n as u64,
