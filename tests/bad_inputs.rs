@@ -18,6 +18,10 @@ mod cli_misuse;
 mod harness;
 #[path = "bad_inputs/limits.rs"]
 mod limits;
+#[path = "bad_inputs/non_finite.rs"]
+mod non_finite;
+#[path = "bad_inputs/non_finite_verify.rs"]
+mod non_finite_verify;
 #[path = "bad_inputs/npy_files.rs"]
 mod npy_files;
 #[path = "bad_inputs/shapes.rs"]
