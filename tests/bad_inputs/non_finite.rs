@@ -26,7 +26,10 @@ fn pad1() -> ConvGeometry {
 /// Every op with small shapes (3x3 kernels, padding 1 where the op pads),
 /// its tensors by role, and the role whose values flow to the output (the
 /// input, or grad_output for the input gradient).
-fn ops() -> Vec<(Op, Vec<(Role, Vec<usize>)>, Role)> {
+/// Tensor shapes by role.
+type Shapes = Vec<(Role, Vec<usize>)>;
+
+fn ops() -> Vec<(Op, Shapes, Role)> {
     use Role::*;
     let conv = Conv2dParams {
         geometry: pad1(),
@@ -183,6 +186,13 @@ fn a_nan_input_makes_nan_exactly_where_it_reaches() {
             reached.iter().any(|&r| r),
             "{name}: the element reaches nothing"
         );
+        // Only aspp's image pooling reaches every output.
+        if !matches!(op, Op::Aspp(_)) {
+            assert!(
+                reached.iter().any(|&r| !r),
+                "{name}: the element reaches everything"
+            );
+        }
         let out = output_with(&op, &tensors, source, &[(5, f64::NAN)]);
         for (i, (&v, &r)) in out.iter().zip(&reached).enumerate() {
             assert_eq!(v.is_nan(), r, "{name}: output {i} is {v}, reached: {r}");
@@ -327,7 +337,7 @@ fn infinity_times_padding_is_nan() {
         ..ConvGeometry::default()
     };
     // (op, tensors, role made infinite, corner index, centre index)
-    let cases: Vec<(Op, Vec<(Role, Vec<usize>)>, Role, usize, usize)> = vec![
+    let cases: Vec<(Op, Shapes, Role, usize, usize)> = vec![
         (Op::Conv2d(conv), vec![x(), k(Weight)], Weight, 0, 4),
         (
             Op::DeformConv2d(DeformConv2dParams { geometry: pad1() }),

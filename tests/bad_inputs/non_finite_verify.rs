@@ -26,7 +26,10 @@ fn problem() -> Problem<f32> {
         )
 }
 
-fn candidate(edit: Option<(usize, f32)>) -> AnyTensor {
+/// An element of the reference output replaced: (flat index, value).
+type Edit = Option<(usize, f32)>;
+
+fn candidate(edit: Edit) -> AnyTensor {
     let mut out = compute(&problem()).unwrap().output;
     if let Some((i, v)) = edit {
         out.data_mut()[i] = v;
@@ -46,7 +49,7 @@ fn non_finite_outputs_must_match_the_reference() {
     let _guard = shared_limit();
     let quiet_nan_with_payload = f32::from_bits(0x7fc0_1234);
     // (edit, accepted by exact/direct/winograd, accepted by fft)
-    let edits: [(Option<(usize, f32)>, bool, bool); 9] = [
+    let edits: [(Edit, bool, bool); 9] = [
         (None, true, true),
         (Some((0, quiet_nan_with_payload)), true, true),
         (Some((0, -f32::NAN)), true, true),
