@@ -219,3 +219,67 @@ fn verify_all_reports_every_case_and_a_summary() {
     assert_eq!(out.status.code(), Some(2));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn winograd_errors_are_diagnosed_with_the_claim_to_use() {
+    let dir = scratch("winograd");
+    let case = dir.join("case");
+    let p = problem();
+    write_case(&case, &AnyProblem::F32(p.clone()), None, None).unwrap();
+    // F(6x6, 3x3)-sized errors: the reference moved by 0.6 * 2048 * u * S_i,
+    // signs scrambled. Over the F(4,3) bound, within F(6,3)'s.
+    let reference = compute(&p).unwrap();
+    let u = f64::powi(2.0, -24);
+    let data = reference
+        .output
+        .data()
+        .iter()
+        .zip(reference.magnitude.data())
+        .enumerate()
+        .map(|(i, (&y, &s))| {
+            let sign = if (i * 2_654_435_761) >> 7 & 1 == 0 {
+                1.0
+            } else {
+                -1.0
+            };
+            (y as f64 + sign * 0.6 * 2048.0 * u * s) as f32
+        })
+        .collect();
+    let candidate = dir.join("winograd.npy");
+    write_npy(
+        &candidate,
+        Tensor::new(reference.output.shape().to_vec(), data).unwrap(),
+    );
+
+    let out = convoracle(&[Path::new("verify"), &case, &candidate]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("fit a Winograd F(6x6, 3x3) algorithm (kappa 2048) but not a direct one")
+            && stdout.contains("--algorithm winograd --winograd-tile f6x3"),
+        "{stdout}"
+    );
+
+    let out = convoracle(&[Path::new("verify"), &case, &candidate, Path::new("--json")]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    let first = &json["diagnosis"]["matches"][0];
+    assert_eq!(first["name"], "Winograd F(6,3) algorithm", "{json}");
+    assert_eq!(first["kind"], "algorithm");
+    assert_eq!(
+        json["diagnosis"]["matches"][1]["kind"], "precision",
+        "{json}"
+    );
+
+    // The claim the diagnosis names: pass.
+    let out = convoracle(&[
+        Path::new("verify"),
+        &case,
+        &candidate,
+        Path::new("--algorithm"),
+        Path::new("winograd"),
+        Path::new("--winograd-tile"),
+        Path::new("f6x3"),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -198,3 +198,67 @@ fn mutants_are_caught_and_named_and_correct_implementations_pass() {
         "correct implementations failed: {false_alarms:?}"
     );
 }
+
+/// A correct Winograd implementation verified under the direct bound fails,
+/// and the diagnosis says Winograd (the tightest tile that fits), not only
+/// a lower precision; under its own claim it passes.
+#[test]
+fn winograd_errors_under_a_direct_claim_are_diagnosed_as_winograd() {
+    let direct = Tolerance::new(Algorithm::Direct);
+    let problem = AnyProblem::F32(cases::bright_spots_case());
+    let AnyProblem::F32(p) = &problem else {
+        unreachable!()
+    };
+    let f2x3 = legit::winograd_f2x3(p);
+    let v = verify(&problem, &AnyTensor::F32(f2x3.clone()), &direct).unwrap();
+    assert_eq!(v.status, Status::Fail, "{v}");
+    let names = v.diagnosis.as_ref().unwrap().names();
+    assert_eq!(names.first(), Some(&"Winograd F(2,3) algorithm"), "{v}");
+    let claimed = Tolerance::new(Algorithm::Winograd(WinogradTile::F2x3));
+    let v = verify(&problem, &AnyTensor::F32(f2x3.clone()), &claimed).unwrap();
+    assert_eq!(v.status, Status::Pass, "{v}");
+
+    // F(6x6, 3x3) errors, emulated on plain random data: the F(2,3) output
+    // moved by 0.6 * kappa(F6) * u * S_i with random sign. That is over the
+    // F(4,3) bound (1024 u S_i + gamma_n S_i) and within F(6,3)'s.
+    let p = cases::conv2d(
+        21,
+        [1, 1, 12, 12],
+        [1, 3, 3],
+        [1, 1],
+        cases::explicit(1, 1, 1, 1),
+        [1, 1],
+        1,
+        convoracle::reference::PaddingMode::Zeros,
+        false,
+    );
+    let magnitude = convoracle::reference::compute(&p).unwrap().magnitude;
+    let u = f64::powi(2.0, -24);
+    let mut rng = cases::Rng(99);
+    let mut y = legit::winograd_f2x3(&p);
+    for (v, s) in y.data_mut().iter_mut().zip(magnitude.data()) {
+        let sign = if rng.next() < 0.0 { -1.0 } else { 1.0 };
+        *v = (*v as f64 + sign * 0.6 * 2048.0 * u * s) as f32;
+    }
+    let problem = AnyProblem::F32(p);
+    let v = verify(&problem, &AnyTensor::F32(y.clone()), &direct).unwrap();
+    assert_eq!(v.status, Status::Fail, "{v}");
+    let d = v.diagnosis.as_ref().unwrap();
+    let names = d.names();
+    // The fast algorithm at the claimed precision first; the precision that
+    // also fits (tf32 inputs allow 2^-10 S_i) after it.
+    assert_eq!(names.first(), Some(&"Winograd F(6,3) algorithm"), "{v}");
+    assert!(!names.contains(&"Winograd F(4,3) algorithm"), "{names:?}");
+    assert!(names.contains(&"inputs rounded to tf32"), "{names:?}");
+    let text = v.to_string();
+    let winograd_line = text
+        .find("--winograd-tile f6x3")
+        .expect("the command to run");
+    assert!(text.contains("kappa 2048"), "{text}");
+    let precision_line = text.find("also fit a lower precision").expect("both said");
+    assert!(winograd_line < precision_line, "{text}");
+    println!("{text}");
+    let claimed = Tolerance::new(Algorithm::Winograd(WinogradTile::F6x3));
+    let v = verify(&problem, &AnyTensor::F32(y), &claimed).unwrap();
+    assert_eq!(v.status, Status::Pass, "{v}");
+}

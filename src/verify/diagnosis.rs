@@ -2,6 +2,14 @@
 //! applicable known bug (see [`super::catalogue`]) and report the ones the
 //! candidate matches within the same tolerance.
 //!
+//! When no bug in the values matches, the same candidate is re-evaluated
+//! against the same reference under other claims (see [`super::claims`]):
+//! first the other algorithm classes at the claimed precision, of which the
+//! tightest that fit are reported (a Winograd or FFT implementation checked
+//! under the direct bound), then the lower precisions. Both are reported
+//! when both fit, the algorithm first: it keeps the precision the candidate
+//! claims, so it is the likelier story.
+//!
 //! A bug that changes the output size is tried twice: as it is (its output
 //! must then have the candidate's shape) and, for conv2d with zero padding,
 //! "fitted" to the candidate's shape: a kernel that loops over the right
@@ -19,6 +27,29 @@ use convoracle_reference::{
 use serde_json::{json, Value};
 use std::fmt;
 
+/// What kind of explanation a match is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MatchKind {
+    /// A bug in the values (index arithmetic, border, bias, layout).
+    Bug,
+    /// Right values with the errors of another algorithm class at the
+    /// claimed precision (Winograd, FFT).
+    Algorithm,
+    /// Right values with the errors of a lower precision.
+    Precision,
+}
+
+impl MatchKind {
+    /// `bug`, `algorithm` or `precision`.
+    pub fn name(self) -> &'static str {
+        match self {
+            MatchKind::Bug => "bug",
+            MatchKind::Algorithm => "algorithm",
+            MatchKind::Precision => "precision",
+        }
+    }
+}
+
 /// A known bug the candidate matches (or comes close to).
 #[derive(Debug, Clone, PartialEq)]
 pub struct BugMatch {
@@ -28,6 +59,8 @@ pub struct BugMatch {
     pub description: &'static str,
     /// Share of the elements within the bound of the bug's output.
     pub share_within: f64,
+    /// A bug, another algorithm or a lower precision.
+    pub kind: MatchKind,
 }
 
 /// An output-size formula that gives the candidate's (wrong) shape.
@@ -90,6 +123,7 @@ impl Diagnosis {
         let bug = |m: &BugMatch| {
             json!({
                 "name": m.name,
+                "kind": m.kind.name(),
                 "description": m.description,
                 "share_within": number(m.share_within),
             })
@@ -110,12 +144,21 @@ impl fmt::Display for Diagnosis {
         for s in &self.shape_explanations {
             writeln!(f, "  shape diagnosis: {}: {}", s.name, s.description)?;
         }
+        let algorithm = self.matches.iter().any(|m| m.kind == MatchKind::Algorithm);
         for m in &self.matches {
-            writeln!(
-                f,
-                "  diagnosis: the candidate matches `{}`: {}",
-                m.name, m.description
-            )?;
+            match m.kind {
+                MatchKind::Algorithm => writeln!(f, "  diagnosis: {}", m.description)?,
+                MatchKind::Precision if algorithm => writeln!(
+                    f,
+                    "  diagnosis: they also fit a lower precision, `{}`: {}",
+                    m.name, m.description
+                )?,
+                _ => writeln!(
+                    f,
+                    "  diagnosis: the candidate matches `{}`: {}",
+                    m.name, m.description
+                )?,
+            }
         }
         if self.matches.is_empty() {
             match &self.closest {
@@ -155,8 +198,8 @@ pub fn diagnose(
     let reference_share = reference
         .as_ref()
         .filter(|r| r.output.shape() == candidate.shape())
-        .and_then(|r| share_within(problem, dtype, r, candidate, tolerance))
-        .unwrap_or(0.0);
+        .and_then(|r| fit(problem, dtype, r, candidate, tolerance))
+        .map_or(0.0, |f| f.share);
     let mut best: Option<BugMatch> = None;
     let bugs: Vec<&KnownBug> = catalogue()
         .iter()
@@ -177,7 +220,7 @@ pub fn diagnose(
                 Some(c) if c.output.shape() == candidate.shape() => (problem.clone(), c),
                 _ => continue,
             },
-            BugModel::Tolerance(_) => continue,
+            BugModel::Tolerance(_) | BugModel::Algorithm(_) => continue,
         };
         if reference
             .as_ref()
@@ -187,13 +230,14 @@ pub fn diagnose(
             continue;
         }
         out.tried += 1;
-        let Some(share) = share_within(&mutated, dtype, &computed, candidate, tolerance) else {
+        let Some(Fit { share, .. }) = fit(&mutated, dtype, &computed, candidate, tolerance) else {
             continue;
         };
         let m = BugMatch {
             name: bug.name,
             description: bug.description,
             share_within: share,
+            kind: MatchKind::Bug,
         };
         if share >= 1.0 {
             out.matches.push(m);
@@ -201,38 +245,22 @@ pub fn diagnose(
             best = Some(m);
         }
     }
-    // A lower-precision claim explains a failure only when the values are
-    // right: try them when no value bug matched. The first claim that fits
-    // sets the precision level (its coarsest unit roundoff); every claim of
-    // that level that fits is reported, since the bounds cannot tell them
-    // apart (f16 accumulation and tf32 inputs both mean 11-bit precision).
+    // Another claim explains a failure only when the values are right: try
+    // them when no value bug matched.
     if out.matches.is_empty() {
         if let Some(r) = reference
             .as_ref()
             .filter(|r| r.output.shape() == candidate.shape())
         {
-            let mut level = None;
-            for bug in &bugs {
-                let BugModel::Tolerance(claim) = bug.model else {
-                    continue;
-                };
-                let Some(t) = claim(tolerance, dtype) else {
-                    continue;
-                };
-                let u = precision_level(&t, dtype);
-                if level.is_some_and(|l| l != u) {
-                    break;
-                }
-                out.tried += 1;
-                if share_within(problem, dtype, r, candidate, &t) == Some(1.0) {
-                    level = Some(u);
-                    out.matches.push(BugMatch {
-                        name: bug.name,
-                        description: bug.description,
-                        share_within: 1.0,
-                    });
-                }
-            }
+            let claims = Claims {
+                problem,
+                dtype,
+                reference: r,
+                candidate,
+                tolerance,
+            };
+            out.matches.extend(claims.algorithm(&bugs, &mut out.tried));
+            out.matches.extend(claims.precision(&bugs, &mut out.tried));
         }
     }
     if out.matches.is_empty() {
@@ -247,23 +275,132 @@ fn precision_level(t: &Tolerance, dtype: DType) -> f64 {
     acc.max(t.input_rounding.map_or(0.0, |r| r.unit_roundoff()))
 }
 
-/// The share of the candidate's elements acceptable against `reference`
-/// (of `problem`); `None` when the shapes differ or the bounds cannot be had.
-fn share_within(
+/// The candidate re-evaluated against the (unchanged) reference under the
+/// claims of the catalogue's `Algorithm` and `Tolerance` entries.
+struct Claims<'a> {
+    problem: &'a Problem<f64>,
+    dtype: DType,
+    reference: &'a Computed<f64>,
+    candidate: &'a Tensor<f64>,
+    tolerance: &'a Tolerance,
+}
+
+impl Claims<'_> {
+    fn fit(&self, t: &Tolerance) -> Option<Fit> {
+        fit(self.problem, self.dtype, self.reference, self.candidate, t)
+    }
+
+    /// The tightest algorithm classes that fit at the claimed precision:
+    /// those whose bound no other fitting class beats at every element.
+    /// The direct bound and the Winograd tiles are nested (each tile adds
+    /// `kappa u S_i`), so at most one of them remains; FFT's normwise bound
+    /// is usually tighter than Winograd's at some elements and looser at
+    /// others, and then both are reported, the smaller total bound first.
+    fn algorithm(&self, bugs: &[&KnownBug], tried: &mut usize) -> Vec<BugMatch> {
+        let mut fits: Vec<(Fit, &KnownBug)> = Vec::new();
+        for bug in bugs {
+            let BugModel::Algorithm(claim) = bug.model else {
+                continue;
+            };
+            let Some(t) = claim(self.problem, self.tolerance) else {
+                continue;
+            };
+            *tried += 1;
+            if let Some(f) = self.fit(&t).filter(|f| f.share >= 1.0) {
+                fits.push((f, bug));
+            }
+        }
+        // a is at least as tight as b everywhere (ties: the earlier entry wins).
+        let tighter = |a: &Fit, b: &Fit| a.hard.iter().zip(&b.hard).all(|(x, y)| x <= y);
+        let mut minimal: Vec<&(Fit, &KnownBug)> = fits
+            .iter()
+            .enumerate()
+            .filter(|(i, (f, _))| {
+                !fits
+                    .iter()
+                    .enumerate()
+                    .any(|(j, (g, _))| j != *i && tighter(g, f) && (j < *i || !tighter(f, g)))
+            })
+            .map(|(_, pair)| pair)
+            .collect();
+        minimal.sort_by(|a, b| a.0.total_bound.total_cmp(&b.0.total_bound));
+        minimal
+            .into_iter()
+            .map(|(_, bug)| BugMatch {
+                name: bug.name,
+                description: bug.description,
+                share_within: 1.0,
+                kind: MatchKind::Algorithm,
+            })
+            .collect()
+    }
+
+    /// The lower-precision claims that fit. The first claim that fits sets
+    /// the precision level (its coarsest unit roundoff); every claim of that
+    /// level that fits is reported, since the bounds cannot tell them apart
+    /// (f16 accumulation and tf32 inputs both mean 11-bit precision).
+    fn precision(&self, bugs: &[&KnownBug], tried: &mut usize) -> Vec<BugMatch> {
+        let mut out = Vec::new();
+        let mut level = None;
+        for bug in bugs {
+            let BugModel::Tolerance(claim) = bug.model else {
+                continue;
+            };
+            let Some(t) = claim(self.tolerance, self.dtype) else {
+                continue;
+            };
+            let u = precision_level(&t, self.dtype);
+            if level.is_some_and(|l| l != u) {
+                break;
+            }
+            *tried += 1;
+            if self.fit(&t).is_some_and(|f| f.share >= 1.0) {
+                level = Some(u);
+                out.push(BugMatch {
+                    name: bug.name,
+                    description: bug.description,
+                    share_within: 1.0,
+                    kind: MatchKind::Precision,
+                });
+            }
+        }
+        out
+    }
+}
+
+/// How a candidate fits a reference under one claim.
+struct Fit {
+    /// The share of the elements that are acceptable.
+    share: f64,
+    /// The hard bound of every element.
+    hard: Vec<f64>,
+    /// The sum of the finite hard bounds: how much error the claim allows.
+    total_bound: f64,
+}
+
+/// The candidate against `reference` (of `problem`) under `tolerance`;
+/// `None` when the shapes differ or the bounds cannot be had.
+fn fit(
     problem: &Problem<f64>,
     dtype: DType,
     reference: &Computed<f64>,
     candidate: &Tensor<f64>,
     tolerance: &Tolerance,
-) -> Option<f64> {
+) -> Option<Fit> {
     if reference.output.shape() != candidate.shape() {
         return None;
     }
-    let (c, _) = evaluate(problem, dtype, reference, candidate.data(), tolerance).ok()?;
-    Some(if c.elements == 0 {
+    let (c, b) = evaluate(problem, dtype, reference, candidate.data(), tolerance).ok()?;
+    let share = if c.elements == 0 {
         1.0
     } else {
         c.acceptable() as f64 / c.elements as f64
+    };
+    let total_bound = b.hard.iter().filter(|v| v.is_finite()).sum();
+    Some(Fit {
+        share,
+        hard: b.hard,
+        total_bound,
     })
 }
 

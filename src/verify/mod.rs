@@ -16,10 +16,12 @@
 
 pub mod bounds;
 pub mod catalogue;
+mod claims;
 pub mod compare;
 pub mod deform_clamp;
 pub mod diagnosis;
 pub mod fft_norms;
+mod mutations;
 pub mod shape_diagnosis;
 pub mod terms;
 #[cfg(test)]
@@ -31,7 +33,7 @@ pub mod verdict;
 
 pub use catalogue::{catalogue, BugModel, KnownBug};
 pub use compare::{Comparison, ElementReport};
-pub use diagnosis::{BugMatch, Diagnosis, ShapeExplanation};
+pub use diagnosis::{BugMatch, Diagnosis, MatchKind, ShapeExplanation};
 pub use tolerance::{Accumulation, Algorithm, Tolerance, WinogradTile, C_FFT};
 pub use verdict::{FailureKind, Status, Verdict};
 

@@ -268,3 +268,63 @@ fn the_json_form_is_complete_and_spells_non_finite_numbers() {
         assert!(j.get(key).is_some(), "missing {key}");
     }
 }
+
+/// The reference moved by `factor * u * S_i` (f32 u), signs alternating.
+fn moved(p: &Problem<f32>, factor: f64) -> Tensor<f32> {
+    let c = compute(p).unwrap();
+    let u = f64::powi(2.0, -24);
+    let data = c
+        .output
+        .data()
+        .iter()
+        .zip(c.magnitude.data())
+        .enumerate()
+        .map(|(i, (&y, &s))| {
+            let sign = if i.is_multiple_of(2) { 1.0 } else { -1.0 };
+            (y as f64 + sign * factor * u * s) as f32
+        })
+        .collect();
+    Tensor::new(c.output.shape().to_vec(), data).unwrap()
+}
+
+#[test]
+fn a_bitwise_claim_missed_by_a_few_ulps_is_explained_by_direct_summation() {
+    let p = conv(3, [5, 5], 2, 3, [1, 1]);
+    let v = run(&p, moved(&p, 4.0), Tolerance::new(Algorithm::Exact));
+    assert_eq!(v.status, Status::Fail);
+    let d = v.diagnosis.unwrap();
+    // Direct is the tightest class; the looser Winograd and FFT bounds,
+    // which contain it, are not reported.
+    assert_eq!(d.names(), vec!["direct summation, not bitwise"], "{d}");
+    assert_eq!(d.matches[0].kind, MatchKind::Algorithm);
+}
+
+#[test]
+fn winograd_is_offered_only_where_winograd_computes() {
+    // 3x3, stride 1: the tightest tile that fits. 40 u S_i is over direct's
+    // 28 u S_i (n = 27) and within F(2,3)'s 32 u S_i more.
+    let p = conv(3, [6, 6], 2, 3, [1, 1]);
+    let d = run(&p, moved(&p, 40.0), Tolerance::default())
+        .diagnosis
+        .unwrap();
+    assert_eq!(d.names().first(), Some(&"Winograd F(2,3) algorithm"), "{d}");
+    assert!(!d.names().contains(&"Winograd F(4,3) algorithm"), "{d}");
+    // Claimed F(2,3) and over it: a larger tile.
+    let d = run(
+        &p,
+        moved(&p, 300.0),
+        Tolerance::new(Algorithm::Winograd(WinogradTile::F2x3)),
+    )
+    .diagnosis
+    .unwrap();
+    assert_eq!(d.names().first(), Some(&"Winograd F(4,3) algorithm"), "{d}");
+    // Stride 2: no Winograd kernel computes it, so no Winograd explanation.
+    let p = conv(3, [7, 7], 2, 3, [2, 2]);
+    let v = run(&p, moved(&p, 40.0), Tolerance::default());
+    assert_eq!(v.status, Status::Fail);
+    let names = v.diagnosis.unwrap().names();
+    assert!(
+        names.iter().all(|n| !n.starts_with("Winograd")),
+        "{names:?}"
+    );
+}

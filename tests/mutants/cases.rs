@@ -8,7 +8,7 @@ use convoracle::reference::{
 };
 
 /// A deterministic xorshift generator: the cases are the same on every run.
-pub struct Rng(u64);
+pub struct Rng(pub u64);
 
 impl Rng {
     pub fn next(&mut self) -> f32 {
@@ -212,4 +212,32 @@ pub fn deform_case() -> Problem<f32> {
         .with(Role::Weight, rng.tensor(vec![2, 2, 3, 3]))
         .with(Role::Offset, offset)
         .with(Role::Bias, rng.tensor(vec![2]))
+}
+
+/// Random data with a few bright pixels (about 5% of them 64 times
+/// larger): Winograd F(2x2, 3x3) mixes each 4x4 input tile into all four
+/// outputs of the tile, so the rounding error of a bright pixel lands on
+/// outputs whose 3x3 window does not see it and whose `S_i` is small. A
+/// correct F(2,3) implementation then exceeds the direct bound (about 2.8x
+/// here) while staying within its own.
+pub fn bright_spots_case() -> Problem<f32> {
+    let mut p = conv2d(
+        5,
+        [1, 1, 12, 12],
+        [1, 3, 3],
+        [1, 1],
+        explicit(1, 1, 1, 1),
+        [1, 1],
+        1,
+        PaddingMode::Zeros,
+        false,
+    );
+    p.tensors.remove(&Role::Bias);
+    let mut rng = Rng(5 * 77 + 1);
+    for v in p.tensors.get_mut(&Role::Input).unwrap().data_mut() {
+        if rng.next() > 0.9 {
+            *v *= 64.0;
+        }
+    }
+    p
 }

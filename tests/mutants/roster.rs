@@ -1,7 +1,8 @@
-//! The implementations under test: mutants (one per catalogued bug) and
-//! the correct implementations that must pass.
+//! The implementations under test: mutants (one per catalogued bug or
+//! wrong claim) and the correct implementations that must pass.
 
-use crate::cases::{deform_case, transposed_case};
+use crate::cases::{bright_spots_case, deform_case, transposed_case};
+use crate::legit;
 use crate::naive::{self, Acc, Bugs, TransposedBugs};
 use convoracle::backend::{Backend, Reference};
 use convoracle::reference::{PaddingMode, Problem, Role, Tensor};
@@ -323,6 +324,15 @@ pub fn mutants(case: impl Fn(&str) -> Problem<f32>) -> Vec<Mutant> {
             "deform",
             deform_case(),
             "offsets read as (dx, dy)",
+        ),
+        (
+            Impl {
+                name: "Winograd F(2x2,3x3) claimed direct",
+                run: |p| Ok(legit::winograd_f2x3(p)),
+            },
+            "bright",
+            bright_spots_case(),
+            "Winograd F(2,3) algorithm",
         ),
         (
             Impl {
