@@ -66,6 +66,24 @@ fn check_divides(groups: usize, channels: usize, what: &str) -> Result<()> {
     Ok(())
 }
 
+/// A grouped weight: `groups` divides the `c` input and `k` output channels
+/// (weight dim `k_dim`), and dim `k_dim + 1` holds `c / groups` channels.
+fn check_grouped_weight(groups: usize, c: usize, k: usize, cg: usize, k_dim: usize) -> Result<()> {
+    check_divides(groups, c, "input channels")?;
+    check_divides(groups, k, &format!("output channels (weight dim {k_dim})"))?;
+    if cg.checked_mul(groups) != Some(c) {
+        return Err(Error::shape(
+            "weight",
+            format!(
+                "dim {} must be input channels / groups = {c}/{groups} = {}, got {cg}",
+                k_dim + 1,
+                c / groups
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Checks `conv2d`'s input and weight; returns (N, C, K, resolved geometry).
 pub fn conv2d_plan(
     p: &Conv2dParams,
@@ -75,17 +93,7 @@ pub fn conv2d_plan(
     let [k, cg, kh, kw] = dims(shapes, Role::Weight)?;
     let g = p.geometry.groups;
     p.geometry.validate()?;
-    check_divides(g, c, "input channels")?;
-    check_divides(g, k, "output channels (weight dim 0)")?;
-    if cg.checked_mul(g) != Some(c) {
-        return Err(Error::shape(
-            "weight",
-            format!(
-                "dim 1 must be input channels / groups = {c}/{g} = {}, got {cg}",
-                c / g
-            ),
-        ));
-    }
+    check_grouped_weight(g, c, k, cg, 0)?;
     check_bias(shapes, Role::Bias, k)?;
     let r = p.geometry.resolve([h, w], [kh, kw], p.padding_mode)?;
     Ok((n, c, k, r))
@@ -244,17 +252,7 @@ pub fn dynamic_conv2d_plan(
     let [e, k, cg, kh, kw] = dims(shapes, Role::Weight)?;
     let g = p.geometry.groups;
     p.geometry.validate()?;
-    check_divides(g, c, "input channels")?;
-    check_divides(g, k, "output channels (weight dim 1)")?;
-    if cg.checked_mul(g) != Some(c) {
-        return Err(Error::shape(
-            "weight",
-            format!(
-                "dim 2 must be input channels / groups = {}, got {cg}",
-                c / g
-            ),
-        ));
-    }
+    check_grouped_weight(g, c, k, cg, 1)?;
     let a = required(shapes, Role::Attention)?;
     expect(Role::Attention, a, &[n, e], "[N, experts]")?;
     if let Some(b) = shapes(Role::Bias) {
