@@ -71,6 +71,15 @@ impl TermCounts {
     }
 }
 
+/// The counts when a factor of every product term is an empty dim (no
+/// batch, no channel): only `plus` terms remain. The per-axis loops are
+/// skipped because the empty tensor's other dims are not bounded by any
+/// data (an empty grad_output may claim 2^62 rows), and counting over them
+/// would never end.
+fn no_products(plus: u64, shape: &[usize]) -> TermCounts {
+    TermCounts::uniform(0, plus, shape)
+}
+
 fn dim(problem: &Problem<f64>, role: Role, axis: usize) -> u64 {
     problem.shape_of(role).map_or(0, |s| s[axis] as u64)
 }
@@ -125,6 +134,11 @@ pub fn term_counts(problem: &Problem<f64>, shape: &[usize]) -> Result<TermCounts
         }
         Op::ConvTranspose2d(p) => {
             let (_, c, _, pad, out) = conv_transpose2d_plan(p, &shapes)?;
+            let factor = (c / p.groups) as u64;
+            if factor == 0 {
+                // No channel, no product term (see `no_products`).
+                return Ok(no_products(has(problem, Role::Bias), shape));
+            }
             let input = [2, 3].map(|a| dim(problem, Role::Input, a) as usize);
             let [rows, cols] = [0, 1].map(|axis| {
                 let mut counts = vec![0u64; out[axis]];
@@ -141,7 +155,7 @@ pub fn term_counts(problem: &Problem<f64>, shape: &[usize]) -> Result<TermCounts
                 counts
             });
             TermCounts {
-                factor: (c / p.groups) as u64,
+                factor,
                 rows,
                 cols,
                 plus: has(problem, Role::Bias),
@@ -150,6 +164,10 @@ pub fn term_counts(problem: &Problem<f64>, shape: &[usize]) -> Result<TermCounts
         Op::Conv2dBackwardInput(p) => {
             let (_, _, k, r) = backward_input_plan(p, &shapes)?;
             let geometry = &p.conv.geometry;
+            let factor = (k / geometry.groups) as u64;
+            if factor == 0 {
+                return Ok(no_products(0, shape));
+            }
             let [rows, cols] = [0, 1].map(|axis| {
                 let size = p.input_size[axis];
                 let mut counts = vec![0u64; size];
@@ -171,7 +189,7 @@ pub fn term_counts(problem: &Problem<f64>, shape: &[usize]) -> Result<TermCounts
                 counts
             });
             TermCounts {
-                factor: (k / geometry.groups) as u64,
+                factor,
                 rows,
                 cols,
                 plus: 0,
@@ -180,6 +198,9 @@ pub fn term_counts(problem: &Problem<f64>, shape: &[usize]) -> Result<TermCounts
         Op::Conv2dBackwardWeight(p) => {
             let (n, _, _, r) = backward_weight_plan(p, &shapes)?;
             let geometry = &p.conv.geometry;
+            if n == 0 {
+                return Ok(no_products(0, shape));
+            }
             let input = [2, 3].map(|a| dim(problem, Role::Input, a) as usize);
             let [rows, cols] = [0, 1].map(|axis| {
                 let before = r.padding.axis(axis).0;

@@ -179,6 +179,22 @@ fn absurd_sizes_are_refused() {
             ),
             &["weight.npy", "dim 2 must be input channels / groups"],
         ),
+        // Valid, with a [1, 1, 1, 1] output of zeros, but the reference
+        // inverts the forward index map over 2^63 grad_output rows first:
+        // refused cleanly by the memory limit (see the README).
+        bad(
+            "backward-input-no-output-channels",
+            case(
+                "conv2d_backward_input",
+                r#", "input_size": [1, 1], "padding": 4611686018427387904"#,
+                &[],
+                &[
+                    ("grad_output", &[1, 0, (1 << 63) + 1, (1 << 63) + 1]),
+                    ("weight", &[0, 1, 1, 1]),
+                ],
+            ),
+            &["backward tap lists", "memory limit"],
+        ),
         bad(
             "aspp-rate-2^63",
             |dir: &Path| {
@@ -328,4 +344,67 @@ fn wrong_candidate_of_a_transposed_conv_with_a_huge_stride_is_diagnosed() {
         check_words(&out.stderr, &[]).unwrap();
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Regression (found by the `reference_ops` fuzzer, a hang): an empty
+/// tensor's other dims are bounded by no data, so a loop over them must
+/// not run when a factor of every term is empty. Each case has a small
+/// nonempty output; before the fix `verify` counted terms over 2^63 output
+/// rows (weight gradient) or 10^12 (input row, tap) pairs (transposed).
+#[test]
+fn empty_dims_do_not_make_verify_hang() {
+    const S62: &str = "4611686018427387904";
+    let cases: Vec<(&str, String, Vec<(&str, Vec<u64>)>)> = vec![
+        (
+            "backward-weight-empty-batch",
+            format!(r#""op": "conv2d_backward_weight", "kernel_size": [1, 1], "padding": {S62}"#),
+            vec![
+                ("input", vec![0, 1, 2, 2]),
+                ("grad_output", vec![0, 1, (1 << 63) + 2, (1 << 63) + 2]),
+            ],
+        ),
+        (
+            "transposed-no-input-channels",
+            r#""op": "conv_transpose2d""#.to_string(),
+            vec![
+                ("input", vec![1, 0, 1_000_000, 1]),
+                ("weight", vec![0, 1, 1_000_000, 1]),
+            ],
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (name, fields, tensors) in cases {
+        let dir = scratch(name);
+        json(&dir, &format!(r#"{{"dtype": "float32", {fields}}}"#));
+        for (role, shape) in &tensors {
+            empty_tensor(&dir, role, shape);
+        }
+        let reference = {
+            let _guard = shared_limit();
+            read_case(&dir).and_then(|c| Reference.run(&c.problem))
+        };
+        let reference = match reference {
+            Ok(r) => r,
+            Err(e) => {
+                failures.push(format!("{name}: the library refused it: {e}"));
+                continue;
+            }
+        };
+        assert!(
+            !reference.shape().contains(&0),
+            "{name}: {:?}",
+            reference.shape()
+        );
+        let candidate = dir.join("candidate.npy");
+        npy::write(&candidate, &reference).unwrap();
+        let out = cli(&["verify", dir.to_str().unwrap(), candidate.to_str().unwrap()]);
+        if out.code() != Some(0) || check_words(&out.stderr, &[]).is_err() {
+            failures.push(format!(
+                "{name}: exit {:?}, stderr {:?}",
+                out.status, out.stderr
+            ));
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
