@@ -33,6 +33,9 @@ fn case(
 
 const T40: u64 = 1 << 40;
 
+/// Header-only (empty) tensors by role: (name, shape).
+type EmptyTensors = Vec<(&'static str, Vec<u64>)>;
+
 /// Tensors by role: (name, shape).
 type Tensors = &'static [(&'static str, &'static [usize])];
 
@@ -354,7 +357,7 @@ fn wrong_candidate_of_a_transposed_conv_with_a_huge_stride_is_diagnosed() {
 #[test]
 fn empty_dims_do_not_make_verify_hang() {
     const S62: &str = "4611686018427387904";
-    let cases: Vec<(&str, String, Vec<(&str, Vec<u64>)>)> = vec![
+    let cases: Vec<(&str, String, EmptyTensors)> = vec![
         (
             "backward-weight-empty-batch",
             format!(r#""op": "conv2d_backward_weight", "kernel_size": [1, 1], "padding": {S62}"#),
