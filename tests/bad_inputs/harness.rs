@@ -175,24 +175,30 @@ pub fn bad_candidate(
     }
 }
 
-/// The library's answer: `Ok(())` or the error message. A panic is caught
-/// and reported as such.
+/// The library's answer: `Ok(())` or the error message. It runs on its own
+/// thread so that a panic is caught and reported as `PANICKED`, and a hang
+/// as `HUNG` after [`DEADLINE`] (the thread is then left behind).
 pub fn library(b: &Bad) -> Result<(), String> {
     let _guard = shared_limit();
-    let outcome = std::panic::catch_unwind(|| -> convoracle::Result<()> {
-        let case = read_case(&b.case)?;
-        match &b.verb {
-            Verb::Run => Reference.run(&case.problem).map(|_| ()),
-            Verb::Verify(candidate) => {
-                let c = npy::read_dtype(candidate, case.problem.dtype())?;
-                verify(&case.problem, &c, &Tolerance::default()).map(|_| ())
+    let (case, verb) = (b.case.clone(), b.verb.clone());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let outcome = std::panic::catch_unwind(|| -> convoracle::Result<()> {
+            let case = read_case(&case)?;
+            match &verb {
+                Verb::Run => Reference.run(&case.problem).map(|_| ()),
+                Verb::Verify(candidate) => {
+                    let c = npy::read_dtype(candidate, case.problem.dtype())?;
+                    verify(&case.problem, &c, &Tolerance::default()).map(|_| ())
+                }
             }
-        }
+        });
+        let _ = tx.send(outcome.map(|r| r.map_err(|e| e.to_string())));
     });
-    match outcome {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(_) => Err("PANICKED".to_string()),
+    match rx.recv_timeout(DEADLINE) {
+        Ok(Ok(result)) => result,
+        Ok(Err(_)) => Err("PANICKED".to_string()),
+        Err(_) => Err(format!("HUNG for {DEADLINE:?}")),
     }
 }
 
