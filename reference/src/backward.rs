@@ -44,6 +44,13 @@ pub(crate) fn input<T: Element>(
     let [in_h, in_w] = p.input_size;
     let [out_h, out_w] = resolved.output;
     let mode = p.conv.padding_mode;
+    if batch == 0 || channels == 0 || kernels_per_group == 0 {
+        // Nothing to sum: the output is empty, or every element is the empty
+        // sum 0, as `out` already holds. The tap lists below are not built:
+        // an empty grad_output's spatial dims (and an empty output's
+        // input_size) are bounded by no data, and may be 2^63.
+        return Ok(());
+    }
     // Which taps read each input row (column): the forward conv's index map
     // inverted once per axis, so the sum below visits exactly the taps that
     // read (y, x) instead of searching all of them for every element.

@@ -152,3 +152,26 @@ fn a_tiny_memory_limit_makes_an_ordinary_case_fail_cleanly() {
     assert_eq!(out.code(), Some(1), "{out:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The input gradient's tap lists (one per input row) are a workspace
+/// sized by `input_size`: checked against the limit like any buffer. Here
+/// the output (32 KiB) and its magnitudes (64 KiB) fit a 64 KiB limit but
+/// 8192 lists (192 KiB) do not.
+#[test]
+fn the_backward_tap_lists_are_checked_against_the_limit() {
+    let dir = scratch("tap-lists-limit");
+    json(
+        &dir,
+        r#"{"op": "conv2d_backward_input", "dtype": "float32", "input_size": [8192, 1], "stride": 8192}"#,
+    );
+    tensor(&dir, "grad_output", &[1, 1, 1, 1]);
+    tensor(&dir, "weight", &[1, 1, 1, 1]);
+    let d = dir.to_str().unwrap();
+    let out = cli(&["--memory-limit", "64KiB", "run", d]);
+    assert_eq!(out.code(), Some(2), "{out:?}");
+    let expect = ["the tap lists of an input_size of 8192 would need 196608 bytes".to_string()];
+    one_line_error(&out.stderr, &expect).unwrap();
+    let out = cli(&["--memory-limit", "256KiB", "run", d]);
+    assert_eq!(out.code(), Some(0), "{out:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
