@@ -37,7 +37,11 @@ fn next_pow2(n: i128) -> f64 {
 /// index of the leading dims (C order).
 fn plane_norms(t: &Tensor<f64>) -> Vec<f64> {
     let s = t.shape();
-    let plane = s[s.len() - 2] * s[s.len() - 1];
+    // Only an empty tensor (another dim 0) can have spatial dims whose
+    // product overflows; it has no planes to take norms of.
+    let Some(plane) = s[s.len() - 2].checked_mul(s[s.len() - 1]) else {
+        return Vec::new();
+    };
     if plane == 0 {
         return vec![0.0; t.len().max(1)];
     }
