@@ -469,7 +469,8 @@ fn crop(full: &Computed<f64>, target: &[usize]) -> Option<Computed<f64>> {
     }
     let pick = |t: &Tensor<f64>| {
         let mut data = Vec::with_capacity(target.iter().product());
-        for plane in t.data().chunks(s[2] * s[3]) {
+        // H*W overflows only for an empty output (nothing to crop).
+        for plane in t.data().chunks(s[2].checked_mul(s[3])?.max(1)) {
             for row in plane.chunks(s[3]).take(target[2]) {
                 data.extend_from_slice(&row[..target[3]]);
             }

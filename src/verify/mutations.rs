@@ -42,8 +42,14 @@ fn edit_op(p: &Problem<f64>, edit: impl FnOnce(&mut Op) -> Option<()>) -> Option
 fn rotate_kernel(t: &Tensor<f64>) -> Tensor<f64> {
     let s = t.shape();
     let (kh, kw) = (s[s.len() - 2], s[s.len() - 1]);
+    // kh*kw overflows only for an empty tensor (another dim 0), whose
+    // kernel dims no data bounds: there is nothing to rotate then.
+    let taps = match kh.checked_mul(kw) {
+        Some(taps) if taps > 0 && !t.is_empty() => taps,
+        _ => return t.clone(),
+    };
     let mut data = t.data().to_vec();
-    for plane in data.chunks_mut(kh * kw) {
+    for plane in data.chunks_mut(taps) {
         plane.reverse();
     }
     Tensor::new(s.to_vec(), data).expect("same shape")
@@ -183,7 +189,8 @@ pub(super) fn groups_interleaved(p: &Problem<f64>) -> Option<Problem<f64>> {
         return None;
     }
     let cg = c / groups;
-    let plane = h * w;
+    // Overflows only for an empty batch (nothing to permute).
+    let plane = h.checked_mul(w)?;
     let mut data = vec![0.0; x.len()];
     for b in 0..n {
         for g in 0..groups {
@@ -211,7 +218,8 @@ pub(super) fn transposed_weight_as_kc(p: &Problem<f64>) -> Option<Problem<f64>> 
     if t.groups != 1 {
         return None;
     }
-    let taps = kh * kw;
+    // Overflows only for an empty weight (nothing to permute).
+    let taps = kh.checked_mul(kw)?;
     // Buggy read of w[c][k] = buffer[(k * C + c) * taps ..].
     let mut data = vec![0.0; w.len()];
     for ci in 0..c {
@@ -256,7 +264,8 @@ pub(super) fn bias_twice(p: &Problem<f64>) -> Option<Problem<f64>> {
 pub(super) fn offsets_swapped(p: &Problem<f64>) -> Option<Problem<f64>> {
     let o = p.tensors.get(&Role::Offset)?;
     let s = o.shape();
-    let plane = s[2] * s[3];
+    // Overflows only for an empty batch (nothing to swap).
+    let plane = s[2].checked_mul(s[3])?;
     let mut data = o.data().to_vec();
     for chunk in data.chunks_mut(2 * plane) {
         let (dy, dx) = chunk.split_at_mut(plane);

@@ -406,3 +406,80 @@ fn empty_dims_bound_no_buffer_and_no_loop() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// Regressions: the diagnosis of a wrong candidate rebuilds the problem
+/// under each known bug; for problems with empty tensors whose other dims
+/// are huge, products of those dims overflowed (rotating a transposed
+/// kernel of 2^33 x 2^33 taps, interleaving groups of 2^40 x 2^40 planes,
+/// swapping offset planes, cropping a fitted output).
+#[test]
+fn wrong_candidates_of_empty_problems_are_diagnosed() {
+    const T33: u64 = 1 << 33;
+    let cases: Vec<(&str, &str, EmptyTensors, Vec<u64>)> = vec![
+        (
+            "transposed-kernel-2^33",
+            r#""op": "conv_transpose2d", "padding": 4294967295"#,
+            vec![
+                ("input", vec![1, 0, 1, 1]),
+                ("weight", vec![0, 1, T33, T33]),
+            ],
+            vec![1, 1, 3, 3],
+        ),
+        (
+            "groups-of-empty-planes",
+            r#""op": "conv2d", "groups": 2"#,
+            vec![
+                ("input", vec![0, 4, T40, T40]),
+                ("weight", vec![2, 2, 1, 1]),
+            ],
+            vec![0, 2, T40, T40 - 1],
+        ),
+        (
+            "deform-empty-offset-planes",
+            r#""op": "deform_conv2d""#,
+            vec![
+                ("input", vec![0, 1, T40, T40]),
+                ("weight", vec![1, 1, 1, 1]),
+                ("offset", vec![0, 2, T40, T40]),
+            ],
+            vec![0, 1, T40, T40 - 1],
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (name, fields, tensors, candidate_shape) in cases {
+        let dir = scratch(name);
+        json(&dir, &format!(r#"{{"dtype": "float32", {fields}}}"#));
+        for (role, shape) in &tensors {
+            if shape.contains(&0) {
+                empty_tensor(&dir, role, shape);
+            } else {
+                let dims: Vec<usize> = shape.iter().map(|&d| d as usize).collect();
+                tensor(&dir, role, &dims);
+            }
+        }
+        let candidate = dir.join("candidate.npy");
+        if candidate_shape.contains(&0) {
+            raw(
+                &dir,
+                "candidate.npy",
+                &header("<f4", &candidate_shape, false),
+            );
+        } else {
+            let dims: Vec<usize> = candidate_shape.iter().map(|&d| d as usize).collect();
+            let n = dims.iter().product();
+            raw(&dir, "candidate.npy", &f32_npy(&dims, &vec![7.0; n]));
+        }
+        let out = cli(&["verify", dir.to_str().unwrap(), candidate.to_str().unwrap()]);
+        if out.code() != Some(1)
+            || !out.stdout.contains("shape mismatch")
+            || check_words(&out.stderr, &[]).is_err()
+        {
+            failures.push(format!(
+                "{name}: exit {:?}, stderr {:?}",
+                out.status, out.stderr
+            ));
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
