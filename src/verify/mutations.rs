@@ -266,8 +266,9 @@ pub(super) fn offsets_swapped(p: &Problem<f64>) -> Option<Problem<f64>> {
     let s = o.shape();
     // Overflows only for an empty batch (nothing to swap).
     let plane = s[2].checked_mul(s[3])?;
+    let pair = plane.checked_mul(2)?;
     let mut data = o.data().to_vec();
-    for chunk in data.chunks_mut(2 * plane) {
+    for chunk in data.chunks_mut(pair) {
         let (dy, dx) = chunk.split_at_mut(plane);
         dy.swap_with_slice(dx);
     }

@@ -444,6 +444,17 @@ fn wrong_candidates_of_empty_problems_are_diagnosed() {
             ],
             vec![0, 1, T40, T40 - 1],
         ),
+        // Found by the fuzzer: H*W fits, 2*H*W (a (dy, dx) pair of planes) not.
+        (
+            "deform-empty-offset-plane-pairs",
+            r#""op": "deform_conv2d""#,
+            vec![
+                ("input", vec![0, 1, 1 << 32, 1 << 31]),
+                ("weight", vec![1, 1, 1, 1]),
+                ("offset", vec![0, 2, 1 << 32, 1 << 31]),
+            ],
+            vec![0, 1, 1 << 32, (1 << 31) - 1],
+        ),
     ];
     let mut failures = Vec::new();
     for (name, fields, tensors, candidate_shape) in cases {
