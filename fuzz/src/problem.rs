@@ -75,7 +75,12 @@ fn small(b: &mut Bytes) -> usize {
 }
 
 /// The forward output of `g` for this input and kernel, or [1, 1].
-fn forward(g: &ConvGeometry, input: [usize; 2], kernel: [usize; 2], mode: PaddingMode) -> [usize; 2] {
+fn forward(
+    g: &ConvGeometry,
+    input: [usize; 2],
+    kernel: [usize; 2],
+    mode: PaddingMode,
+) -> [usize; 2] {
     g.resolve(input, kernel, mode).map_or([1, 1], |r| r.output)
 }
 
@@ -83,7 +88,11 @@ fn forward(g: &ConvGeometry, input: [usize; 2], kernel: [usize; 2], mode: Paddin
 fn shapes(b: &mut Bytes) -> (Op, Vec<(Role, Vec<usize>)>) {
     let kind = OpKind::ALL[b.byte() as usize % OpKind::ALL.len()];
     // Groups: usually 1..=3, sometimes a parameter (0 or extreme).
-    let groups = if b.byte() < 230 { 1 + b.below(3) as usize } else { b.param() };
+    let groups = if b.byte() < 230 {
+        1 + b.below(3) as usize
+    } else {
+        b.param()
+    };
     let g = groups.clamp(1, 3);
     let (n, h, w) = (small(b), small(b), small(b));
     let (cg, kg) = (small(b), small(b));

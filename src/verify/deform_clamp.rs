@@ -57,12 +57,15 @@ pub fn deform_clamped(problem: &Problem<f64>, dtype: DType) -> Option<Computed<f
                                     sum.add(f64::NAN);
                                     continue;
                                 }
-                                let y0 = (oy * p.geometry.stride[0] + i * p.geometry.dilation[0])
-                                    as f64
-                                    - r.padding.top as f64;
-                                let x0 = (ox * p.geometry.stride[1] + j * p.geometry.dilation[1])
-                                    as f64
-                                    - r.padding.left as f64;
+                                // In i128: with strides and paddings near 2^63,
+                                // oy*s + i*d alone can pass usize::MAX.
+                                let tap = |o: usize, s: usize, t: usize, d: usize, pad: i64| {
+                                    (o as i128 * s as i128 + t as i128 * d as i128 - pad as i128)
+                                        as f64
+                                };
+                                let g = &p.geometry;
+                                let y0 = tap(oy, g.stride[0], i, g.dilation[0], r.padding.top);
+                                let x0 = tap(ox, g.stride[1], j, g.dilation[1], r.padding.left);
                                 let (fy, fx) = (dy.floor(), dx.floor());
                                 let (ly, lx) = (dy - fy, dx - fx);
                                 for (a, wy) in [(0.0, 1.0 - ly), (1.0, ly)] {

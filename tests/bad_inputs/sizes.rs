@@ -494,3 +494,25 @@ fn wrong_candidates_of_empty_problems_are_diagnosed() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// Regression: the clamped-samples bug model of deform_conv2d computed
+/// oy * stride + i * dilation in usize, which a stride of 2^62 with
+/// padding 2^63 - 1 on a 4-pixel image passes.
+#[test]
+fn wrong_candidate_of_a_deform_conv_with_a_huge_stride_is_diagnosed() {
+    let dir = scratch("diagnosis-deform-stride");
+    json(
+        &dir,
+        r#"{"op": "deform_conv2d", "dtype": "float32", "stride": 4611686018427387904, "padding": 9223372036854775807}"#,
+    );
+    tensor(&dir, "input", &[1, 1, 4, 4]);
+    tensor(&dir, "weight", &[1, 1, 1, 1]);
+    tensor(&dir, "offset", &[1, 2, 5, 5]);
+    raw(&dir, "candidate.npy", &f32_npy(&[1, 1, 5, 5], &[7.0; 25]));
+    let candidate = dir.join("candidate.npy");
+    let out = cli(&["verify", dir.to_str().unwrap(), candidate.to_str().unwrap()]);
+    assert_eq!(out.code(), Some(1), "{out:?}");
+    assert!(out.stdout.contains("diagnosis"), "{}", out.stdout);
+    check_words(&out.stderr, &[]).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
