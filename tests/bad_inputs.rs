@@ -14,6 +14,8 @@ mod candidates;
 mod case_json;
 #[path = "bad_inputs/cli_misuse.rs"]
 mod cli_misuse;
+#[path = "bad_inputs/diagnosis.rs"]
+mod diagnosis;
 #[path = "bad_inputs/harness.rs"]
 mod harness;
 #[path = "bad_inputs/limits.rs"]
