@@ -445,10 +445,12 @@ fn bug_output(
         return None;
     };
     // The padding `after` plus `deficit * stride`; `None` (no fitted model)
-    // when a huge stride or padding makes it leave i64.
+    // when a huge stride, padding or candidate size (an empty candidate's
+    // dims may be near 2^64) makes it leave i64.
     let extend = |axis: usize, after: i64| {
         let deficit = target[2 + axis].saturating_sub(resolved.output[axis]) as i128;
-        i64::try_from(after as i128 + deficit * p.geometry.stride[axis] as i128).ok()
+        let extra = deficit.checked_mul(p.geometry.stride[axis] as i128)?;
+        i64::try_from(extra.checked_add(after as i128)?).ok()
     };
     p.geometry.padding = PaddingSpec::Explicit(Padding2d {
         bottom: extend(0, resolved.padding.bottom)?,

@@ -163,3 +163,35 @@ fn wrong_candidate_of_a_deform_conv_with_a_huge_stride_is_diagnosed() {
     check_words(&out.stderr, &[]).unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Regression (found by the `reference_ops` fuzzer): fitting a bug's output
+/// to an empty candidate with a dim near 2^64 multiplied that deficit by a
+/// stride near 2^64, past i128. case.json caps strides at 2^63 - 1, so this
+/// goes through the library, where any `usize` is a stride.
+#[test]
+fn empty_candidate_with_a_dim_near_2_64_and_a_stride_near_2_64() {
+    use convoracle::reference::{Conv2dParams, ConvGeometry, Op, Problem, Role, Tensor};
+    use convoracle::verify::{verify, FailureKind, Tolerance};
+    use convoracle::{AnyProblem, AnyTensor};
+    let _guard = shared_limit();
+    let p = Problem::new(Op::Conv2d(Conv2dParams {
+        geometry: ConvGeometry {
+            stride: [usize::MAX, 1],
+            ..ConvGeometry::default()
+        },
+        ..Conv2dParams::default()
+    }))
+    .with(Role::Input, Tensor::new(vec![0, 1, 1, 1], vec![]).unwrap())
+    .with(
+        Role::Weight,
+        Tensor::new(vec![1, 1, 1, 1], vec![1.0f32]).unwrap(),
+    );
+    let candidate = Tensor::new(vec![0, 1, usize::MAX, 1], vec![]).unwrap();
+    let v = verify(
+        &AnyProblem::F32(p),
+        &AnyTensor::F32(candidate),
+        &Tolerance::default(),
+    )
+    .unwrap();
+    assert_eq!(v.failures, vec![FailureKind::ShapeMismatch]);
+}
