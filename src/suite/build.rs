@@ -28,14 +28,10 @@ pub(crate) fn conv2d(
     weight: [usize; 4],
     bias: bool,
 ) -> ProblemShape {
-    let spec = ProblemShape::new(Op::Conv2d(p))
+    ProblemShape::new(Op::Conv2d(p))
         .with(Role::Input, &input)
-        .with(Role::Weight, &weight);
-    if bias {
-        spec.with(Role::Bias, &[weight[0]])
-    } else {
-        spec
-    }
+        .with(Role::Weight, &weight)
+        .with_if(bias, Role::Bias, &[weight[0]])
 }
 
 /// A conv_transpose2d case: weight [C, K/g, kh, kw].
@@ -46,14 +42,10 @@ pub(crate) fn transpose(
     bias: bool,
 ) -> ProblemShape {
     let k = weight[1] * p.groups;
-    let spec = ProblemShape::new(Op::ConvTranspose2d(p))
+    ProblemShape::new(Op::ConvTranspose2d(p))
         .with(Role::Input, &input)
-        .with(Role::Weight, &weight);
-    if bias {
-        spec.with(Role::Bias, &[k])
-    } else {
-        spec
-    }
+        .with(Role::Weight, &weight)
+        .with_if(bias, Role::Bias, &[k])
 }
 
 /// A deform_conv2d case; the offset (and mask) shapes follow from the geometry.
@@ -69,17 +61,12 @@ pub(crate) fn deform(
     let [k, _, kh, kw] = weight;
     let [ho, wo] = forward_output(&g, [h, w], [kh, kw], PaddingMode::Zeros);
     let taps = offset_groups * kh * kw;
-    let mut spec = ProblemShape::new(Op::DeformConv2d(DeformConv2dParams { geometry: g }))
+    ProblemShape::new(Op::DeformConv2d(DeformConv2dParams { geometry: g }))
         .with(Role::Input, &input)
         .with(Role::Weight, &weight)
-        .with(Role::Offset, &[n, 2 * taps, ho, wo]);
-    if mask {
-        spec = spec.with(Role::Mask, &[n, taps, ho, wo]);
-    }
-    if bias {
-        spec = spec.with(Role::Bias, &[k]);
-    }
-    spec
+        .with(Role::Offset, &[n, 2 * taps, ho, wo])
+        .with_if(mask, Role::Mask, &[n, taps, ho, wo])
+        .with_if(bias, Role::Bias, &[k])
 }
 
 /// A dynamic_conv2d case: weight [E, K, C/g, kh, kw], attention [N, E], bias [E, K].
@@ -90,15 +77,11 @@ pub(crate) fn dynamic(
     bias: bool,
 ) -> ProblemShape {
     let [e, k, ..] = weight;
-    let spec = ProblemShape::new(Op::DynamicConv2d(DynamicConv2dParams { geometry: g }))
+    ProblemShape::new(Op::DynamicConv2d(DynamicConv2dParams { geometry: g }))
         .with(Role::Input, &input)
         .with(Role::Weight, &weight)
-        .with(Role::Attention, &[input[0], e]);
-    if bias {
-        spec.with(Role::Bias, &[e, k])
-    } else {
-        spec
-    }
+        .with(Role::Attention, &[input[0], e])
+        .with_if(bias, Role::Bias, &[e, k])
 }
 
 /// Adds the biases (role, length) whose flag is set.
@@ -170,18 +153,14 @@ pub(crate) fn aspp(
 ) -> ProblemShape {
     let c = input[1];
     let branches = rates.len() + 1 + pool as usize;
-    let spec = ProblemShape::new(Op::Aspp(AsppParams {
+    ProblemShape::new(Op::Aspp(AsppParams {
         rates: rates.to_vec(),
     }))
     .with(Role::Input, &input)
     .with(Role::Weight1x1, &[b, c, 1, 1])
     .with(Role::WeightDilated, &[rates.len(), b, c, 3, 3])
-    .with(Role::WeightProject, &[k, b * branches, 1, 1]);
-    if pool {
-        spec.with(Role::WeightPool, &[b, c, 1, 1])
-    } else {
-        spec
-    }
+    .with(Role::WeightProject, &[k, b * branches, 1, 1])
+    .with_if(pool, Role::WeightPool, &[b, c, 1, 1])
 }
 
 /// A conv2d_backward_input case: grad_output follows from `input_size`.

@@ -34,6 +34,15 @@ impl ProblemShape {
         self
     }
 
+    /// Adds the shape of an optional tensor when `present`.
+    pub fn with_if(self, present: bool, role: Role, shape: &[usize]) -> Self {
+        if present {
+            self.with(role, shape)
+        } else {
+            self
+        }
+    }
+
     /// The op's kind.
     pub fn kind(&self) -> OpKind {
         self.op.kind()
