@@ -4,7 +4,7 @@
 //! and the field, exit status 2 and one line on stderr, never a panic, an
 //! abort or a hang. Also: arrays NumPy reads without loss (big-endian,
 //! Fortran order) are accepted and loaded right; the memory limit; the
-//! non-finite policy of spec/tolerance.md; regressions found by fuzzing.
+//! non-finite policy of docs/accuracy.md; regressions found by fuzzing.
 
 #[path = "bad_inputs/accepted.rs"]
 mod accepted;

@@ -1,4 +1,4 @@
-//! The case format (spec/case-format.md): `.npy` files, case.json and
+//! The case format (docs/case-format.md): `.npy` files, case.json and
 //! whole case folders, read and written.
 
 #[path = "case_format/folder.rs"]

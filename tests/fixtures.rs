@@ -3,7 +3,7 @@
 //!
 //! Every case folder is loaded through the ordinary case reader (nothing is
 //! special-cased), computed by the reference, and compared with its
-//! `output.npy` under the bound of spec/tolerance.md for how the fixture
+//! `output.npy` under the bound of docs/accuracy.md for how the fixture
 //! was produced:
 //!
 //! - float64 fixtures were computed by PyTorch in f64 (a direct method, any

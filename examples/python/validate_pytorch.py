@@ -6,7 +6,7 @@
     convoracle verify-all CASES_DIR CANDIDATES_DIR --algorithm direct
 
 For every case listed in CASES_DIR/manifest.json this reads CASES_DIR/<name>/
-(case.json and the .npy tensors, spec/case-format.md), computes the op with
+(case.json and the .npy tensors, docs/case-format.md), computes the op with
 PyTorch / torchvision *in the case's dtype* (float32 cases run PyTorch's
 float32 kernels, float64 cases its float64 kernels) and writes
 CANDIDATES_DIR/<name>.npy. The case's own output.npy is never read: the
@@ -130,7 +130,7 @@ def op_conv_transpose2d(spec, t):
                 m.bias.copy_(b)
             return m(x, output_size=[int(v) for v in out_size])
     if out_size is not None:
-        # output_size picks the output_padding that gives that size (case-format.md).
+        # output_size picks the output_padding that gives that size (docs/case-format.md).
         base_h = (x.shape[2] - 1) * sh - pt - pb + dh * (kh - 1) + 1
         base_w = (x.shape[3] - 1) * sw - pl - pr + dw * (kw - 1) + 1
         opad = (int(out_size[0]) - base_h, int(out_size[1]) - base_w)

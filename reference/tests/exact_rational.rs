@@ -1,5 +1,5 @@
-//! Proof of `ExactSum` against exact rational arithmetic (spec/tolerance.md,
-//! "Prove it"): every rounding it returns must be bitwise equal to the
+//! Proof of `ExactSum` against exact rational arithmetic (docs/accuracy.md,
+//! "The proof"): every rounding it returns must be bitwise equal to the
 //! exact sum of products, computed as a `BigRational` and rounded once by an
 //! independent routine (`oracle`), which is itself checked against the
 //! hardware's correctly rounded IEEE operations.

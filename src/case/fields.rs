@@ -280,7 +280,7 @@ impl Fields {
         }
     }
 
-    /// Any padding form of case-format.md, words included.
+    /// Any padding form of docs/case-format.md, words included.
     pub(crate) fn padding(&self, field: &str, v: &Value) -> Result<PaddingSpec> {
         if let Some(p) = self.explicit_padding(field, v)? {
             return Ok(PaddingSpec::Explicit(p));

@@ -1,5 +1,5 @@
 //! case.json: the op, its parameters and the dtype, in every form
-//! case-format.md allows, mapped to the [`Op`] enum; and back.
+//! docs/case-format.md allows, mapped to the [`Op`] enum; and back.
 
 use super::fields::{describe, edit_distance, Fields};
 use crate::error::Result;

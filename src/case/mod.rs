@@ -1,4 +1,4 @@
-//! The case format of spec/case-format.md: a folder with a `case.json` (the
+//! The case format of docs/case-format.md: a folder with a `case.json` (the
 //! op and its parameters) and NumPy `.npy` tensors, the contract with every
 //! implementation that is not Rust.
 //!

@@ -11,7 +11,7 @@ pub use summary::{compare, summarise};
 
 use std::process::ExitCode;
 
-/// Exit status when the inputs could not be used (case-format.md).
+/// Exit status when the inputs could not be used (docs/case-format.md).
 pub const EXIT_UNUSABLE: u8 = 2;
 
 /// Turns a verb's result into the exit status; an error is printed as one

@@ -1,4 +1,4 @@
-//! Per-element bounds of spec/tolerance.md: the hard bound (fail above) and
+//! Per-element bounds of docs/accuracy.md: the hard bound (fail above) and
 //! the soft bound (warn above).
 //!
 //! direct: `gamma_n * S_i + u_out * |ref_i|`; soft: `gamma_n` replaced by

@@ -7,7 +7,7 @@
 //! a non-finite candidate (a NaN where the reference has +inf is accepted,
 //! since the transform mixes them), but a finite reference element must stay
 //! finite: an FFT that lets a non-finite input spread over the whole map
-//! fails, as spec/tolerance.md demands detection and fallback.
+//! fails, as docs/accuracy.md demands detection and fallback.
 //!
 //! `exact` compares values with `==`: +0 equals -0 (the sign of a zero sum
 //! depends on the summation order and on the starting value of the

@@ -1,5 +1,5 @@
 //! Verification: compare a candidate output with the exact reference under
-//! the bound of the algorithm class it claims (spec/tolerance.md), and on
+//! the bound of the algorithm class it claims (docs/accuracy.md), and on
 //! failure diagnose which known bug it matches.
 //!
 //! ```

@@ -1,6 +1,6 @@
 //! What a candidate claims about how it computed: the algorithm class, the
 //! accumulation format and any rounding of its inputs. Together they choose
-//! the bound of spec/tolerance.md that the candidate is held to.
+//! the bound of docs/accuracy.md that the candidate is held to.
 
 use crate::error::{Error, Result};
 use convoracle_reference::DType;
@@ -31,7 +31,7 @@ impl WinogradTile {
     pub const ALL: [WinogradTile; 3] = [WinogradTile::F2x3, WinogradTile::F4x3, WinogradTile::F6x3];
 
     /// The error amplification `kappa` of the tile's transforms
-    /// (spec/tolerance.md): 32, 1024, 2048.
+    /// (docs/accuracy.md): 32, 1024, 2048.
     pub fn kappa(self) -> f64 {
         match self {
             WinogradTile::F2x3 => 32.0,

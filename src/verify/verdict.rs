@@ -1,5 +1,5 @@
 //! The verdict: pass / warn / fail, with everything a person needs to act
-//! on it (spec/tolerance.md, "What a verdict reports").
+//! on it (docs/accuracy.md, "What a verdict reports").
 
 use super::compare::{Comparison, ElementReport};
 use super::diagnosis::Diagnosis;

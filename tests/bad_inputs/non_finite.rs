@@ -1,4 +1,4 @@
-//! The non-finite policy of spec/tolerance.md, on every op of the
+//! The non-finite policy of docs/accuracy.md, on every op of the
 //! reference: a NaN input makes NaN exactly the outputs it reaches; +inf and
 //! -inf meeting in one sum give NaN; an exact sum beyond the format's range
 //! rounds to +-inf (and one that comes back into range does not); an

@@ -1,4 +1,4 @@
-//! The verifier's non-finite policy (spec/tolerance.md): for the exact,
+//! The verifier's non-finite policy (docs/accuracy.md): for the exact,
 //! direct and winograd classes the class of every output (finite, NaN,
 //! +inf, -inf) must equal the reference's, NaN payloads aside; for fft a
 //! non-finite reference only needs a non-finite candidate, but a finite

@@ -1,4 +1,4 @@
-//! case.json: every field form of case-format.md, the errors for every kind
+//! case.json: every field form of docs/case-format.md, the errors for every kind
 //! of mistake, and the round trip through the writer.
 
 use convoracle::case::{case_json, parse_case_json, CaseSpec};

@@ -1,4 +1,4 @@
-//! The parameters of each op, as case-format.md defines them.
+//! The parameters of each op, as docs/case-format.md defines them.
 
 use super::geometry::{ConvGeometry, Padding2d, PaddingMode};
 
