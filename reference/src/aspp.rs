@@ -17,7 +17,7 @@
 //! every position; it is rounded once by an exact division. The magnitude is
 //! the sum of |term| with the pool terms divided by H*W.
 
-use crate::spec::shapes::aspp_plan;
+use crate::spec::shapes::aspp_geometry;
 use crate::{AsppParams, Element, Error, ExactSum, Output, Problem, Result, Role, Tensor};
 
 /// Largest H*W for which the factor H*W is an exact f64.
@@ -29,7 +29,15 @@ pub(crate) fn compute<T: Element>(
     out: &mut Output<T>,
 ) -> Result<()> {
     let shapes = |r: Role| problem.shape_of(r);
-    let (batch, channels, height, width, branch, kernels, has_pool) = aspp_plan(p, &shapes)?;
+    let shape = aspp_geometry(p, &shapes)?;
+    let (batch, channels, branch, kernels) = (
+        shape.batch,
+        shape.in_channels,
+        shape.branch_channels,
+        shape.out_channels,
+    );
+    let [height, width] = shape.size;
+    let has_pool = shape.pool;
     let input = problem.tensor(Role::Input)?;
     let w1x1 = problem.tensor(Role::Weight1x1)?;
     let wd = problem.tensor(Role::WeightDilated)?;

@@ -17,7 +17,7 @@
 //! all of their gradients land there.
 
 use crate::spec::geometry::tap_coordinate;
-use crate::spec::shapes::{backward_input_plan, backward_weight_plan};
+use crate::spec::shapes::{backward_input_geometry, backward_weight_geometry};
 use crate::tensor::check_alloc;
 use crate::{
     padded_value, Conv2dBackwardInputParams, Conv2dBackwardWeightParams, Element, Error, ExactSum,
@@ -30,19 +30,14 @@ pub(crate) fn input<T: Element>(
     out: &mut Output<T>,
 ) -> Result<()> {
     let shapes = |r: Role| problem.shape_of(r);
-    let (batch, channels, kernels, resolved) = backward_input_plan(p, &shapes)?;
+    let g = backward_input_geometry(p, &shapes)?;
     let grad = problem.tensor(Role::GradOutput)?;
     let weight = problem.tensor(Role::Weight)?;
-    let [_, group_channels, kh, kw] = [
-        weight.shape()[0],
-        weight.shape()[1],
-        weight.shape()[2],
-        weight.shape()[3],
-    ];
-    let g = &p.conv.geometry;
-    let kernels_per_group = kernels / g.groups;
-    let [in_h, in_w] = p.input_size;
-    let [out_h, out_w] = resolved.output;
+    let (batch, channels) = (g.batch, g.in_channels);
+    let (group_channels, kernels_per_group) = (g.in_per_group(), g.out_per_group());
+    let [kh, kw] = g.kernel;
+    let [in_h, in_w] = g.input;
+    let [out_h, out_w] = g.output;
     let mode = p.conv.padding_mode;
     if batch == 0 || channels == 0 || kernels_per_group == 0 {
         // Nothing to sum: the output is empty, or every element is the empty
@@ -59,7 +54,7 @@ pub(crate) fn input<T: Element>(
         out_h,
         kh,
         [g.stride[0], g.dilation[0]],
-        resolved.padding.top,
+        g.padding.top,
         mode,
     )?;
     let cols = taps_reading(
@@ -67,7 +62,7 @@ pub(crate) fn input<T: Element>(
         out_w,
         kw,
         [g.stride[1], g.dilation[1]],
-        resolved.padding.left,
+        g.padding.left,
         mode,
     )?;
 
@@ -147,15 +142,14 @@ pub(crate) fn weight<T: Element>(
     out: &mut Output<T>,
 ) -> Result<()> {
     let shapes = |r: Role| problem.shape_of(r);
-    let (batch, channels, kernels, resolved) = backward_weight_plan(p, &shapes)?;
+    let g = backward_weight_geometry(p, &shapes)?;
     let input = problem.tensor(Role::Input)?;
     let grad = problem.tensor(Role::GradOutput)?;
-    let g = &p.conv.geometry;
-    let group_channels = channels / g.groups;
-    let kernels_per_group = kernels / g.groups;
-    let [kh, kw] = p.kernel_size;
-    let [out_h, out_w] = resolved.output;
-    let (pt, pl) = (resolved.padding.top, resolved.padding.left);
+    let (batch, kernels) = (g.batch, g.out_channels);
+    let (group_channels, kernels_per_group) = (g.in_per_group(), g.out_per_group());
+    let [kh, kw] = g.kernel;
+    let [out_h, out_w] = g.output;
+    let (pt, pl) = (g.padding.top, g.padding.left);
 
     let mut sum = ExactSum::new();
     for k in 0..kernels {

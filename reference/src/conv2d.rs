@@ -6,7 +6,7 @@
 //! where (i', j') = (i, j), or (kh-1-i, kw-1-j) for true convolution.
 
 use crate::spec::geometry::tap_coordinate;
-use crate::spec::shapes::conv2d_plan;
+use crate::spec::shapes::conv2d_geometry;
 use crate::{padded_value, Conv2dParams, Element, ExactSum, Output, Problem, Result, Role};
 
 pub(crate) fn compute<T: Element>(
@@ -15,21 +15,17 @@ pub(crate) fn compute<T: Element>(
     out: &mut Output<T>,
 ) -> Result<()> {
     let shapes = |r: Role| problem.shape_of(r);
-    let (batch, _, kernels, resolved) = conv2d_plan(p, &shapes)?;
+    let g = conv2d_geometry(p, &shapes)?;
     let input = problem.tensor(Role::Input)?;
     let weight = problem.tensor(Role::Weight)?;
     let bias = problem.optional(Role::Bias);
-    let [_, group_channels, kh, kw] = [
-        weight.shape()[0],
-        weight.shape()[1],
-        weight.shape()[2],
-        weight.shape()[3],
-    ];
-    let kernels_per_group = kernels / p.geometry.groups;
-    let [sh, sw] = p.geometry.stride;
-    let [dh, dw] = p.geometry.dilation;
-    let (pt, pl) = (resolved.padding.top, resolved.padding.left);
-    let [out_h, out_w] = resolved.output;
+    let (batch, kernels) = (g.batch, g.out_channels);
+    let (group_channels, kernels_per_group) = (g.in_per_group(), g.out_per_group());
+    let [kh, kw] = g.kernel;
+    let [sh, sw] = g.stride;
+    let [dh, dw] = g.dilation;
+    let (pt, pl) = (g.padding.top, g.padding.left);
+    let [out_h, out_w] = g.output;
 
     let mut sum = ExactSum::new();
     for n in 0..batch {

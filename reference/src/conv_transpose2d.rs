@@ -11,7 +11,7 @@
 //! pixels or outside the input contribute nothing (there is no padding value
 //! in a transposed conv: padding only crops the full output).
 
-use crate::spec::shapes::conv_transpose2d_plan;
+use crate::spec::shapes::conv_transpose2d_geometry;
 use crate::{ConvTranspose2dParams, Element, ExactSum, Output, Problem, Result, Role};
 
 pub(crate) fn compute<T: Element>(
@@ -20,19 +20,20 @@ pub(crate) fn compute<T: Element>(
     out: &mut Output<T>,
 ) -> Result<()> {
     let shapes = |r: Role| problem.shape_of(r);
-    let (batch, channels, kernels, padding, [out_h, out_w]) = conv_transpose2d_plan(p, &shapes)?;
+    let g = conv_transpose2d_geometry(p, &shapes)?;
     let input = problem.tensor(Role::Input)?;
     let weight = problem.tensor(Role::Weight)?;
     let bias = problem.optional(Role::Bias);
-    let [in_h, in_w] = [input.shape()[2], input.shape()[3]];
-    let [kh, kw] = [weight.shape()[2], weight.shape()[3]];
-    let channels_per_group = channels / p.groups;
-    let kernels_per_group = kernels / p.groups;
+    let (batch, kernels) = (g.batch, g.out_channels);
+    let [in_h, in_w] = g.input;
+    let [out_h, out_w] = g.output;
+    let [kh, kw] = g.kernel;
+    let (channels_per_group, kernels_per_group) = (g.in_per_group(), g.out_per_group());
     // i128: padding may be any i64 and dilation any usize (sizes are checked
-    // in i128 by the plan), so coordinates are computed where they cannot wrap.
-    let [sh, sw] = p.stride.map(|s| s as i128);
-    let [dh, dw] = p.dilation.map(|d| d as i128);
-    let (pt, pl) = (padding.top as i128, padding.left as i128);
+    // in i128 by the geometry), so coordinates are computed where they cannot wrap.
+    let [sh, sw] = g.stride.map(|s| s as i128);
+    let [dh, dw] = g.dilation.map(|d| d as i128);
+    let (pt, pl) = (g.padding.top as i128, g.padding.left as i128);
 
     let mut sum = ExactSum::new();
     for n in 0..batch {

@@ -34,7 +34,7 @@
 //! weights' f64 values; the exact sum's own magnitude would count each part
 //! of a weight separately and overstate S.
 
-use crate::spec::shapes::deform_conv2d_plan;
+use crate::spec::shapes::deform_conv2d_geometry;
 use crate::{DeformConv2dParams, Element, ExactSum, Output, Problem, Result, Role, Tensor};
 
 /// Offsets whose floor is at least this large in magnitude put the sample
@@ -48,7 +48,10 @@ pub(crate) fn compute<T: Element>(
     out: &mut Output<T>,
 ) -> Result<()> {
     let shapes = |r: Role| problem.shape_of(r);
-    let (batch, channels, kernels, offset_groups, resolved) = deform_conv2d_plan(p, &shapes)?;
+    let shape = deform_conv2d_geometry(p, &shapes)?;
+    let resolved = shape.conv;
+    let (batch, channels, kernels) = (resolved.batch, resolved.in_channels, resolved.out_channels);
+    let offset_groups = shape.offset_groups;
     let input = problem.tensor(Role::Input)?;
     let weight = problem.tensor(Role::Weight)?;
     let offset = problem.tensor(Role::Offset)?;

@@ -11,7 +11,7 @@
 //! infinite weight or attention times padding gives NaN.
 
 use crate::spec::geometry::tap_coordinate;
-use crate::spec::shapes::dynamic_conv2d_plan;
+use crate::spec::shapes::dynamic_conv2d_geometry;
 use crate::{
     padded_value, DynamicConv2dParams, Element, ExactSum, Output, PaddingMode, Problem, Result,
     Role,
@@ -23,7 +23,9 @@ pub(crate) fn compute<T: Element>(
     out: &mut Output<T>,
 ) -> Result<()> {
     let shapes = |r: Role| problem.shape_of(r);
-    let (batch, _channels, experts, kernels, resolved) = dynamic_conv2d_plan(p, &shapes)?;
+    let shape = dynamic_conv2d_geometry(p, &shapes)?;
+    let resolved = shape.conv;
+    let (batch, experts, kernels) = (resolved.batch, shape.experts, resolved.out_channels);
     let input = problem.tensor(Role::Input)?;
     let weight = problem.tensor(Role::Weight)?;
     let attention = problem.tensor(Role::Attention)?;

@@ -18,7 +18,7 @@
 //! the composition of two conv2d's would.
 
 use crate::spec::geometry::tap_coordinate;
-use crate::spec::shapes::{depthwise_separable2d_plan, spatially_separable2d_plan};
+use crate::spec::shapes::{depthwise_separable2d_geometry, spatially_separable2d_geometry};
 use crate::{
     padded_value, DepthwiseSeparable2dParams, Element, ExactSum, Output, PaddingMode, Problem,
     Result, Role, SpatiallySeparable2dParams,
@@ -30,7 +30,14 @@ pub(crate) fn depthwise<T: Element>(
     out: &mut Output<T>,
 ) -> Result<()> {
     let shapes = |r: Role| problem.shape_of(r);
-    let (batch, channels, multiplier, kernels, resolved) = depthwise_separable2d_plan(p, &shapes)?;
+    let shape = depthwise_separable2d_geometry(p, &shapes)?;
+    let resolved = shape.depthwise;
+    let (batch, channels, kernels) = (
+        resolved.batch,
+        resolved.in_channels,
+        shape.pointwise.out_channels,
+    );
+    let multiplier = shape.multiplier();
     let input = problem.tensor(Role::Input)?;
     let dw = problem.tensor(Role::DepthwiseWeight)?;
     let pw = problem.tensor(Role::PointwiseWeight)?;
@@ -80,7 +87,11 @@ pub(crate) fn spatial<T: Element>(
     out: &mut Output<T>,
 ) -> Result<()> {
     let shapes = |r: Role| problem.shape_of(r);
-    let (batch, channels, mids, kernels, resolved) = spatially_separable2d_plan(p, &shapes)?;
+    let shape = spatially_separable2d_geometry(p, &shapes)?;
+    let (batch, channels) = (shape.vertical.batch, shape.vertical.in_channels);
+    let (mids, kernels) = (shape.vertical.out_channels, shape.horizontal.out_channels);
+    let (pt, pl) = (shape.vertical.padding.top, shape.horizontal.padding.left);
+    let [out_h, out_w] = shape.horizontal.output;
     let input = problem.tensor(Role::Input)?;
     let vw = problem.tensor(Role::VerticalWeight)?;
     let hw = problem.tensor(Role::HorizontalWeight)?;
@@ -89,8 +100,6 @@ pub(crate) fn spatial<T: Element>(
     let in_w = input.shape()[3];
     let [kh, kw] = [vw.shape()[2], hw.shape()[3]];
     let g = &p.geometry;
-    let (pt, pl) = (resolved.padding.top, resolved.padding.left);
-    let [out_h, out_w] = resolved.output;
 
     let mut sum = ExactSum::new();
     for n in 0..batch {

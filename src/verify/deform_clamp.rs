@@ -11,7 +11,7 @@
 //! are each clamped into the image. Terms are multiplied exactly and summed
 //! in an [`ExactSum`], rounded once to the case dtype.
 
-use convoracle_reference::spec::shapes::deform_conv2d_plan;
+use convoracle_reference::spec::shapes::deform_conv2d_geometry;
 use convoracle_reference::{Computed, DType, ExactSum, Op, Problem, Role, Tensor};
 
 /// The clamped-sampling output of `problem` (a deform_conv2d), in `dtype`.
@@ -20,7 +20,10 @@ pub fn deform_clamped(problem: &Problem<f64>, dtype: DType) -> Option<Computed<f
         return None;
     };
     let shapes = |r: Role| problem.shape_of(r);
-    let (batch, channels, kernels, offset_groups, r) = deform_conv2d_plan(p, &shapes).ok()?;
+    let shape = deform_conv2d_geometry(p, &shapes).ok()?;
+    let r = shape.conv;
+    let (batch, channels, kernels) = (r.batch, r.in_channels, r.out_channels);
+    let offset_groups = shape.offset_groups;
     let x = problem.tensors.get(&Role::Input)?;
     let w = problem.tensors.get(&Role::Weight)?;
     let offset = problem.tensors.get(&Role::Offset)?;

@@ -106,29 +106,14 @@ pub(super) fn output_padding_at_start(p: &Problem<f64>) -> Option<Problem<f64>> 
     let Op::ConvTranspose2d(params) = &p.op else {
         return None;
     };
-    let (_, _, _, _, out) =
-        convoracle_reference::spec::shapes::conv_transpose2d_plan(params, &shapes).ok()?;
+    let geometry =
+        convoracle_reference::spec::shapes::conv_transpose2d_geometry(params, &shapes).ok()?;
     edit_op(p, |op| {
         let Op::ConvTranspose2d(t) = op else {
             return None;
         };
-        let input = p.shape_of(Role::Input)?;
-        let kernel = p.shape_of(Role::Weight)?;
         for axis in 0..2 {
-            let (before, after) = t.padding.axis(axis);
-            // The size without output padding, computed where no stride or
-            // padding can overflow it (the plan above succeeded, so it exists).
-            let min = convoracle_reference::spec::geometry::transposed_output_size(
-                input[2 + axis],
-                before,
-                after,
-                kernel[2 + axis],
-                t.stride[axis],
-                t.dilation[axis],
-                0,
-            )
-            .ok()?;
-            let extra = i64::try_from(out[axis].checked_sub(min)?).ok()?;
+            let extra = i64::try_from(geometry.output_padding[axis]).ok()?;
             // out'[o] = full[o + before - extra]: only the leading padding
             // moves; the output size stays (L - before - after + extra).
             let pad = if axis == 0 {

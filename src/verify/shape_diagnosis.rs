@@ -6,7 +6,7 @@ use super::diagnosis::ShapeExplanation;
 use convoracle_reference::spec::geometry::{
     dilated_extent, forward_output_size, transposed_output_size,
 };
-use convoracle_reference::spec::shapes::conv_transpose2d_plan;
+use convoracle_reference::spec::shapes::conv_transpose2d_geometry;
 use convoracle_reference::{Op, PaddingMode, PaddingSpec, Problem, Role};
 
 /// One axis of a forward or transposed size computation.
@@ -176,21 +176,17 @@ fn axes(problem: &Problem<f64>) -> Option<([Axis; 2], bool, PaddingSpec)> {
     let (geometry, kernel) = match &problem.op {
         Op::ConvTranspose2d(p) => {
             let shapes = |r: Role| problem.shape_of(r);
-            let (_, _, _, pad, out) = conv_transpose2d_plan(p, &shapes).ok()?;
-            let kernel = [shape(Role::Weight, 2)?, shape(Role::Weight, 3)?];
-            let mut axes = [0, 1].map(|a| Axis {
-                input: input[a],
-                before: pad.axis(a).0,
-                after: pad.axis(a).1,
-                kernel: kernel[a],
-                stride: p.stride[a],
-                dilation: p.dilation[a],
-                output_padding: 0,
+            let g = conv_transpose2d_geometry(p, &shapes).ok()?;
+            let axes = [0, 1].map(|a| Axis {
+                input: g.input[a],
+                before: g.padding.axis(a).0,
+                after: g.padding.axis(a).1,
+                kernel: g.kernel[a],
+                stride: g.stride[a],
+                dilation: g.dilation[a],
+                output_padding: g.output_padding[a],
             });
-            for (a, axis) in axes.iter_mut().enumerate() {
-                axis.output_padding = out[a] - axis.transposed()?;
-            }
-            return Some((axes, true, PaddingSpec::Explicit(pad)));
+            return Some((axes, true, PaddingSpec::Explicit(g.padding)));
         }
         Op::Conv2d(p) => (
             p.geometry,

@@ -24,7 +24,7 @@
 
 use convoracle_reference::spec::geometry::tap_coordinate;
 use convoracle_reference::spec::shapes::{
-    backward_input_plan, backward_weight_plan, conv_transpose2d_plan,
+    backward_input_geometry, backward_weight_geometry, conv_transpose2d_geometry,
 };
 use convoracle_reference::{Op, PaddingMode, Problem, Result, Role};
 
@@ -133,7 +133,8 @@ pub fn term_counts(problem: &Problem<f64>, shape: &[usize]) -> Result<TermCounts
             TermCounts::uniform(b * per_branch_channel, 0, shape)
         }
         Op::ConvTranspose2d(p) => {
-            let (_, c, _, pad, out) = conv_transpose2d_plan(p, &shapes)?;
+            let g = conv_transpose2d_geometry(p, &shapes)?;
+            let (c, pad, out) = (g.in_channels, g.padding, g.output);
             let factor = (c / p.groups) as u64;
             if factor == 0 {
                 // No channel, no product term (see `no_products`).
@@ -162,7 +163,8 @@ pub fn term_counts(problem: &Problem<f64>, shape: &[usize]) -> Result<TermCounts
             }
         }
         Op::Conv2dBackwardInput(p) => {
-            let (_, _, k, r) = backward_input_plan(p, &shapes)?;
+            let r = backward_input_geometry(p, &shapes)?;
+            let k = r.out_channels;
             let geometry = &p.conv.geometry;
             let factor = (k / geometry.groups) as u64;
             if factor == 0 {
@@ -196,7 +198,8 @@ pub fn term_counts(problem: &Problem<f64>, shape: &[usize]) -> Result<TermCounts
             }
         }
         Op::Conv2dBackwardWeight(p) => {
-            let (n, _, _, r) = backward_weight_plan(p, &shapes)?;
+            let r = backward_weight_geometry(p, &shapes)?;
+            let n = r.batch;
             let geometry = &p.conv.geometry;
             if n == 0 {
                 return Ok(no_products(0, shape));

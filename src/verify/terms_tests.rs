@@ -17,12 +17,12 @@ use super::*;
 use crate::suite::{spec_strategy, ProblemShape};
 use convoracle_reference::spec::geometry::tap_coordinate;
 use convoracle_reference::spec::shapes::{
-    backward_weight_plan, conv2d_plan, deform_conv2d_plan, depthwise_separable2d_plan,
-    dynamic_conv2d_plan, spatially_separable2d_plan,
+    backward_weight_geometry, conv2d_geometry, deform_conv2d_geometry,
+    depthwise_separable2d_geometry, dynamic_conv2d_geometry, spatially_separable2d_geometry,
 };
 use convoracle_reference::{
     Conv2dBackwardWeightParams, Conv2dParams, ConvGeometry, Op, OpKind, Padding2d, PaddingMode,
-    PaddingSpec, Resolved, Role, Tensor,
+    PaddingSpec, Role, Tensor,
 };
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 
@@ -89,8 +89,7 @@ fn actual_terms(spec: &ProblemShape) -> Vec<f64> {
 }
 
 /// True when no tap of a forward op reads padding (no side pads).
-fn pads_nothing(r: &Resolved) -> bool {
-    let p = r.padding;
+fn pads_nothing(p: Padding2d) -> bool {
     p.top <= 0 && p.bottom <= 0 && p.left <= 0 && p.right <= 0
 }
 
@@ -104,17 +103,15 @@ fn must_be_exact(spec: &ProblemShape, h: usize, w: usize) -> bool {
         Op::ConvTranspose2d(_) | Op::Conv2dBackwardInput(_) | Op::Conv2dBackwardWeight(_) => true,
         Op::Conv2d(p) => {
             p.padding_mode != PaddingMode::Zeros
-                || conv2d_plan(p, &shapes).is_ok_and(|(.., r)| pads_nothing(&r))
+                || conv2d_geometry(p, &shapes).is_ok_and(|g| pads_nothing(g.padding))
         }
         Op::DynamicConv2d(p) => {
-            dynamic_conv2d_plan(p, &shapes).is_ok_and(|(.., r)| pads_nothing(&r))
+            dynamic_conv2d_geometry(p, &shapes).is_ok_and(|g| pads_nothing(g.conv.padding))
         }
-        Op::DepthwiseSeparable2d(p) => {
-            depthwise_separable2d_plan(p, &shapes).is_ok_and(|(.., r)| pads_nothing(&r))
-        }
-        Op::SpatiallySeparable2d(p) => {
-            spatially_separable2d_plan(p, &shapes).is_ok_and(|(.., r)| pads_nothing(&r))
-        }
+        Op::DepthwiseSeparable2d(p) => depthwise_separable2d_geometry(p, &shapes)
+            .is_ok_and(|g| pads_nothing(g.depthwise.padding)),
+        Op::SpatiallySeparable2d(p) => spatially_separable2d_geometry(p, &shapes)
+            .is_ok_and(|g| pads_nothing(g.vertical.padding) && pads_nothing(g.horizontal.padding)),
         // Interior positions: every dilated 3x3 tap is inside the image.
         Op::Aspp(p) => {
             let input = &spec.shapes[&Role::Input];
@@ -125,7 +122,7 @@ fn must_be_exact(spec: &ProblemShape, h: usize, w: usize) -> bool {
         // Samples at (Y + 0.5, X + 0.5): all four corners are inside the
         // image when every tap's (Y, X) is at most (H - 2, W - 2).
         Op::DeformConv2d(p) => {
-            let Ok((.., r)) = deform_conv2d_plan(p, &shapes) else {
+            let Ok(r) = deform_conv2d_geometry(p, &shapes).map(|g| g.conv) else {
                 return false;
             };
             let [input, weight] = [Role::Input, Role::Weight].map(|r| &spec.shapes[&r]);
@@ -268,7 +265,8 @@ fn backward_weight_f32(problem: &Problem<f32>) -> Tensor<f32> {
         unreachable!("built above")
     };
     let shapes = |r: Role| problem.shape_of(r);
-    let (batch, channels, kernels, r) = backward_weight_plan(p, &shapes).unwrap();
+    let r = backward_weight_geometry(p, &shapes).unwrap();
+    let (batch, channels, kernels) = (r.batch, r.in_channels, r.out_channels);
     let x = &problem.tensors[&Role::Input];
     let g = &problem.tensors[&Role::GradOutput];
     let [kh, kw] = p.kernel_size;

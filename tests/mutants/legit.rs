@@ -5,12 +5,12 @@
 // Small matrix products read best with explicit indices.
 #![allow(clippy::needless_range_loop)]
 
-use convoracle::reference::spec::shapes::conv2d_plan;
-use convoracle::reference::{Conv2dParams, Op, Problem, Resolved, Role, Tensor};
+use convoracle::reference::spec::shapes::conv2d_geometry;
+use convoracle::reference::{Conv2dParams, ConvShape, Op, Problem, Role, Tensor};
 
 struct Plan<'a> {
     p: &'a Conv2dParams,
-    r: Resolved,
+    r: ConvShape,
     n: usize,
     c: usize,
     k: usize,
@@ -24,7 +24,8 @@ fn plan(problem: &Problem<f32>) -> Plan<'_> {
         panic!("conv2d only")
     };
     let shapes = |r: Role| problem.shape_of(r);
-    let (n, c, k, r) = conv2d_plan(p, &shapes).expect("valid case");
+    let r = conv2d_geometry(p, &shapes).expect("valid case");
+    let (n, c, k) = (r.batch, r.in_channels, r.out_channels);
     Plan {
         p,
         r,

@@ -2,7 +2,9 @@
 //! conv2d and conv_transpose2d, each with switches that plant one known bug
 //! in the index arithmetic, the border or the accumulation.
 
-use convoracle::reference::spec::shapes::{conv2d_plan, conv_transpose2d_plan, deform_conv2d_plan};
+use convoracle::reference::spec::shapes::{
+    conv2d_geometry, conv_transpose2d_geometry, deform_conv2d_geometry,
+};
 use convoracle::reference::{Op, PaddingMode, Problem, Role, Tensor};
 
 /// How partial sums are kept.
@@ -66,7 +68,8 @@ pub fn conv2d(problem: &Problem<f32>, bugs: Bugs) -> Tensor<f32> {
         panic!("conv2d only")
     };
     let shapes = |r: Role| problem.shape_of(r);
-    let (n, _c, k, r) = conv2d_plan(p, &shapes).expect("valid case");
+    let r = conv2d_geometry(p, &shapes).expect("valid case");
+    let (n, k) = (r.batch, r.out_channels);
     let x = &problem.tensors[&Role::Input];
     let w = &problem.tensors[&Role::Weight];
     let bias = problem.tensors.get(&Role::Bias);
@@ -167,7 +170,8 @@ pub fn conv_transpose2d(problem: &Problem<f32>, bugs: TransposedBugs) -> Tensor<
     };
     assert_eq!(p.groups, 1, "this loop does groups 1");
     let shapes = |r: Role| problem.shape_of(r);
-    let (n, c, k, pad, mut out) = conv_transpose2d_plan(p, &shapes).expect("valid case");
+    let g = conv_transpose2d_geometry(p, &shapes).expect("valid case");
+    let (n, c, k, pad, mut out) = (g.batch, g.in_channels, g.out_channels, g.padding, g.output);
     let x = &problem.tensors[&Role::Input];
     let w = &problem.tensors[&Role::Weight];
     let [h, wd] = [x.shape()[2], x.shape()[3]];
@@ -233,7 +237,9 @@ pub fn deform_conv2d(problem: &Problem<f32>, clamp: bool) -> Tensor<f32> {
         panic!("deform_conv2d only")
     };
     let shapes = |r: Role| problem.shape_of(r);
-    let (n, c, k, og, r) = deform_conv2d_plan(p, &shapes).expect("valid case");
+    let d = deform_conv2d_geometry(p, &shapes).expect("valid case");
+    let r = d.conv;
+    let (n, c, k, og) = (r.batch, r.in_channels, r.out_channels, d.offset_groups);
     let x = &problem.tensors[&Role::Input];
     let w = &problem.tensors[&Role::Weight];
     let off = &problem.tensors[&Role::Offset];

@@ -1,11 +1,13 @@
 //! Shape checking for every op: which tensor shapes fit together, and the
 //! output shape they give. The reference loops rely on these checks.
 
+use super::conv_shape::*;
 use super::geometry::{
     transposed_output_size, validate_pair, ConvGeometry, Padding2d, PaddingMode, Resolved,
 };
-use super::op::{Op, Role};
+use super::op::Op;
 use super::params::*;
+use super::role::Role;
 use crate::error::{Error, Result};
 
 /// Looks up a tensor's shape by role.
@@ -84,11 +86,32 @@ fn check_grouped_weight(groups: usize, c: usize, k: usize, cg: usize, k_dim: usi
     Ok(())
 }
 
-/// Checks `conv2d`'s input and weight; returns (N, C, K, resolved geometry).
-pub fn conv2d_plan(
-    p: &Conv2dParams,
-    shapes: &ShapeLookup<'_>,
-) -> Result<(usize, usize, usize, Resolved)> {
+/// A forward conv's shape from its parts.
+fn forward(
+    batch: usize,
+    channels: [usize; 2],
+    g: &ConvGeometry,
+    input: [usize; 2],
+    kernel: [usize; 2],
+    r: Resolved,
+) -> ConvShape {
+    ConvShape {
+        batch,
+        in_channels: channels[0],
+        out_channels: channels[1],
+        groups: g.groups,
+        input,
+        kernel,
+        stride: g.stride,
+        dilation: g.dilation,
+        padding: r.padding,
+        output_padding: [0, 0],
+        output: r.output,
+    }
+}
+
+/// Checks `conv2d`'s input and weight; returns its geometry.
+pub fn conv2d_geometry(p: &Conv2dParams, shapes: &ShapeLookup<'_>) -> Result<ConvShape> {
     let [n, c, h, w] = dims(shapes, Role::Input)?;
     let [k, cg, kh, kw] = dims(shapes, Role::Weight)?;
     let g = p.geometry.groups;
@@ -96,14 +119,15 @@ pub fn conv2d_plan(
     check_grouped_weight(g, c, k, cg, 0)?;
     check_bias(shapes, Role::Bias, k)?;
     let r = p.geometry.resolve([h, w], [kh, kw], p.padding_mode)?;
-    Ok((n, c, k, r))
+    Ok(forward(n, [c, k], &p.geometry, [h, w], [kh, kw], r))
 }
 
-/// Checks `conv_transpose2d`; returns (N, C, K, padding, [Ho, Wo]).
-pub fn conv_transpose2d_plan(
+/// Checks `conv_transpose2d`; returns its geometry (`output_size`
+/// resolved to `output_padding`).
+pub fn conv_transpose2d_geometry(
     p: &ConvTranspose2dParams,
     shapes: &ShapeLookup<'_>,
-) -> Result<(usize, usize, usize, Padding2d, [usize; 2])> {
+) -> Result<ConvShape> {
     let [n, c, h, w] = dims(shapes, Role::Input)?;
     let [wc, kg, kh, kw] = dims(shapes, Role::Weight)?;
     validate_pair("stride", p.stride)?;
@@ -131,6 +155,7 @@ pub fn conv_transpose2d_plan(
     let input = [h, w];
     let kernel = [kh, kw];
     let mut out = [0; 2];
+    let mut output_padding = [0; 2];
     for axis in 0..2 {
         let (before, after) = p.padding.axis(axis);
         let limit = p.stride[axis].max(p.dilation[axis]);
@@ -156,6 +181,7 @@ pub fn conv_transpose2d_plan(
                         ),
                     ));
                 }
+                output_padding[axis] = want - min;
                 want
             }
             None => {
@@ -168,6 +194,7 @@ pub fn conv_transpose2d_plan(
                         ),
                     ));
                 }
+                output_padding[axis] = op;
                 transposed_output_size(
                     input[axis],
                     before,
@@ -180,7 +207,19 @@ pub fn conv_transpose2d_plan(
             }
         };
     }
-    Ok((n, c, k, p.padding, out))
+    Ok(ConvShape {
+        batch: n,
+        in_channels: c,
+        out_channels: k,
+        groups: p.groups,
+        input,
+        kernel,
+        stride: p.stride,
+        dilation: p.dilation,
+        padding: p.padding,
+        output_padding,
+        output: out,
+    })
 }
 
 /// Checks the geometry is zero-padded and ungrouped where an op demands it.
@@ -194,17 +233,18 @@ fn zeros_only_geometry(g: &ConvGeometry, op: &str) -> Result<()> {
     Ok(())
 }
 
-/// Checks `deform_conv2d`; returns (N, C, K, offset groups, resolved).
-pub fn deform_conv2d_plan(
+/// Checks `deform_conv2d`; returns its geometry.
+pub fn deform_conv2d_geometry(
     p: &DeformConv2dParams,
     shapes: &ShapeLookup<'_>,
-) -> Result<(usize, usize, usize, usize, Resolved)> {
+) -> Result<DeformShape> {
     let conv = Conv2dParams {
         geometry: p.geometry,
         ..Conv2dParams::default()
     };
-    let (n, c, k, r) = conv2d_plan(&conv, shapes)?;
-    let [_, _, kh, kw] = dims::<4>(shapes, Role::Weight)?;
+    let geometry = conv2d_geometry(&conv, shapes)?;
+    let (n, c) = (geometry.batch, geometry.in_channels);
+    let [kh, kw] = geometry.kernel;
     // kh*kw (and twice it) can overflow only for an empty weight (K = 0 or
     // C = 0), whose kernel dims the element count does not bound.
     let taps = kh
@@ -212,7 +252,7 @@ pub fn deform_conv2d_plan(
         .filter(|t| t.checked_mul(2).is_some())
         .ok_or_else(|| Error::overflow(format!("deformable offset channels 2*{kh}*{kw}")))?;
     let [on, oc, oh, ow] = dims(shapes, Role::Offset)?;
-    let [ho, wo] = r.output;
+    let [ho, wo] = geometry.output;
     if on != n || oh != ho || ow != wo || oc == 0 || oc % (2 * taps) != 0 {
         return Err(Error::shape(
             "offset",
@@ -232,7 +272,8 @@ pub fn deform_conv2d_plan(
             ),
         ));
     }
-    if let Some(m) = optional_dims::<4>(shapes, Role::Mask)? {
+    let mask = optional_dims::<4>(shapes, Role::Mask)?;
+    if let Some(m) = mask {
         expect(
             Role::Mask,
             &m,
@@ -240,14 +281,18 @@ pub fn deform_conv2d_plan(
             "[N, G*kh*kw, Ho, Wo]",
         )?;
     }
-    Ok((n, c, k, offset_groups, r))
+    Ok(DeformShape {
+        conv: geometry,
+        offset_groups,
+        masked: mask.is_some(),
+    })
 }
 
-/// Checks `dynamic_conv2d`; returns (N, C, E, K, resolved).
-pub fn dynamic_conv2d_plan(
+/// Checks `dynamic_conv2d`; returns its geometry.
+pub fn dynamic_conv2d_geometry(
     p: &DynamicConv2dParams,
     shapes: &ShapeLookup<'_>,
-) -> Result<(usize, usize, usize, usize, Resolved)> {
+) -> Result<DynamicShape> {
     let [n, c, h, w] = dims(shapes, Role::Input)?;
     let [e, k, cg, kh, kw] = dims(shapes, Role::Weight)?;
     let g = p.geometry.groups;
@@ -259,14 +304,17 @@ pub fn dynamic_conv2d_plan(
         expect(Role::Bias, b, &[e, k], "[experts, K]")?;
     }
     let r = p.geometry.resolve([h, w], [kh, kw], PaddingMode::Zeros)?;
-    Ok((n, c, e, k, r))
+    Ok(DynamicShape {
+        conv: forward(n, [c, k], &p.geometry, [h, w], [kh, kw], r),
+        experts: e,
+    })
 }
 
-/// Checks `depthwise_separable2d`; returns (N, C, multiplier, K, resolved).
-pub fn depthwise_separable2d_plan(
+/// Checks `depthwise_separable2d`; returns its two steps' geometry.
+pub fn depthwise_separable2d_geometry(
     p: &DepthwiseSeparable2dParams,
     shapes: &ShapeLookup<'_>,
-) -> Result<(usize, usize, usize, usize, Resolved)> {
+) -> Result<DepthwiseSeparableShape> {
     zeros_only_geometry(&p.geometry, "depthwise_separable2d")?;
     let [n, c, h, w] = dims(shapes, Role::Input)?;
     let [cm, one, kh, kw] = dims(shapes, Role::DepthwiseWeight)?;
@@ -289,16 +337,35 @@ pub fn depthwise_separable2d_plan(
     check_bias(shapes, Role::DepthwiseBias, cm)?;
     check_bias(shapes, Role::PointwiseBias, k)?;
     let r = p.geometry.resolve([h, w], [kh, kw], PaddingMode::Zeros)?;
-    Ok((n, c, cm / c, k, r))
+    let depthwise_geometry = ConvGeometry {
+        groups: c,
+        ..p.geometry
+    };
+    let depthwise = forward(n, [c, cm], &depthwise_geometry, [h, w], [kh, kw], r);
+    let pointwise = forward(
+        n,
+        [cm, k],
+        &ConvGeometry::default(),
+        r.output,
+        [1, 1],
+        Resolved {
+            padding: Padding2d::default(),
+            output: r.output,
+        },
+    );
+    Ok(DepthwiseSeparableShape {
+        depthwise,
+        pointwise,
+    })
 }
 
-/// Checks `spatially_separable2d`; returns (N, C, M, K, resolved) where the
-/// resolved geometry is that of the full (kh, kw) kernel: the vertical step
-/// uses its H parts, the horizontal its W parts.
-pub fn spatially_separable2d_plan(
+/// Checks `spatially_separable2d`; returns its two steps' geometry: the
+/// vertical step takes the H parts of the full (kh, kw) kernel's stride,
+/// padding and dilation, the horizontal step the W parts.
+pub fn spatially_separable2d_geometry(
     p: &SpatiallySeparable2dParams,
     shapes: &ShapeLookup<'_>,
-) -> Result<(usize, usize, usize, usize, Resolved)> {
+) -> Result<SpatiallySeparableShape> {
     zeros_only_geometry(&p.geometry, "spatially_separable2d")?;
     let [n, c, h, w] = dims(shapes, Role::Input)?;
     let [m, vc, kh, one] = dims(shapes, Role::VerticalWeight)?;
@@ -318,14 +385,49 @@ pub fn spatially_separable2d_plan(
     check_bias(shapes, Role::VerticalBias, m)?;
     check_bias(shapes, Role::HorizontalBias, k)?;
     let r = p.geometry.resolve([h, w], [kh, kw], PaddingMode::Zeros)?;
-    Ok((n, c, m, k, r))
+    let g = &p.geometry;
+    let vertical = ConvShape {
+        batch: n,
+        in_channels: c,
+        out_channels: m,
+        groups: 1,
+        input: [h, w],
+        kernel: [kh, 1],
+        stride: [g.stride[0], 1],
+        dilation: [g.dilation[0], 1],
+        padding: Padding2d {
+            left: 0,
+            right: 0,
+            ..r.padding
+        },
+        output_padding: [0, 0],
+        output: [r.output[0], w],
+    };
+    let horizontal = ConvShape {
+        batch: n,
+        in_channels: m,
+        out_channels: k,
+        groups: 1,
+        input: [r.output[0], w],
+        kernel: [1, kw],
+        stride: [1, g.stride[1]],
+        dilation: [1, g.dilation[1]],
+        padding: Padding2d {
+            top: 0,
+            bottom: 0,
+            ..r.padding
+        },
+        output_padding: [0, 0],
+        output: r.output,
+    };
+    Ok(SpatiallySeparableShape {
+        vertical,
+        horizontal,
+    })
 }
 
-/// Checks `aspp`; returns (N, C, H, W, B, K, has_pool).
-pub fn aspp_plan(
-    p: &AsppParams,
-    shapes: &ShapeLookup<'_>,
-) -> Result<(usize, usize, usize, usize, usize, usize, bool)> {
+/// Checks `aspp`; returns its geometry.
+pub fn aspp_geometry(p: &AsppParams, shapes: &ShapeLookup<'_>) -> Result<AsppShape> {
     let [n, c, h, w] = dims(shapes, Role::Input)?;
     if h == 0 || w == 0 {
         return Err(Error::shape("input", "spatial size is 0"));
@@ -366,14 +468,22 @@ pub fn aspp_plan(
         &[k, concat, 1, 1],
         "[K, B*(R+1+P), 1, 1]",
     )?;
-    Ok((n, c, h, w, b, k, pool))
+    Ok(AsppShape {
+        batch: n,
+        in_channels: c,
+        size: [h, w],
+        branch_channels: b,
+        out_channels: k,
+        rates: p.rates.clone(),
+        pool,
+    })
 }
 
-/// Checks `conv2d_backward_input`; returns (N, C, K, resolved forward geometry).
-pub fn backward_input_plan(
+/// Checks `conv2d_backward_input`; returns the forward conv's geometry.
+pub fn backward_input_geometry(
     p: &Conv2dBackwardInputParams,
     shapes: &ShapeLookup<'_>,
-) -> Result<(usize, usize, usize, Resolved)> {
+) -> Result<ConvShape> {
     let [n, k, ho, wo] = dims(shapes, Role::GradOutput)?;
     let [wk, cg, kh, kw] = dims(shapes, Role::Weight)?;
     let g = p.conv.geometry.groups;
@@ -398,14 +508,21 @@ pub fn backward_input_plan(
         &[n, k, r.output[0], r.output[1]],
         "the forward output for input_size",
     )?;
-    Ok((n, c, k, r))
+    Ok(forward(
+        n,
+        [c, k],
+        &p.conv.geometry,
+        p.input_size,
+        [kh, kw],
+        r,
+    ))
 }
 
-/// Checks `conv2d_backward_weight`; returns (N, C, K, resolved forward geometry).
-pub fn backward_weight_plan(
+/// Checks `conv2d_backward_weight`; returns the forward conv's geometry.
+pub fn backward_weight_geometry(
     p: &Conv2dBackwardWeightParams,
     shapes: &ShapeLookup<'_>,
-) -> Result<(usize, usize, usize, Resolved)> {
+) -> Result<ConvShape> {
     let [n, c, h, w] = dims(shapes, Role::Input)?;
     let [gn, k, ho, wo] = dims(shapes, Role::GradOutput)?;
     let g = p.conv.geometry.groups;
@@ -422,54 +539,54 @@ pub fn backward_weight_plan(
         &[n, k, r.output[0], r.output[1]],
         "the forward output of input",
     )?;
-    Ok((n, c, k, r))
+    Ok(forward(
+        n,
+        [c, k],
+        &p.conv.geometry,
+        [h, w],
+        p.kernel_size,
+        r,
+    ))
+}
+
+impl Op {
+    /// Validates the op's parameters against its tensors' shapes and
+    /// returns its resolved geometry (padding words, `output_size` and
+    /// shapes turned into explicit numbers). The inherent method lives
+    /// here, beside the checks, so that `op` does not depend on `shapes`.
+    pub fn geometry(&self, shapes: &ShapeLookup<'_>) -> Result<OpGeometry> {
+        op_geometry(self, shapes)
+    }
+}
+
+/// Validates every parameter and shape of `op`; returns its geometry.
+pub fn op_geometry(op: &Op, shapes: &ShapeLookup<'_>) -> Result<OpGeometry> {
+    let geometry = match op {
+        Op::Conv2d(p) => OpGeometry::Conv2d(conv2d_geometry(p, shapes)?),
+        Op::ConvTranspose2d(p) => {
+            OpGeometry::ConvTranspose2d(conv_transpose2d_geometry(p, shapes)?)
+        }
+        Op::DeformConv2d(p) => OpGeometry::DeformConv2d(deform_conv2d_geometry(p, shapes)?),
+        Op::DynamicConv2d(p) => OpGeometry::DynamicConv2d(dynamic_conv2d_geometry(p, shapes)?),
+        Op::DepthwiseSeparable2d(p) => {
+            OpGeometry::DepthwiseSeparable2d(depthwise_separable2d_geometry(p, shapes)?)
+        }
+        Op::SpatiallySeparable2d(p) => {
+            OpGeometry::SpatiallySeparable2d(spatially_separable2d_geometry(p, shapes)?)
+        }
+        Op::Aspp(p) => OpGeometry::Aspp(aspp_geometry(p, shapes)?),
+        Op::Conv2dBackwardInput(p) => {
+            OpGeometry::Conv2dBackwardInput(backward_input_geometry(p, shapes)?)
+        }
+        Op::Conv2dBackwardWeight(p) => {
+            OpGeometry::Conv2dBackwardWeight(backward_weight_geometry(p, shapes)?)
+        }
+    };
+    crate::tensor::checked_numel(&geometry.output_shape(), "output")?;
+    Ok(geometry)
 }
 
 /// Validates every parameter and shape of `op`; returns the output shape.
 pub fn output_shape(op: &Op, shapes: &ShapeLookup<'_>) -> Result<Vec<usize>> {
-    let shape = match op {
-        Op::Conv2d(p) => {
-            let (n, _, k, r) = conv2d_plan(p, shapes)?;
-            vec![n, k, r.output[0], r.output[1]]
-        }
-        Op::ConvTranspose2d(p) => {
-            let (n, _, k, _, out) = conv_transpose2d_plan(p, shapes)?;
-            vec![n, k, out[0], out[1]]
-        }
-        Op::DeformConv2d(p) => {
-            let (n, _, k, _, r) = deform_conv2d_plan(p, shapes)?;
-            vec![n, k, r.output[0], r.output[1]]
-        }
-        Op::DynamicConv2d(p) => {
-            let (n, _, _, k, r) = dynamic_conv2d_plan(p, shapes)?;
-            vec![n, k, r.output[0], r.output[1]]
-        }
-        Op::DepthwiseSeparable2d(p) => {
-            let (n, _, _, k, r) = depthwise_separable2d_plan(p, shapes)?;
-            vec![n, k, r.output[0], r.output[1]]
-        }
-        Op::SpatiallySeparable2d(p) => {
-            let (n, _, _, k, r) = spatially_separable2d_plan(p, shapes)?;
-            vec![n, k, r.output[0], r.output[1]]
-        }
-        Op::Aspp(p) => {
-            let (n, _, h, w, _, k, _) = aspp_plan(p, shapes)?;
-            vec![n, k, h, w]
-        }
-        Op::Conv2dBackwardInput(p) => {
-            let (n, c, _, _) = backward_input_plan(p, shapes)?;
-            vec![n, c, p.input_size[0], p.input_size[1]]
-        }
-        Op::Conv2dBackwardWeight(p) => {
-            let (_, c, k, _) = backward_weight_plan(p, shapes)?;
-            vec![
-                k,
-                c / p.conv.geometry.groups,
-                p.kernel_size[0],
-                p.kernel_size[1],
-            ]
-        }
-    };
-    crate::tensor::checked_numel(&shape, "output")?;
-    Ok(shape)
+    Ok(op_geometry(op, shapes)?.output_shape())
 }
