@@ -1,0 +1,93 @@
+//! The element types (f32, f64) and their per-ISA blocking.
+
+use crate::microkernel::{self, KernelSet};
+use crate::Isa;
+use std::fmt::Debug;
+use std::ops::{Add, Mul};
+
+/// The k block: every ISA and element type sums k in blocks of this many
+/// terms, so the block structure of the summation is the same everywhere.
+/// 256 keeps the AVX-512 f32 A micro-panel (12 x 256 x 4 B = 12 KiB) and
+/// the f64 one (24 KiB) well inside a 32-48 KiB L1 next to the streamed B.
+pub const KC: usize = 256;
+
+/// Register tile and cache blocking of one (ISA, element type).
+///
+/// * `mr` x `nr`: the microkernel tile (rows of A broadcast x columns of B
+///   loaded). The conv packer must write B panels `nr` columns wide.
+/// * `kc`: k block (see [`KC`]); fixes the summation order.
+/// * `nc`: n block; `kc * nc` elements of packed B (about half the L2 of
+///   the target core) are packed then swept by every A micro-panel. It does
+///   not change any result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Blocking {
+    /// Rows per A panel / microkernel tile.
+    pub mr: usize,
+    /// Columns per B panel / microkernel tile.
+    pub nr: usize,
+    /// k block length.
+    pub kc: usize,
+    /// n block length.
+    pub nc: usize,
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for f32 {}
+    impl Sealed for f64 {}
+}
+
+/// A floating-point element type with microkernels: `f32` or `f64`.
+pub trait Element:
+    sealed::Sealed
+    + Copy
+    + Default
+    + Debug
+    + PartialEq
+    + PartialOrd
+    + Send
+    + Sync
+    + 'static
+    + Add<Output = Self>
+    + Mul<Output = Self>
+{
+    /// Zero.
+    const ZERO: Self;
+
+    /// The kernels for `isa` (internal).
+    #[doc(hidden)]
+    fn kernel_set(isa: Isa) -> &'static KernelSet<Self>;
+
+    /// The tile and blocking the kernels of `isa` use for this type.
+    fn blocking(isa: Isa) -> Blocking {
+        Self::kernel_set(isa).blocking
+    }
+}
+
+impl Element for f32 {
+    const ZERO: Self = 0.0;
+
+    fn kernel_set(isa: Isa) -> &'static KernelSet<f32> {
+        match isa {
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => &microkernel::avx512::F32,
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2Fma => &microkernel::avx2::F32,
+            _ => &microkernel::portable::F32,
+        }
+    }
+}
+
+impl Element for f64 {
+    const ZERO: Self = 0.0;
+
+    fn kernel_set(isa: Isa) -> &'static KernelSet<f64> {
+        match isa {
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => &microkernel::avx512::F64,
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2Fma => &microkernel::avx2::F64,
+            _ => &microkernel::portable::F64,
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! The single-threaded BLIS-style driver.
+//!
+//! Loops, outermost first: n blocks of `nc` columns; k blocks of `kc`
+//! (B block packed by the caller's [`PackB`] into scratch, then swept from
+//! L2); A row panels of `mr` (its `mr x kc` micro-panel stays in L1); B
+//! column panels of `nr`; the microkernel. A needs no cache-block loop of
+//! its own: it is packed once and each micro-panel is reused across a whole
+//! B block.
+//!
+//! Summation order per C element: the k blocks in order; within a block
+//! `p = k0 .. k0+kc` in order from zero (one fused multiply-add per term on
+//! the SIMD ISAs, multiply then add on the portable one); each block sum is
+//! then added to C (to the old C only when accumulating, else the first
+//! block's sum is stored). It depends only on `kc` and the ISA, never on the
+//! column range a call covers, so any split of n over threads gives the same
+//! bits.
+
+use crate::mat::MatMut;
+use crate::pack::{packed_b_len, PackB, PackedA};
+use crate::Element;
+
+/// Extra scratch elements so the packed B block can start 64-byte aligned.
+pub(crate) const ALIGN_SLACK: usize = 16;
+
+/// `C (+)= A * B[:, n0 .. n0 + c.cols()]`.
+///
+/// * `a`: packed A, `m x k`; `c.rows()` must equal `m`.
+/// * `b`: packs B blocks; it is asked for columns `n0 + j` for `j <
+///   c.cols()`, rows `0 .. k`.
+/// * `accumulate`: `false` overwrites C (beta = 0), `true` adds to it
+///   (beta = 1).
+/// * `scratch`: at least [`PackedA::scratch_len`]`(c.cols())` elements; its
+///   contents are irrelevant. Nothing is allocated.
+///
+/// Threads may run calls concurrently on disjoint column ranges (split C
+/// with [`MatMut::split_cols_at`]), each with its own scratch.
+pub fn gemm<T: Element, B: PackB<T> + ?Sized>(
+    a: &PackedA<T>,
+    b: &B,
+    n0: usize,
+    mut c: MatMut<'_, T>,
+    accumulate: bool,
+    scratch: &mut [T],
+) {
+    let (m, k, n) = (a.m(), a.k(), c.cols());
+    assert_eq!(c.rows(), m, "gemm: C has {} rows, A has {m}", c.rows());
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            for i in 0..m {
+                for j in 0..n {
+                    c.set(i, j, T::ZERO);
+                }
+            }
+        }
+        return;
+    }
+    let need = a.scratch_len(n);
+    assert!(
+        scratch.len() >= need,
+        "gemm: scratch has {} elements, needs {need}",
+        scratch.len()
+    );
+    let off = match scratch.as_ptr().align_offset(64) {
+        o if o <= ALIGN_SLACK => o,
+        _ => 0,
+    };
+    let scratch = &mut scratch[off..];
+    let bl = a.blocking();
+    let (mr, nr) = (bl.mr, bl.nr);
+    let kernels = T::kernel_set(a.isa()).ukr;
+    for jc in (0..n).step_by(bl.nc) {
+        let nc = bl.nc.min(n - jc);
+        for pc in (0..k).step_by(bl.kc) {
+            let kc = bl.kc.min(k - pc);
+            let bblock = &mut scratch[..packed_b_len(kc, nc, nr)];
+            b.pack(pc, kc, n0 + jc, nc, nr, bblock);
+            let acc = accumulate || pc > 0;
+            for ir in 0..m.div_ceil(mr) {
+                let i0 = ir * mr;
+                let rows = mr.min(m - i0);
+                let apanel = a.panel(ir, pc, kc);
+                let ukr = kernels[rows - 1];
+                for (jr, bpanel) in bblock.chunks_exact(nr * kc).enumerate() {
+                    let j0 = jc + jr * nr;
+                    let cols = nr.min(n - j0);
+                    let tile = c.tile(i0, j0, rows, cols);
+                    // SAFETY: `ukr` belongs to `a.isa()`, which PackedA
+                    // checked the CPU supports; the kernel itself checks the
+                    // slice lengths and the tile shape.
+                    unsafe { ukr(kc, apanel, bpanel, tile, acc) };
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,139 @@
+//! Microkernels: `C[M x nr_eff] (+)= A_panel[M x kc] * B_panel[kc x NR]`.
+//!
+//! Every kernel is generic over the number of live rows `M` (1..=MR), so the
+//! m tail runs only the rows it needs; the n tail is computed full width
+//! (the B panel is zero padded) and stored through a small stack tile.
+//! Per output element the kernel sums `p = 0..kc` in order, starting from
+//! zero, then adds the old C value once when accumulating.
+
+use crate::mat::MatMut;
+use crate::Blocking;
+
+pub(crate) mod portable;
+
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod avx2;
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod avx512;
+
+/// One microkernel. Arguments: `kc`, the A micro-panel (`kc * MR` elements,
+/// k-major, `MR` rows per k), the B micro-panel (`kc * NR` elements, `NR`
+/// columns per k), the C tile (`M` rows, `1..=NR` columns), accumulate.
+///
+/// Safety contract of calling it: the CPU supports the kernel's ISA (the
+/// kernels check every slice length and tile shape themselves).
+pub(crate) type Ukr<T> = unsafe fn(usize, &[T], &[T], MatMut<'_, T>, bool);
+
+/// The kernels of one (ISA, element type): blocking and one kernel per
+/// live-row count (`ukr[m - 1]` handles `m` rows).
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct KernelSet<T: 'static> {
+    pub(crate) blocking: Blocking,
+    pub(crate) ukr: &'static [Ukr<T>],
+}
+
+/// A table `[f::<1>, ..., f::<N>]` for N in {4, 6, 12}.
+macro_rules! ukr_table {
+    ($f:ident, 4) => {
+        [$f::<1>, $f::<2>, $f::<3>, $f::<4>]
+    };
+    ($f:ident, 6) => {
+        [$f::<1>, $f::<2>, $f::<3>, $f::<4>, $f::<5>, $f::<6>]
+    };
+    ($f:ident, 12) => {
+        [
+            $f::<1>, $f::<2>, $f::<3>, $f::<4>, $f::<5>, $f::<6>, $f::<7>, $f::<8>, $f::<9>,
+            $f::<10>, $f::<11>, $f::<12>,
+        ]
+    };
+}
+pub(crate) use ukr_table;
+
+/// Defines a SIMD microkernel `$name::<M>`: `MR = $mr` rows broadcast from
+/// A, `NR = 2 * $lanes` columns loaded from B as two vectors, `2 * M`
+/// vector accumulators.
+#[cfg(target_arch = "x86_64")]
+macro_rules! simd_ukr {
+    (
+        $name:ident, $t:ty, $feat:literal, mr = $mr:expr, lanes = $lanes:expr,
+        zero = $zero:ident, load = $load:ident, store = $store:ident,
+        set1 = $set1:ident, fma = $fma:ident, add = $add:ident
+    ) => {
+        #[target_feature(enable = $feat)]
+        pub(crate) unsafe fn $name<const M: usize>(
+            kc: usize,
+            a: &[$t],
+            b: &[$t],
+            mut c: MatMut<'_, $t>,
+            accumulate: bool,
+        ) {
+            const MR: usize = $mr;
+            const L: usize = $lanes;
+            const NR: usize = 2 * L;
+            assert!(M >= 1 && M <= MR && c.rows() == M && c.cols() >= 1 && c.cols() <= NR);
+            assert!(a.len() >= kc * MR && b.len() >= kc * NR);
+            let mut acc0 = [$zero(); M];
+            let mut acc1 = [$zero(); M];
+            let mut ap = a.as_ptr();
+            let mut bp = b.as_ptr();
+            for _ in 0..kc {
+                // SAFETY: before step p (< kc), ap = a + p*MR and bp = b + p*NR;
+                // we read ap[0..M] (M <= MR) and bp[0..NR], inside a (len >=
+                // kc*MR) and b (len >= kc*NR) by the asserts above; the
+                // advanced pointers are at most one past the end. Loads are
+                // unaligned loads; the target feature is enabled on this fn.
+                unsafe {
+                    let b0 = $load(bp);
+                    let b1 = $load(bp.add(L));
+                    for i in 0..M {
+                        let ai = $set1(*ap.add(i));
+                        acc0[i] = $fma(ai, b0, acc0[i]);
+                        acc1[i] = $fma(ai, b1, acc1[i]);
+                    }
+                    ap = ap.add(MR);
+                    bp = bp.add(NR);
+                }
+            }
+            if c.cols() == NR {
+                let ldc = c.row_stride();
+                let cp = c.as_mut_ptr();
+                for i in 0..M {
+                    // SAFETY: the tile has M rows and NR columns with row
+                    // stride ldc (MatMut invariant), so cp + i*ldc + [0, NR)
+                    // are valid, exclusively borrowed elements.
+                    unsafe {
+                        let row = cp.add(i * ldc);
+                        let (mut v0, mut v1) = (acc0[i], acc1[i]);
+                        if accumulate {
+                            v0 = $add($load(row), v0);
+                            v1 = $add($load(row.add(L)), v1);
+                        }
+                        $store(row, v0);
+                        $store(row.add(L), v1);
+                    }
+                }
+            } else {
+                let mut buf = [<$t>::default(); MR * NR];
+                for i in 0..M {
+                    // SAFETY: row i of buf spans buf[i*NR .. i*NR + NR], inside
+                    // the MR*NR array since i < M <= MR.
+                    unsafe {
+                        let row = buf.as_mut_ptr().add(i * NR);
+                        $store(row, acc0[i]);
+                        $store(row.add(L), acc1[i]);
+                    }
+                }
+                for i in 0..M {
+                    for j in 0..c.cols() {
+                        let v = buf[i * NR + j];
+                        let v = if accumulate { c.get(i, j) + v } else { v };
+                        c.set(i, j, v);
+                    }
+                }
+            }
+        }
+    };
+}
+#[cfg(target_arch = "x86_64")]
+pub(crate) use simd_ukr;

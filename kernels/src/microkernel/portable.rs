@@ -1,0 +1,62 @@
+//! The portable microkernel: safe Rust, no intrinsics, `MR x NR` = 4 x 8.
+//! Products and sums are rounded separately (no fused multiply-add).
+
+use super::{ukr_table, KernelSet, Ukr};
+use crate::mat::MatMut;
+use crate::{Blocking, Element};
+
+const MR: usize = 4;
+const NR: usize = 8;
+const BLOCKING: Blocking = Blocking {
+    mr: MR,
+    nr: NR,
+    kc: crate::KC,
+    nc: 256,
+};
+
+fn ukr<T: Element, const M: usize>(
+    kc: usize,
+    a: &[T],
+    b: &[T],
+    mut c: MatMut<'_, T>,
+    accumulate: bool,
+) {
+    assert!(M >= 1 && M <= MR && c.rows() == M && c.cols() >= 1 && c.cols() <= NR);
+    assert!(a.len() >= kc * MR && b.len() >= kc * NR);
+    let mut acc = [[T::ZERO; NR]; M];
+    for (ap, bp) in a.chunks_exact(MR).zip(b.chunks_exact(NR)).take(kc) {
+        for i in 0..M {
+            for j in 0..NR {
+                acc[i][j] = acc[i][j] + ap[i] * bp[j];
+            }
+        }
+    }
+    for (i, row) in acc.iter().enumerate() {
+        for (j, &v) in row.iter().enumerate().take(c.cols()) {
+            let v = if accumulate { c.get(i, j) + v } else { v };
+            c.set(i, j, v);
+        }
+    }
+}
+
+fn ukr_f32<const M: usize>(kc: usize, a: &[f32], b: &[f32], c: MatMut<'_, f32>, accumulate: bool) {
+    ukr::<f32, M>(kc, a, b, c, accumulate)
+}
+
+fn ukr_f64<const M: usize>(kc: usize, a: &[f64], b: &[f64], c: MatMut<'_, f64>, accumulate: bool) {
+    ukr::<f64, M>(kc, a, b, c, accumulate)
+}
+
+const F32_TABLE: [Ukr<f32>; MR] = ukr_table!(ukr_f32, 4);
+const F64_TABLE: [Ukr<f64>; MR] = ukr_table!(ukr_f64, 4);
+
+/// Portable f32 kernels.
+pub(crate) static F32: KernelSet<f32> = KernelSet {
+    blocking: BLOCKING,
+    ukr: &F32_TABLE,
+};
+/// Portable f64 kernels.
+pub(crate) static F64: KernelSet<f64> = KernelSet {
+    blocking: BLOCKING,
+    ukr: &F64_TABLE,
+};
