@@ -18,9 +18,11 @@ mod isa;
 mod mat;
 mod microkernel;
 pub mod pack;
+mod peak;
 
 pub use element::{Blocking, Element, KC};
 pub use gemm::gemm;
 pub use isa::{Isa, ISA_ENV_VAR};
 pub use mat::{MatMut, MatRef};
 pub use pack::{packed_b_len, PackB, PackedA};
+pub use peak::fma_peak_gflops;

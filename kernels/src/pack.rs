@@ -42,10 +42,14 @@ impl<T: Element> PackB<T> for MatRef<'_, T> {
         if kc == 0 {
             return;
         }
-        for (jp, dst) in panel.chunks_exact_mut(nr * kc).enumerate() {
-            let j0 = n0 + jp * nr;
-            let w = nr.min(n0 + nc - j0);
-            for (p, d) in dst.chunks_exact_mut(nr).enumerate() {
+        let panels = nc.div_ceil(nr);
+        // Walk B row by row (sequential reads), scattering each row's
+        // `nr`-column pieces into the panels.
+        for p in 0..kc {
+            for jp in 0..panels {
+                let j0 = n0 + jp * nr;
+                let w = nr.min(n0 + nc - j0);
+                let d = &mut panel[jp * nr * kc + p * nr..][..nr];
                 if let Some(src) = self.row_slice(k0 + p, j0, w) {
                     d[..w].copy_from_slice(src);
                 } else {

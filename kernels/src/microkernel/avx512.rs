@@ -37,23 +37,24 @@ simd_ukr!(
 const F32_TABLE: [Ukr<f32>; 12] = ukr_table!(ukr_f32, 12);
 const F64_TABLE: [Ukr<f64>; 12] = ukr_table!(ukr_f64, 12);
 
-/// AVX-512 f32: B block KC x NC = 256 x 1024 x 4 B = 1 MiB, half the 2 MiB L2.
+/// AVX-512 f32: B block KC x NC = 256 x 512 x 4 B = 512 KiB, a quarter of
+/// the 2 MiB L2 (room for the C tiles and A micro-panels it meets).
 pub(crate) static F32: KernelSet<f32> = KernelSet {
     blocking: Blocking {
         mr: 12,
         nr: 32,
         kc: crate::KC,
-        nc: 1024,
+        nc: 512,
     },
     ukr: &F32_TABLE,
 };
-/// AVX-512 f64: B block 256 x 512 x 8 B = 1 MiB.
+/// AVX-512 f64: B block 256 x 256 x 8 B = 512 KiB.
 pub(crate) static F64: KernelSet<f64> = KernelSet {
     blocking: Blocking {
         mr: 12,
         nr: 16,
         kc: crate::KC,
-        nc: 512,
+        nc: 256,
     },
     ukr: &F64_TABLE,
 };

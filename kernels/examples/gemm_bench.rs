@@ -1,0 +1,136 @@
+//! GFLOP/s of the GEMM driver per ISA and shape, against the measured FMA
+//! peak. Run: `cargo run --release -p convoracle-kernels --example gemm_bench`
+//! Optional args: a millisecond budget per (ISA, shape), default 1500, and a
+//! filter substring on the row label (e.g. `f32 avx512`), and one on the
+//! shape name (e.g. `conv3x3`).
+//!
+//! The machine may be shared, so for every row the FMA-peak loop and the
+//! GEMM are run alternately for the whole budget and the best of each is
+//! kept: the ratio compares quiet moments with quiet moments.
+
+use convoracle_kernels::{fma_peak_gflops, gemm, Element, Isa, MatMut, MatRef, PackB, PackedA};
+use std::cell::Cell;
+use std::time::Instant;
+
+/// Packs from a row-major matrix and adds up the time spent packing, so
+/// the table can show the rate with B packing excluded (a conv packs its
+/// im2col panels from an input that is usually cache resident, while this
+/// plain B streams from memory).
+struct TimedB<'a, T>(MatRef<'a, T>, Cell<f64>);
+
+impl<T: Element> PackB<T> for TimedB<'_, T> {
+    fn pack(&self, k0: usize, kc: usize, n0: usize, nc: usize, nr: usize, panel: &mut [T]) {
+        let t = Instant::now();
+        self.0.pack(k0, kc, n0, nc, nr, panel);
+        self.1.set(self.1.get() + t.elapsed().as_secs_f64());
+    }
+}
+
+const SHAPES: [(usize, usize, usize, &str); 4] = [
+    (1024, 1024, 1024, "square 1024^3"),
+    (64, 3136, 576, "conv3x3 64->64 @56x56"),
+    (256, 3136, 64, "conv1x1 64->256 @56x56"),
+    (512, 49, 4608, "conv3x3 512->512 @7x7"),
+];
+
+/// Best GEMM GFLOP/s (with and without the B packing time) and best peak
+/// GFLOP/s over alternating runs.
+fn bench<T: Element>(
+    isa: Isa,
+    peak_isa: Isa,
+    (m, n, k): (usize, usize, usize),
+    millis: u64,
+) -> (f64, f64, Option<f64>) {
+    let mk = |len: usize| {
+        (0..len)
+            .map(|i| if i % 3 == 0 { T::ZERO } else { T::default() })
+            .collect::<Vec<T>>()
+    };
+    let (a, b, mut c) = (mk(m * k), mk(k * n), mk(m * n));
+    let pa = PackedA::new(isa, MatRef::row_major(&a, m, k, k));
+    let bv = TimedB(MatRef::row_major(&b, k, n, n), Cell::new(0.0));
+    let mut scratch = vec![T::ZERO; pa.scratch_len(n)];
+    let (mut best, mut best_nopack, mut peak) = (f64::INFINITY, f64::INFINITY, None::<f64>);
+    let start = Instant::now();
+    let mut runs = 0;
+    while runs < 2 || start.elapsed().as_millis() < millis as u128 {
+        let skip_peak = std::env::var_os("GEMM_BENCH_NO_PEAK").is_some();
+        if let Some(p) = fma_peak_gflops::<T>(peak_isa, 5).filter(|_| !skip_peak) {
+            peak = Some(peak.map_or(p, |q| q.max(p)));
+        }
+        bv.1.set(0.0);
+        let t = Instant::now();
+        gemm(
+            &pa,
+            &bv,
+            0,
+            MatMut::from_slice(&mut c, m, n, n),
+            false,
+            &mut scratch,
+        );
+        let s = t.elapsed().as_secs_f64();
+        best = best.min(s);
+        best_nopack = best_nopack.min(s - bv.1.get());
+        runs += 1;
+    }
+    std::hint::black_box(&c);
+    let flops = 2.0 * (m * n * k) as f64;
+    (flops / best / 1e9, flops / best_nopack / 1e9, peak)
+}
+
+fn table<T: Element>(ty: &str, millis: u64, filter: &str, shape_filter: &str) {
+    let top = Isa::detect();
+    for isa in Isa::ALL {
+        let label = format!("{ty} {isa}");
+        if !label.contains(filter) {
+            continue;
+        }
+        if !isa.is_supported() {
+            println!("{label}: SKIPPED (CPU lacks it)");
+            continue;
+        }
+        let bl = T::blocking(isa);
+        println!(
+            "{label}: tile {}x{}, kc {}, nc {}",
+            bl.mr, bl.nr, bl.kc, bl.nc
+        );
+        for &(m, n, k, what) in SHAPES.iter().filter(|s| s.3.contains(shape_filter)) {
+            let budget = if isa == Isa::Portable { 1 } else { millis };
+            let (g, g2, peak) = bench::<T>(isa, top, (m, n, k), budget);
+            let frac = peak
+                .map(|p| {
+                    format!(
+                        "{top} peak {p:6.1}: {:5.1}% / {:5.1}%",
+                        100.0 * g / p,
+                        100.0 * g2 / p
+                    )
+                })
+                .unwrap_or_default();
+            println!("  m={m:4} n={n:4} k={k:4} {what:24} {g:7.1} GFLOP/s ({g2:7.1} w/o B packing)  {frac}");
+        }
+    }
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let millis = args.next().and_then(|s| s.parse().ok()).unwrap_or(1500);
+    let filter = args.next().unwrap_or_default();
+    let shape_filter = args.next().unwrap_or_default();
+    println!(
+        "isa detected: {} (available: {:?}); peaks below are best-of per row",
+        Isa::detect(),
+        Isa::available()
+    );
+    for isa in Isa::available() {
+        for (ty, p) in [
+            ("f32", fma_peak_gflops::<f32>(isa, 300)),
+            ("f64", fma_peak_gflops::<f64>(isa, 300)),
+        ] {
+            if let Some(p) = p {
+                println!("FMA peak {ty} {isa}: {p:.1} GFLOP/s (one run of 300 ms)");
+            }
+        }
+    }
+    table::<f32>("f32", millis, &filter, &shape_filter);
+    table::<f64>("f64", millis, &filter, &shape_filter);
+}
