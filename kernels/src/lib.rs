@@ -8,6 +8,26 @@
 //!
 //! All of the project's `unsafe` lives here: the SIMD microkernels and the
 //! raw-pointer C view [`MatMut`] that lets threads own disjoint columns.
+//!
+//! ```
+//! use convoracle_kernels::{gemm, Isa, MatMut, MatRef, PackedA};
+//! let (m, k, n) = (3, 4, 5);
+//! let a: Vec<f32> = (0..m * k).map(|i| i as f32).collect();
+//! let b: Vec<f32> = (0..k * n).map(|i| (i % 3) as f32).collect();
+//! let mut c = vec![0.0f32; m * n];
+//! // Plan time: pack A once for the best ISA (or force a lower one).
+//! let pa = PackedA::new(Isa::detect(), MatRef::row_major(&a, m, k, k));
+//! // Call time: any PackB (here a plain row-major B), caller-owned scratch.
+//! let mut scratch = vec![0.0f32; pa.scratch_len(n)];
+//! let bv = MatRef::row_major(&b, k, n, n);
+//! gemm(&pa, &bv, 0, MatMut::from_slice(&mut c, m, n, n), false, &mut scratch);
+//! let want: f32 = (0..k).map(|p| a[k + p] * b[p * n + 2]).sum();
+//! assert_eq!(c[n + 2], want);
+//! ```
+//!
+//! To split n over threads, cut C with [`MatMut::split_cols_at`] and give
+//! each piece its column offset `n0` and its own scratch: results are bit
+//! identical to one call (the summation order depends only on `kc`).
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]

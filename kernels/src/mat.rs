@@ -118,8 +118,9 @@ pub struct MatMut<'a, T> {
 // SAFETY: a MatMut is an exclusive borrow of its elements (like `&'a mut [T]`),
 // so moving it to another thread is sound whenever `T: Send`.
 unsafe impl<T: Send> Send for MatMut<'_, T> {}
-// SAFETY: `&MatMut` gives no access to the elements (every accessor takes
-// `&mut self` or `self`), so sharing the handle is harmless.
+// SAFETY: through `&MatMut` elements can only be read (`get` takes `&self`;
+// every write needs `&mut self`), exactly like `&[T]`, which is Sync when
+// `T: Sync`.
 unsafe impl<T: Sync> Sync for MatMut<'_, T> {}
 
 impl<'a, T: Copy> MatMut<'a, T> {
