@@ -3,8 +3,8 @@
 //! # From Rust
 //!
 //! Implement the one trait [`convoracle::Backend`] for your implementation
-//! (ops you do not have: return `false` from `supports`, or an
-//! `Unsupported` error), then one call from your own `#[test]`:
+//! (what you do not have, per feature: `Err(Unsupported::new("reflect
+//! padding"))` from `supports`), then one call from your own `#[test]`:
 //!
 //! ```ignore
 //! #[test]
@@ -39,14 +39,16 @@
 //!
 //! Run this example with `cargo run --example validate_my_conv`.
 
-use convoracle::backend::Backend;
-use convoracle::reference::{Op, OpKind, Problem, Role, Tensor};
+use convoracle::backend::{Backend, Unsupported};
+use convoracle::reference::{DType, Op, Problem, Role, Tensor};
 use convoracle::suite::Suite;
 use convoracle::verify::Algorithm;
+use convoracle::ProblemShape;
 
 /// A user's own conv2d: a straightforward f32 loop (f64 for f64 cases),
 /// cross-correlation with groups, stride, dilation and every padding mode.
-/// It implements conv2d only; the suite lists the other ops as unsupported.
+/// It implements conv2d without dilation; the suite lists the other ops
+/// and dilated draws as unsupported and tests the rest.
 struct MyConv;
 
 impl MyConv {
@@ -113,8 +115,14 @@ impl Backend for MyConv {
         "my-conv"
     }
 
-    fn supports(&self, op: OpKind) -> bool {
-        op == OpKind::Conv2d
+    /// What it lacks, per feature: the suite tests everything else, and
+    /// redraws generated cases that need what is missing.
+    fn supports(&self, problem: &ProblemShape, _: DType) -> Result<(), Unsupported> {
+        match &problem.op {
+            Op::Conv2d(p) if p.geometry.dilation != [1, 1] => Err("dilation > 1".into()),
+            Op::Conv2d(_) => Ok(()),
+            other => Err(Unsupported::op(other.kind())),
+        }
     }
 
     fn run_f32(&self, problem: &Problem<f32>) -> convoracle::Result<Tensor<f32>> {

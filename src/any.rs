@@ -1,5 +1,6 @@
 //! Problems and tensors of either dtype, for code that reads the dtype from a file.
 
+use crate::problem_shape::ProblemShape;
 use convoracle_reference::{DType, Problem, Tensor};
 
 /// A tensor of f32 or f64.
@@ -80,6 +81,21 @@ impl AnyProblem {
         match self {
             AnyProblem::F32(p) => p.output_shape(),
             AnyProblem::F64(p) => p.output_shape(),
+        }
+    }
+
+    /// The problem without its data: the op and every tensor's shape.
+    pub fn shape(&self) -> ProblemShape {
+        fn of<T: Copy + Default>(p: &Problem<T>) -> ProblemShape {
+            p.tensors
+                .iter()
+                .fold(ProblemShape::new(p.op.clone()), |s, (role, t)| {
+                    s.with(*role, t.shape())
+                })
+        }
+        match self {
+            AnyProblem::F32(p) => of(p),
+            AnyProblem::F64(p) => of(p),
         }
     }
 }

@@ -28,6 +28,9 @@ pub enum Error {
     },
     /// A request the caller made does not fit (unknown backend, bad option).
     Usage(String),
+    /// The implementation under test failed in its own way (an adapter
+    /// wraps its library's error here, e.g. `Error::Implementation(e.to_string())`).
+    Implementation(String),
 }
 
 impl Error {
@@ -57,6 +60,7 @@ impl fmt::Display for Error {
             } => write!(f, "{}: {reason}", file.display()),
             Error::Io { path, source } => write!(f, "{}: {source}", path.display()),
             Error::Usage(msg) => f.write_str(msg),
+            Error::Implementation(msg) => write!(f, "the implementation failed: {msg}"),
         }
     }
 }

@@ -12,9 +12,11 @@ pub mod any;
 pub mod backend;
 pub mod case;
 pub mod error;
+pub mod problem_shape;
 pub mod suite;
 pub mod verify;
 
 pub use any::{AnyProblem, AnyTensor};
-pub use backend::Backend;
+pub use backend::{Backend, Context, Plan, Unsupported};
 pub use error::{Error, Result};
+pub use problem_shape::ProblemShape;

@@ -16,6 +16,11 @@ struct Cli {
     #[arg(long, global = true, value_name = "BYTES", value_parser = cli::parse_bytes)]
     memory_limit: Option<u64>,
 
+    /// Threads a backend may use (results are reproducible for a given count).
+    #[arg(long, global = true, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..=1024))]
+    threads: u32,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -38,11 +43,15 @@ fn main() -> ExitCode {
         Ok(args) => args,
         Err(e) => return usage_error(e),
     };
+    // The limit bounds the files read (through the reader's default) and,
+    // as a value in the context, every buffer a backend's plan allocates.
+    let mut context = convoracle::Context::new().threads(args.threads as usize);
     if let Some(limit) = args.memory_limit {
         convoracle::reference::tensor::set_memory_limit(limit);
+        context = context.memory_limit(limit);
     }
     let result = match &args.command {
-        Command::Run(a) => cli::run::run(a),
+        Command::Run(a) => cli::run::run(a, &context),
         Command::Verify(a) => cli::verify::run(a),
         Command::VerifyAll(a) => cli::verify_all::run(a),
         Command::Export(a) => cli::export::run(a),

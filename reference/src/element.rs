@@ -4,7 +4,7 @@ use crate::exact::ExactSum;
 use std::fmt;
 
 /// The dtype of a case, as spelled in case.json.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum DType {
     /// IEEE binary32.
     F32,

@@ -1,7 +1,7 @@
 //! `convoracle run CASE_DIR`: compute a case with a backend.
 
 use clap::Args;
-use convoracle::backend::by_name;
+use convoracle::backend::{by_name, execute};
 use convoracle::case::{npy, read_case};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -23,18 +23,30 @@ pub struct RunArgs {
 }
 
 /// Reads the case, computes it, writes or summarises the output.
-pub fn run(args: &RunArgs) -> convoracle::Result<ExitCode> {
+pub fn run(args: &RunArgs, context: &convoracle::Context) -> convoracle::Result<ExitCode> {
     // The backend first: a typo in its name should not wait for a big case to load.
     let backend = by_name(&args.backend)?;
     let case = read_case(&args.case)?;
-    let output = backend.run(&case.problem)?;
+    let plan = backend.plan(&case.problem.shape(), case.problem.dtype(), context)?;
+    let output = execute(plan.as_ref(), &case.problem, context)?;
     println!(
         "case: {} ({}, {})",
         args.case.display(),
         case.problem.op().name(),
         case.problem.dtype()
     );
-    println!("backend: {}", backend.name());
+    let chose = plan.describe();
+    println!(
+        "backend: {} ({} thread(s); claim: {}{})",
+        backend.name(),
+        context.thread_count(),
+        plan.claim().describe(case.problem.dtype()),
+        if chose.is_empty() {
+            String::new()
+        } else {
+            format!("; {chose}")
+        }
+    );
     if let Some(path) = &args.output {
         npy::write(path, &output)?;
         println!("wrote {}", path.display());

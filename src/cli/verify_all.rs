@@ -10,8 +10,9 @@
 use super::verify::ClaimArgs;
 use clap::Args;
 use convoracle::case::{npy, read_case, CASE_JSON};
-use convoracle::verify::{verify, Status, Tolerance, Verdict};
+use convoracle::verify::{verify, CheckRecord, Tolerance, Verdict};
 use convoracle::Error;
+use serde::Serialize;
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -77,6 +78,52 @@ fn check(case_dir: &Path, candidate: &Path, tolerance: &Tolerance) -> Outcome {
     }
 }
 
+/// One case of the run, as the JSON output lists it: the status
+/// (`pass`, `warn`, `fail`, `missing`, `unusable`), the flat record of a
+/// verdict (see [`CheckRecord`]) and the full verdict.
+#[derive(Serialize)]
+struct Entry {
+    case: String,
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    record: Option<CheckRecord>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    verdict: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    candidate: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+/// The counts of a run, from its entries.
+#[derive(Serialize, Default)]
+struct Summary {
+    passed: usize,
+    warned: usize,
+    failed: usize,
+    missing: usize,
+    unusable: usize,
+}
+
+impl Summary {
+    fn of(entries: &[Entry]) -> Self {
+        let mut s = Summary::default();
+        for e in entries {
+            match e.status {
+                "pass" => s.passed += 1,
+                "warn" => {
+                    s.passed += 1;
+                    s.warned += 1
+                }
+                "missing" => s.missing += 1,
+                "unusable" => s.unusable += 1,
+                _ => s.failed += 1,
+            }
+        }
+        s
+    }
+}
+
 /// Verifies every case of CASES_DIR; prints a line per case and a summary.
 pub fn run(args: &VerifyAllArgs) -> convoracle::Result<ExitCode> {
     let tolerance = args.claim.tolerance()?;
@@ -88,71 +135,69 @@ pub fn run(args: &VerifyAllArgs) -> convoracle::Result<ExitCode> {
             "holds no case folder (a sub-folder with case.json)",
         ));
     }
-    let (mut passed, mut warned, mut failed, mut missing, mut unusable) = (0, 0, 0, 0, 0);
-    let mut records = Vec::new();
+    let mut entries = Vec::new();
     for (name, dir) in &cases {
         let candidate = args.candidates.join(format!("{name}.npy"));
         let outcome = check(dir, &candidate, &tolerance);
-        let (line, record) = match &outcome {
+        let entry = match outcome {
             Outcome::Verdict(v) => {
-                match v.status {
-                    Status::Pass => passed += 1,
-                    Status::Warn => {
-                        passed += 1;
-                        warned += 1
-                    }
-                    Status::Fail => failed += 1,
+                let record = CheckRecord::from_verdict(name, "candidate", &v, None);
+                if !args.json {
+                    println!("{name}: {}", v.summary_line());
                 }
-                (
-                    format!("{name}: {}", v.summary_line()),
-                    json!({"case": name, "status": v.status.name(), "verdict": v.to_json()}),
-                )
+                Entry {
+                    case: name.clone(),
+                    status: v.status.name(),
+                    record: Some(record),
+                    verdict: Some(v.to_json()),
+                    candidate: None,
+                    error: None,
+                }
             }
             Outcome::Missing(path) => {
-                missing += 1;
-                (
-                    format!("{name}: MISSING no candidate {}", path.display()),
-                    json!({
-                        "case": name,
-                        "status": "missing",
-                        "candidate": path.display().to_string(),
-                    }),
-                )
+                if !args.json {
+                    println!("{name}: MISSING no candidate {}", path.display());
+                }
+                Entry {
+                    case: name.clone(),
+                    status: "missing",
+                    record: None,
+                    verdict: None,
+                    candidate: Some(path.display().to_string()),
+                    error: None,
+                }
             }
             Outcome::Unusable(why) => {
-                unusable += 1;
                 let why = why.split_whitespace().collect::<Vec<_>>().join(" ");
-                (
-                    format!("{name}: UNUSABLE {why}"),
-                    json!({"case": name, "status": "unusable", "error": why}),
-                )
+                if !args.json {
+                    println!("{name}: UNUSABLE {why}");
+                }
+                Entry {
+                    case: name.clone(),
+                    status: "unusable",
+                    record: None,
+                    verdict: None,
+                    candidate: None,
+                    error: Some(why),
+                }
             }
         };
-        if args.json {
-            records.push(record);
-        } else {
-            println!("{line}");
-        }
+        entries.push(entry);
     }
-    let summary = format!(
-        "{passed} passed, {failed} failed, {missing} missing, {unusable} unusable \
-         ({warned} of the passed with warnings)"
-    );
+    let summary = Summary::of(&entries);
     if args.json {
-        let doc = json!({
-            "cases": records,
-            "summary": {
-                "passed": passed, "warned": warned, "failed": failed,
-                "missing": missing, "unusable": unusable,
-            },
-        });
-        println!("{doc}");
+        println!("{}", json!({ "cases": entries, "summary": summary }));
     } else {
-        println!("{summary}");
+        println!(
+            "{} passed, {} failed, {} missing, {} unusable ({} of the passed with warnings)",
+            summary.passed, summary.failed, summary.missing, summary.unusable, summary.warned
+        );
     }
-    Ok(if failed + missing + unusable == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(
+        if summary.failed + summary.missing + summary.unusable == 0 {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        },
+    )
 }

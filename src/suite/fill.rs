@@ -30,17 +30,23 @@ pub enum DataMode {
     /// Small integers (and quarter steps for offsets and masks): every
     /// summation order is exact.
     Integer,
+    /// Random floats with NaN and infinities in the data tensors (often on
+    /// the border, within reach of the padding) and exact zeros in the
+    /// weights (so that an infinity meets a zero weight): judged under the
+    /// non-finite policy of the accuracy contract.
+    NonFinite,
 }
 
 impl DataMode {
-    /// Both modes.
-    pub const ALL: [DataMode; 2] = [DataMode::Random, DataMode::Integer];
+    /// Every mode.
+    pub const ALL: [DataMode; 3] = [DataMode::Random, DataMode::Integer, DataMode::NonFinite];
 
     /// The name used in descriptors, manifests and the CLI.
     pub fn name(self) -> &'static str {
         match self {
             DataMode::Random => "random",
             DataMode::Integer => "integer",
+            DataMode::NonFinite => "non_finite",
         }
     }
 
@@ -79,10 +85,49 @@ impl SplitMix64 {
     }
 }
 
-/// What values a tensor of `role` gets under `mode`.
-fn value(role: Role, mode: DataMode, rng: &mut SplitMix64) -> f64 {
+/// A non-finite value: NaN, +inf or -inf.
+fn non_finite(rng: &mut SplitMix64) -> f64 {
+    [f64::NAN, f64::INFINITY, f64::NEG_INFINITY][rng.int(0, 2) as usize]
+}
+
+/// What value element `index` of a tensor of `role` (with `shape`) gets
+/// under `mode`.
+fn value(
+    role: Role,
+    mode: DataMode,
+    shape: &[usize],
+    index: &[usize],
+    rng: &mut SplitMix64,
+) -> f64 {
     use Role::*;
     match (mode, role) {
+        (DataMode::NonFinite, Input | GradOutput) => {
+            let border = shape.len() == 4
+                && (index[2] == 0
+                    || index[3] == 0
+                    || index[2] + 1 == shape[2]
+                    || index[3] + 1 == shape[3]);
+            let chance = if border { 0.15 } else { 0.03 };
+            if rng.unit() < chance {
+                non_finite(rng)
+            } else {
+                2.0 * rng.unit() - 1.0
+            }
+        }
+        (DataMode::NonFinite, Offset | Mask | Attention) => {
+            value(role, DataMode::Random, shape, index, rng)
+        }
+        (
+            DataMode::NonFinite,
+            Bias | DepthwiseBias | PointwiseBias | VerticalBias | HorizontalBias,
+        ) => 2.0 * rng.unit() - 1.0,
+        (DataMode::NonFinite, _) => {
+            if rng.unit() < 0.25 {
+                0.0
+            } else {
+                2.0 * rng.unit() - 1.0
+            }
+        }
         (DataMode::Random, Offset) => 5.0 * rng.unit() - 2.5,
         (DataMode::Random, Mask | Attention) => rng.unit(),
         (DataMode::Random, _) => 2.0 * rng.unit() - 1.0,
@@ -105,8 +150,8 @@ fn filled<T: Element>(spec: &ProblemShape, mode: DataMode, seed: u64) -> Result<
         // leaves the values of the others unchanged.
         let stream = seed ^ (role as u64 + 1).wrapping_mul(0xD6E8_FEB8_6659_FD93);
         let mut rng = SplitMix64::new(stream);
-        let tensor = Tensor::from_fn(shape.clone(), role.name(), |_| {
-            T::from_f64(value(role, mode, &mut rng))
+        let tensor = Tensor::from_fn(shape.clone(), role.name(), |index| {
+            T::from_f64(value(role, mode, shape, index, &mut rng))
         })?;
         problem = problem.with(role, tensor);
     }

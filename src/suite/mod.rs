@@ -34,6 +34,7 @@ mod descriptor;
 mod export;
 mod fill;
 mod generate;
+mod quiet_panic;
 mod report;
 mod runner;
 mod spec;
@@ -42,9 +43,10 @@ pub use catalogue::{catalogue, Named};
 pub use export::{export, export_cases, ExportOptions, Selection};
 pub use fill::{fill, DataMode};
 pub use generate::{
-    any_problem_strategy, any_spec_strategy, case_strategy, problem_strategy, spec_strategy,
+    any_problem_strategy, any_spec_strategy, case_strategy, problem_strategy, sized_case_strategy,
+    sized_spec_strategy, spec_strategy, SizeProfile,
 };
-pub use report::{CaseRecord, CaseStatus, Failure, Report};
+pub use report::{CaseRecord, Counts, Failure, Report};
 pub use runner::Suite;
 pub use spec::{Origin, ProblemShape, SuiteCase};
 

@@ -25,6 +25,9 @@ pub struct Bounds {
     pub gamma_meaningless: bool,
     /// True when an input holds a non-finite value (matters for fft).
     pub non_finite_input: bool,
+    /// The most terms any output element sums (`None` under `exact`,
+    /// whose bound needs no count).
+    pub max_terms: Option<u64>,
 }
 
 /// `gamma_n = n u / (1 - n u)`, infinite once `n u >= 1`.
@@ -63,6 +66,7 @@ pub fn bounds(
         notes: Vec::new(),
         gamma_meaningless: false,
         non_finite_input: false,
+        max_terms: None,
     };
     if tolerance.algorithm == Algorithm::Exact || len == 0 {
         return Ok(out);
@@ -72,6 +76,7 @@ pub fn bounds(
     let u_out = dtype.unit_roundoff();
     let u_in = tolerance.input_rounding.map_or(0.0, |r| r.unit_roundoff());
     let counts = term_counts(problem, &shape)?;
+    out.max_terms = Some(counts.max());
     let (height, width) = (shape[2], shape[3]);
     let plane = height * width;
     let fft = (tolerance.algorithm == Algorithm::Fft)

@@ -22,6 +22,7 @@ pub mod deform_clamp;
 pub mod diagnosis;
 pub mod fft_norms;
 mod mutations;
+pub mod record;
 pub mod shape_diagnosis;
 pub mod terms;
 #[cfg(test)]
@@ -34,6 +35,7 @@ pub mod verdict;
 pub use catalogue::{catalogue, BugModel, KnownBug};
 pub use compare::{Comparison, ElementReport};
 pub use diagnosis::{BugMatch, Diagnosis, MatchKind, ShapeExplanation};
+pub use record::{CheckRecord, CheckStatus};
 pub use tolerance::{Accumulation, Algorithm, Tolerance, WinogradTile, C_FFT};
 pub use verdict::{FailureKind, Status, Verdict};
 
@@ -139,6 +141,7 @@ pub fn verify_against(
         trust: None,
         notes: Vec::new(),
         diagnosis: None,
+        max_terms: None,
     };
     if candidate.shape() != expected_shape.as_slice() {
         verdict.status = Status::Fail;
@@ -148,6 +151,7 @@ pub fn verify_against(
     }
     let (comparison, bounds) = evaluate(&wide, dtype, &reference, candidate.data(), tolerance)?;
     verdict.notes = bounds.notes.clone();
+    verdict.max_terms = bounds.max_terms;
     if tolerance.algorithm == Algorithm::Fft && bounds.non_finite_input {
         verdict.notes.push(if comparison.spread_non_finite > 0 {
             format!(

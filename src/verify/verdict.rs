@@ -85,6 +85,8 @@ pub struct Verdict {
     pub notes: Vec<String>,
     /// On failure: which known bug the candidate matches.
     pub diagnosis: Option<Diagnosis>,
+    /// The most terms an output element sums (`None` under `exact`).
+    pub max_terms: Option<u64>,
 }
 
 /// A value in the case dtype's shortest round-trip spelling.

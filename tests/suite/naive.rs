@@ -3,9 +3,9 @@
 //! plant known bugs. It implements conv2d only; every other op is
 //! Unsupported.
 
-use convoracle::backend::{unsupported, Backend};
-use convoracle::reference::{Element, Op, OpKind, PaddingMode, Problem, Role, Tensor};
-use convoracle::Result;
+use convoracle::backend::{unsupported, Backend, Unsupported};
+use convoracle::reference::{DType, Element, Op, PaddingMode, Problem, Role, Tensor};
+use convoracle::{ProblemShape, Result};
 use std::ops::{Add, Mul};
 
 /// The naive conv2d, optionally with a planted bug.
@@ -27,11 +27,9 @@ impl Naive {
             return Err(unsupported("naive", problem.op.kind()));
         };
         if self.zeros_only && p.padding_mode != PaddingMode::Zeros {
-            return Err(convoracle::Error::Spec(
-                convoracle::reference::Error::Unsupported {
-                    backend: "naive".into(),
-                    what: format!("{} padding", p.padding_mode.name()),
-                },
+            return Err(unsupported(
+                "naive",
+                format!("{} padding", p.padding_mode.name()),
             ));
         }
         let shape = problem.output_shape()?;
@@ -93,8 +91,11 @@ impl Backend for Naive {
         }
     }
 
-    fn supports(&self, op: OpKind) -> bool {
-        op == OpKind::Conv2d
+    fn supports(&self, problem: &ProblemShape, _: DType) -> std::result::Result<(), Unsupported> {
+        match problem.op {
+            Op::Conv2d(_) => Ok(()),
+            ref other => Err(Unsupported::op(other.kind())),
+        }
     }
 
     fn run_f32(&self, problem: &Problem<f32>) -> Result<Tensor<f32>> {
