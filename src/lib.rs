@@ -11,6 +11,7 @@ pub use convoracle_reference as reference;
 pub mod any;
 pub mod backend;
 pub mod case;
+pub mod direct;
 pub mod error;
 pub mod problem_shape;
 pub mod suite;

@@ -1,0 +1,125 @@
+//! The `direct` backend: fast direct convolution for every op, f32 and f64,
+//! multithreaded, held to the `direct` bound of the accuracy contract (and
+//! bit-identical to the reference on small-integer data).
+//!
+//! Each op family plans in its own file; this file dispatches and holds
+//! what they share (the ISA chosen at run time, the thread pools).
+
+use crate::backend::{run_planned, Backend, Context, Plan, Unsupported};
+use crate::error::Result;
+use crate::problem_shape::ProblemShape;
+use crate::{AnyProblem, AnyTensor};
+use convoracle_kernels::Isa;
+use convoracle_reference::{DType, OpKind, Problem, Tensor};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// Fast direct convolution (see the module docs).
+///
+/// ```
+/// use convoracle::backend::{Backend, Context};
+/// use convoracle::direct::Direct;
+/// let direct = Direct::new();
+/// assert_eq!(direct.name(), "direct");
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct Direct {
+    isa: Isa,
+}
+
+impl Default for Direct {
+    fn default() -> Self {
+        Direct::new()
+    }
+}
+
+impl Direct {
+    /// The backend on the best instruction set this CPU has (AVX-512,
+    /// AVX2+FMA, or portable code), as `Isa::detect` finds it.
+    pub fn new() -> Self {
+        Direct { isa: Isa::detect() }
+    }
+
+    /// The backend forced onto one instruction set (tests run every one the
+    /// machine supports). `None` when the CPU lacks it.
+    pub fn with_isa(isa: Isa) -> Option<Self> {
+        isa.is_supported().then_some(Direct { isa })
+    }
+
+    /// The instruction set in use.
+    pub fn isa(&self) -> Isa {
+        self.isa
+    }
+}
+
+impl Backend for Direct {
+    fn name(&self) -> &str {
+        "direct"
+    }
+
+    fn supports(&self, problem: &ProblemShape, _: DType) -> std::result::Result<(), Unsupported> {
+        // Each family's arm moves to its own file's `supports` as it lands.
+        match problem.kind() {
+            kind @ (OpKind::Conv2d
+            | OpKind::ConvTranspose2d
+            | OpKind::Conv2dBackwardInput
+            | OpKind::Conv2dBackwardWeight
+            | OpKind::DeformConv2d
+            | OpKind::DynamicConv2d
+            | OpKind::DepthwiseSeparable2d
+            | OpKind::SpatiallySeparable2d
+            | OpKind::Aspp) => Err(Unsupported::op(kind)),
+        }
+    }
+
+    fn plan<'a>(
+        &'a self,
+        problem: &ProblemShape,
+        dtype: DType,
+        context: &Context,
+    ) -> Result<Box<dyn Plan + 'a>> {
+        problem.output_shape()?;
+        if let Err(lacking) = self.supports(problem, dtype) {
+            return Err(crate::backend::unsupported(self.name(), lacking));
+        }
+        let _ = context;
+        Err(crate::backend::unsupported(
+            self.name(),
+            Unsupported::op(problem.kind()),
+        ))
+    }
+
+    fn run_f32(&self, problem: &Problem<f32>) -> Result<Tensor<f32>> {
+        match run_planned(self, &AnyProblem::F32(problem.clone()), &Context::new())? {
+            AnyTensor::F32(t) => Ok(t),
+            AnyTensor::F64(_) => unreachable!("an f32 plan returns f32"),
+        }
+    }
+
+    fn run_f64(&self, problem: &Problem<f64>) -> Result<Tensor<f64>> {
+        match run_planned(self, &AnyProblem::F64(problem.clone()), &Context::new())? {
+            AnyTensor::F64(t) => Ok(t),
+            AnyTensor::F32(_) => unreachable!("an f64 plan returns f64"),
+        }
+    }
+}
+
+/// The rayon pool of `threads` threads, built once per count and shared by
+/// every plan (building a pool costs more than a small convolution).
+#[allow(dead_code)] // used by the op families as they land
+pub(crate) fn pool(threads: usize) -> Arc<rayon::ThreadPool> {
+    static POOLS: OnceLock<Mutex<HashMap<usize, Arc<rayon::ThreadPool>>>> = OnceLock::new();
+    let pools = POOLS.get_or_init(|| Mutex::new(HashMap::new()));
+    let mut pools = pools.lock().unwrap_or_else(|e| e.into_inner());
+    pools
+        .entry(threads)
+        .or_insert_with(|| {
+            Arc::new(
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .expect("a rayon pool of a few threads"),
+            )
+        })
+        .clone()
+}
