@@ -224,18 +224,3 @@ pub fn unsupported(backend: &str, feature: impl Into<Unsupported>) -> Error {
         what: feature.into().0,
     })
 }
-
-/// The names of the backends this build has.
-pub const BACKENDS: &[&str] = &["reference", "direct"];
-
-/// The backend of a name, or a usage error listing the known ones.
-pub fn by_name(name: &str) -> Result<Box<dyn Backend>> {
-    match name {
-        "reference" => Ok(Box::new(Reference)),
-        "direct" => Ok(Box::new(crate::direct::Direct::new())),
-        other => Err(Error::Usage(format!(
-            "unknown backend `{other}` (this build has: {})",
-            BACKENDS.join(", ")
-        ))),
-    }
-}

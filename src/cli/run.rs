@@ -1,8 +1,9 @@
 //! `convoracle run CASE_DIR`: compute a case with a backend.
 
 use clap::Args;
-use convoracle::backend::{by_name, execute};
+use convoracle::backend::execute;
 use convoracle::case::{npy, read_case};
+use convoracle::registry::by_name;
 use std::path::PathBuf;
 use std::process::ExitCode;
 

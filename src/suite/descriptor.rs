@@ -352,3 +352,17 @@ fn parse_op(kind: OpKind, w: &mut Words) -> Result<Op> {
         }
     })
 }
+
+// The inherent methods live here, beside the format, so that `spec` does
+// not depend on `descriptor`.
+impl SuiteCase {
+    /// The one-line descriptor that [`SuiteCase::parse`] reads back.
+    pub fn descriptor(&self) -> String {
+        format(self)
+    }
+
+    /// Reads a descriptor written by [`SuiteCase::descriptor`].
+    pub fn parse(descriptor: &str) -> Result<SuiteCase> {
+        parse(descriptor)
+    }
+}

@@ -17,9 +17,9 @@
 //! The generator is SplitMix64, written here so that a seed reproduces the
 //! same data whatever version of any dependency is in use.
 
-use super::spec::ProblemShape;
 use crate::any::AnyProblem;
 use crate::error::Result;
+use crate::problem_shape::ProblemShape;
 use convoracle_reference::{DType, Element, Problem, Role, Tensor};
 
 /// How a case's tensors are filled.

@@ -51,14 +51,4 @@ impl SuiteCase {
     pub fn integer_exact(&self) -> bool {
         self.data == DataMode::Integer && self.spec.integer_exact()
     }
-
-    /// The one-line descriptor that [`SuiteCase::parse`] reads back.
-    pub fn descriptor(&self) -> String {
-        super::descriptor::format(self)
-    }
-
-    /// Reads a descriptor written by [`SuiteCase::descriptor`].
-    pub fn parse(descriptor: &str) -> Result<SuiteCase> {
-        super::descriptor::parse(descriptor)
-    }
 }

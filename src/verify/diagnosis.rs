@@ -17,10 +17,10 @@
 //! the top-left part of the bug's output, with zeros past the padded input.
 
 use super::catalogue::{catalogue, BugModel, KnownBug};
-use super::shape_diagnosis::explain_shape;
+use super::evaluate::{compute_as, evaluate};
+use super::json::number;
+use super::shape_diagnosis::{explain_shape, ShapeExplanation};
 use super::tolerance::Tolerance;
-use super::verdict::number;
-use super::{compute_as, evaluate};
 use convoracle_reference::{
     Computed, DType, Op, Padding2d, PaddingMode, PaddingSpec, Problem, Tensor,
 };
@@ -61,15 +61,6 @@ pub struct BugMatch {
     pub share_within: f64,
     /// A bug, another algorithm or a lower precision.
     pub kind: MatchKind,
-}
-
-/// An output-size formula that gives the candidate's (wrong) shape.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ShapeExplanation {
-    /// A short name (`stride axes swapped`).
-    pub name: &'static str,
-    /// What the kernel author did.
-    pub description: String,
 }
 
 /// Which known bugs explain a failure.

@@ -20,7 +20,9 @@ mod claims;
 pub mod compare;
 pub mod deform_clamp;
 pub mod diagnosis;
+pub mod evaluate;
 pub mod fft_norms;
+mod json;
 mod mutations;
 pub mod record;
 pub mod shape_diagnosis;
@@ -34,14 +36,16 @@ pub mod verdict;
 
 pub use catalogue::{catalogue, BugModel, KnownBug};
 pub use compare::{Comparison, ElementReport};
-pub use diagnosis::{BugMatch, Diagnosis, MatchKind, ShapeExplanation};
+pub use diagnosis::{BugMatch, Diagnosis, MatchKind};
 pub use record::{CheckRecord, CheckStatus};
+pub use shape_diagnosis::ShapeExplanation;
 pub use tolerance::{Accumulation, Algorithm, Tolerance, WinogradTile, C_FFT};
 pub use verdict::{FailureKind, Status, Verdict};
 
 use crate::any::{AnyProblem, AnyTensor};
 use crate::error::{Error, Result};
-use convoracle_reference::{compute, Computed, DType, Problem};
+use convoracle_reference::{compute, Computed, DType};
+use evaluate::{evaluate, widen};
 
 /// A reference result of either dtype.
 #[derive(Debug, Clone, PartialEq)]
@@ -196,65 +200,4 @@ pub fn verify_against(
         verdict.diagnosis = Some(diagnosis::diagnose(&wide, dtype, &candidate, tolerance));
     }
     Ok(verdict)
-}
-
-/// Bounds and comparison of a candidate (C order, the reference's shape)
-/// against a reference of `problem`.
-pub(crate) fn evaluate(
-    problem: &Problem<f64>,
-    dtype: DType,
-    reference: &Computed<f64>,
-    candidate: &[f64],
-    tolerance: &Tolerance,
-) -> Result<(Comparison, bounds::Bounds)> {
-    let b = bounds::bounds(problem, dtype, reference, tolerance)?;
-    let c = compare::compare(
-        candidate,
-        reference.output.data(),
-        reference.magnitude.data(),
-        &b,
-        reference.output.shape(),
-        dtype,
-        tolerance.algorithm,
-    );
-    Ok((c, b))
-}
-
-/// The problem with its tensors widened to f64 (exact).
-pub(crate) fn widen(problem: &AnyProblem) -> Problem<f64> {
-    match problem {
-        AnyProblem::F32(p) => Problem {
-            op: p.op.clone(),
-            tensors: p
-                .tensors
-                .iter()
-                .map(|(r, t)| (*r, t.map(|v| v as f64)))
-                .collect(),
-        },
-        AnyProblem::F64(p) => p.clone(),
-    }
-}
-
-/// Computes the exact reference of a widened problem in `dtype` (narrowing
-/// is exact for tensors that came from `dtype` and were only rearranged,
-/// negated or doubled) and widens the result again.
-pub(crate) fn compute_as(problem: &Problem<f64>, dtype: DType) -> Result<Computed<f64>> {
-    match dtype {
-        DType::F64 => Ok(compute(problem)?),
-        DType::F32 => {
-            let narrow = Problem {
-                op: problem.op.clone(),
-                tensors: problem
-                    .tensors
-                    .iter()
-                    .map(|(r, t)| (*r, t.map(|v| v as f32)))
-                    .collect(),
-            };
-            let c = compute(&narrow)?;
-            Ok(Computed {
-                output: c.output.map(|v| v as f64),
-                magnitude: c.magnitude,
-            })
-        }
-    }
 }

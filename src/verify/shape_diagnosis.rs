@@ -2,12 +2,20 @@
 //! author gets wrong, tried one by one; those that give the candidate's
 //! shape are reported. Layout mix-ups (channels-last, squeezed dims) too.
 
-use super::diagnosis::ShapeExplanation;
 use convoracle_reference::spec::geometry::{
     dilated_extent, forward_output_size, transposed_output_size,
 };
 use convoracle_reference::spec::shapes::conv_transpose2d_geometry;
 use convoracle_reference::{Op, PaddingMode, PaddingSpec, Problem, Role};
+
+/// An output-size formula that gives the candidate's (wrong) shape.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShapeExplanation {
+    /// A short name (`stride axes swapped`).
+    pub name: &'static str,
+    /// What the kernel author did.
+    pub description: String,
+}
 
 /// One axis of a forward or transposed size computation.
 #[derive(Debug, Clone, Copy)]

@@ -3,6 +3,7 @@
 
 use super::compare::{Comparison, ElementReport};
 use super::diagnosis::Diagnosis;
+use super::json::number;
 use super::tolerance::Tolerance;
 use convoracle_reference::{DType, OpKind};
 use serde_json::{json, Value};
@@ -99,17 +100,6 @@ pub(crate) fn value(x: f64, dtype: DType) -> String {
 
 fn index(i: &[usize; 4]) -> String {
     format!("({}, {}, {}, {})", i[0], i[1], i[2], i[3])
-}
-
-/// A JSON number, or the string `"nan"`, `"inf"`, `"-inf"`.
-pub(crate) fn number(x: f64) -> Value {
-    if x.is_nan() {
-        json!("nan")
-    } else if x.is_infinite() {
-        json!(if x > 0.0 { "inf" } else { "-inf" })
-    } else {
-        json!(x)
-    }
 }
 
 fn element_json(e: &ElementReport) -> Value {
