@@ -67,6 +67,35 @@ fn every_fixture_case_loads() {
     );
 }
 
+/// Every fixture runs through the `Backend` trait's plan path (validated
+/// once from its shapes, executed into a caller-owned output) and gives the
+/// reference's bits: the path the suite, `run` and the reports take.
+#[test]
+fn every_fixture_runs_through_the_backend_trait() {
+    use convoracle::backend::{run_planned, Context, Reference};
+    let Some(dirs) = case_dirs() else {
+        return;
+    };
+    for (name, dir) in &dirs {
+        let case = read_case(dir).unwrap();
+        let planned = run_planned(&Reference, &case.problem, &Context::new()).unwrap();
+        let bits = |t: &AnyTensor| match t {
+            AnyTensor::F32(t) => t
+                .data()
+                .iter()
+                .map(|v| v.to_bits() as u64)
+                .collect::<Vec<_>>(),
+            AnyTensor::F64(t) => t.data().iter().map(|v| v.to_bits()).collect(),
+        };
+        let direct = match &case.problem {
+            AnyProblem::F32(p) => AnyTensor::F32(compute(p).unwrap().output),
+            AnyProblem::F64(p) => AnyTensor::F64(compute(p).unwrap().output),
+        };
+        assert_eq!(planned.shape(), direct.shape(), "{name}");
+        assert_eq!(bits(&planned), bits(&direct), "{name}");
+    }
+}
+
 /// The number of rounding steps a term of output element's sum can go
 /// through in any evaluation order (`n` of gamma_n), from the shapes.
 ///

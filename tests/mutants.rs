@@ -15,7 +15,7 @@ mod naive;
 mod roster;
 
 use cases::{conv2d_cases, deform_case, transposed_case};
-use convoracle::backend::Backend;
+use convoracle::backend::{run_planned, Context};
 use convoracle::reference::Problem;
 use convoracle::verify::{verify, Algorithm, Status, Tolerance, WinogradTile};
 use convoracle::{AnyProblem, AnyTensor};
@@ -38,7 +38,9 @@ fn check(
     tolerance: Tolerance,
 ) -> Outcome {
     let problem = AnyProblem::F32(problem.clone());
-    let candidate: AnyTensor = backend.run(&problem).expect("the implementation runs");
+    // Through the trait's plan path, as the suite runs implementations.
+    let candidate: AnyTensor =
+        run_planned(backend, &problem, &Context::new()).expect("the implementation runs");
     let v = verify(&problem, &candidate, &tolerance).expect("verifiable");
     Outcome {
         implementation: backend.name,

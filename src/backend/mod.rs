@@ -188,6 +188,9 @@ pub fn run_planned<B: Backend + ?Sized>(
     context: &Context,
 ) -> Result<AnyTensor> {
     let plan = backend.plan(&problem.shape(), problem.dtype(), context)?;
+    if let Some(whole) = plan.run_whole(problem) {
+        return whole;
+    }
     execute(plan.as_ref(), problem, context)
 }
 

@@ -2,6 +2,7 @@
 //! caller-owned output and scratch (rustfft's `process_with_scratch`).
 
 use super::{unsupported, Backend, Context};
+use crate::any::{AnyProblem, AnyTensor};
 use crate::error::{Error, Result};
 use crate::problem_shape::ProblemShape;
 use crate::verify::Tolerance;
@@ -31,6 +32,16 @@ pub trait Plan: Send + Sync {
     /// algorithm and why); empty when there is no choice to report.
     fn describe(&self) -> String {
         String::new()
+    }
+
+    /// For a plan that wraps an easy path (`run_f32` / `run_f64`): the
+    /// easy path's own tensor, whatever its shape, so that a wrong output
+    /// shape reaches the verifier's shape diagnosis instead of becoming an
+    /// error of the copy into a fixed-size output. `None` (the default) for
+    /// plans that write into caller-owned buffers.
+    fn run_whole(&self, problem: &AnyProblem) -> Option<Result<AnyTensor>> {
+        let _ = problem;
+        None
     }
 
     /// Computes an f32 problem of the planned shapes into `output`
@@ -124,6 +135,10 @@ impl<'a, B: Backend + ?Sized> SimplePlan<'a, B> {
         })
     }
 
+    fn output_len(&self) -> usize {
+        self.output_shape.iter().product()
+    }
+
     fn finish<T: Element>(&self, computed: Tensor<T>, output: &mut [T]) -> Result<()> {
         if computed.shape() != self.output_shape.as_slice() {
             return Err(Error::Implementation(format!(
@@ -153,6 +168,15 @@ impl<B: Backend + ?Sized> Plan for SimplePlan<'_, B> {
 
     fn claim(&self) -> Tolerance {
         self.claim
+    }
+
+    fn run_whole(&self, problem: &AnyProblem) -> Option<Result<AnyTensor>> {
+        Some(match problem {
+            AnyProblem::F32(p) => check_planned(self, p, self.output_len(), 0)
+                .and_then(|()| self.backend.run_f32(p).map(AnyTensor::F32)),
+            AnyProblem::F64(p) => check_planned(self, p, self.output_len(), 0)
+                .and_then(|()| self.backend.run_f64(p).map(AnyTensor::F64)),
+        })
     }
 
     fn execute_f32(

@@ -583,4 +583,33 @@ mod tests {
             "flip {flip} grouped {grouped} empty {empty}"
         );
     }
+
+    #[test]
+    fn larger_profiles_reach_blocking_edges_within_their_budget() {
+        for profile in [SizeProfile::Medium, SizeProfile::Large] {
+            let limits = profile.limits();
+            let mut runner = TestRunner::deterministic();
+            let (mut channels, mut image, mut kernel) = (0, 0, 0);
+            for op in OpKind::ALL {
+                let strategy = sized_spec_strategy(op, profile);
+                for _ in 0..24 {
+                    let spec = strategy.new_tree(&mut runner).unwrap().current();
+                    assert!(spec.output_shape().is_ok(), "{spec:?}");
+                    let cost = spec.multiply_adds().unwrap();
+                    assert!(cost <= limits.budget, "{cost} over {}", limits.budget);
+                    if let Ok(geometry) = spec.geometry() {
+                        if let Some(g) = geometry.conv() {
+                            channels = channels.max(g.in_channels.max(g.out_channels));
+                            image = image.max(g.input[0].max(g.input[1]));
+                            kernel = kernel.max(g.kernel[0].max(g.kernel[1]));
+                        }
+                    }
+                }
+            }
+            // Past a 12-row microkernel tile, a 32-column one, and 3x3 kernels.
+            assert!(channels > 12, "{profile:?}: channels {channels}");
+            assert!(image > 32, "{profile:?}: image {image}");
+            assert!(kernel > 3, "{profile:?}: kernel {kernel}");
+        }
+    }
 }

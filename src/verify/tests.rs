@@ -266,7 +266,10 @@ fn the_json_form_is_complete_and_spells_non_finite_numbers() {
         "relative_l2",
         "diagnosis",
     ] {
-        assert!(j.get(key).is_some(), "missing {key}");
+        assert!(
+            j.get(key).is_some_and(|v| !v.is_null()),
+            "missing or null {key}: {j}"
+        );
     }
 }
 
