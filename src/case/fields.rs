@@ -45,6 +45,63 @@ impl<'de> Deserialize<'de> for Members {
     }
 }
 
+/// Any JSON value, read only to reject a key that appears twice in any
+/// object at any depth (e.g. `"padding": {"top": 1, "top": 2}`).
+struct NoDuplicateKeys;
+
+impl<'de> Deserialize<'de> for NoDuplicateKeys {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = NoDuplicateKeys;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<NoDuplicateKeys, A::Error> {
+                let mut seen = std::collections::HashSet::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    map.next_value::<NoDuplicateKeys>()?;
+                    if !seen.insert(key.clone()) {
+                        return Err(serde::de::Error::custom(format!(
+                            "field `{key}` appears twice"
+                        )));
+                    }
+                }
+                Ok(NoDuplicateKeys)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> std::result::Result<NoDuplicateKeys, A::Error> {
+                while seq.next_element::<NoDuplicateKeys>()?.is_some() {}
+                Ok(NoDuplicateKeys)
+            }
+            fn visit_bool<E>(self, _: bool) -> std::result::Result<NoDuplicateKeys, E> {
+                Ok(NoDuplicateKeys)
+            }
+            fn visit_i64<E>(self, _: i64) -> std::result::Result<NoDuplicateKeys, E> {
+                Ok(NoDuplicateKeys)
+            }
+            fn visit_u64<E>(self, _: u64) -> std::result::Result<NoDuplicateKeys, E> {
+                Ok(NoDuplicateKeys)
+            }
+            fn visit_f64<E>(self, _: f64) -> std::result::Result<NoDuplicateKeys, E> {
+                Ok(NoDuplicateKeys)
+            }
+            fn visit_str<E>(self, _: &str) -> std::result::Result<NoDuplicateKeys, E> {
+                Ok(NoDuplicateKeys)
+            }
+            fn visit_unit<E>(self) -> std::result::Result<NoDuplicateKeys, E> {
+                Ok(NoDuplicateKeys)
+            }
+        }
+        deserializer.deserialize_any(V)
+    }
+}
+
 /// The fields of one case.json, consumed as they are read.
 pub(crate) struct Fields {
     file: PathBuf,
@@ -66,6 +123,8 @@ pub(crate) fn describe(v: &Value) -> String {
 impl Fields {
     /// Parses the text of a case.json.
     pub(crate) fn parse(text: &str, file: &Path) -> Result<Self> {
+        serde_json::from_str::<NoDuplicateKeys>(text)
+            .map_err(|e| Error::case(file, None, format!("invalid JSON: {e}")))?;
         let Members(members) = serde_json::from_str(text)
             .map_err(|e| Error::case(file, None, format!("invalid JSON: {e}")))?;
         Ok(Fields {

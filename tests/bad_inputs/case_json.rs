@@ -60,6 +60,11 @@ fn syntax_and_structure() {
             &["case.json", "`stride` appears twice"],
         ),
         bad(
+            "duplicate-padding-side",
+            conv_with(r#""padding": {"top": 1, "bottom": 1, "left": 0, "right": 0, "top": 2}"#),
+            &["case.json", "`top` appears twice"],
+        ),
+        bad(
             "trailing-garbage",
             conv(r#"{"op": "conv2d", "dtype": "float32"} x"#),
             &["case.json", "invalid JSON"],
