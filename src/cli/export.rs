@@ -25,8 +25,9 @@ pub struct ExportArgs {
     #[arg(long, default_value = "float32", value_parser = ["float32", "float64"])]
     pub dtype: String,
 
-    /// Random floats, or small integers (every summation order is exact).
-    #[arg(long, default_value = "random", value_parser = ["random", "integer"])]
+    /// Random floats, small integers (every summation order is exact), or
+    /// non-finite data (NaN and infinities next to zero weights).
+    #[arg(long, default_value = "random", value_parser = ["random", "integer", "non_finite"])]
     pub data: String,
 
     /// How many generated cases (spread over the ops).
