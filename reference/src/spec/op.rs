@@ -3,7 +3,7 @@
 use super::params::*;
 use super::role::Role;
 
-/// Every op of case-format.md with its parameters.
+/// Every op of docs/case-format.md with its parameters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Op {
     /// `conv2d`.

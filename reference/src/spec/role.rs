@@ -49,7 +49,7 @@ impl Role {
         Role::WeightProject,
     ];
 
-    /// The name in case-format.md (and the `.npy` file stem).
+    /// The name in docs/case-format.md (and the `.npy` file stem).
     pub fn name(self) -> &'static str {
         match self {
             Role::Input => "input",

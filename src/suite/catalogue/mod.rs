@@ -1,4 +1,4 @@
-//! The named edge-case catalogue (DESIGN.md, "Conformance suite"): hand-picked
+//! The named edge-case catalogue: hand-picked
 //! problems where implementations are known to go wrong, each with a name
 //! and a sentence saying what it tests. Shapes are tiny so that the exact
 //! reference stays fast (every case is well under 20k product terms).
