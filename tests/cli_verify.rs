@@ -109,6 +109,11 @@ fn verify_passes_a_correct_candidate_and_fails_and_diagnoses_a_flipped_one() {
     assert_eq!(json["status"], "fail");
     assert_eq!(json["diagnosis"]["matches"][0]["name"], "kernel flipped");
     assert_eq!(json["worst"]["index"].as_array().unwrap().len(), 4);
+    assert_eq!(json["record"]["status"], "fail");
+    assert!(
+        json["record"]["worst_ratio"].as_f64().unwrap() > 1.0,
+        "{json}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

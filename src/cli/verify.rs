@@ -89,7 +89,16 @@ pub fn run(args: &VerifyArgs) -> convoracle::Result<ExitCode> {
     let candidate = npy::read_dtype(&args.candidate, case.problem.dtype())?;
     let verdict = verify(&case.problem, &candidate, &tolerance)?;
     if args.json {
-        println!("{}", verdict.to_json());
+        // The full verdict, plus the flat record every aggregate is built from.
+        let mut json = verdict.to_json();
+        let name = args.case.file_name().map_or_else(
+            || args.case.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        let record =
+            convoracle::verify::CheckRecord::from_verdict(&name, "candidate", &verdict, None);
+        json["record"] = serde_json::to_value(record).unwrap_or_default();
+        println!("{json}");
     } else {
         println!("case: {}", args.case.display());
         println!("candidate: {}", args.candidate.display());
