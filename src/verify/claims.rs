@@ -76,7 +76,10 @@ pub(super) fn winograd_shaped(p: &Problem<f64>) -> bool {
             c.conv.geometry.dilation,
         ),
         Op::ConvTranspose2d(c) => (kernel(Role::Weight, 2), c.stride, c.dilation),
-        _ => return false,
+        Op::DeformConv2d(_)
+        | Op::DepthwiseSeparable2d(_)
+        | Op::SpatiallySeparable2d(_)
+        | Op::Aspp(_) => return false,
     };
     kernel == Some([3, 3]) && stride == [1, 1] && dilation == [1, 1]
 }

@@ -92,7 +92,10 @@ pub fn fft_norms(problem: &Problem<f64>, shape: &[usize], magnitude: &Tensor<f64
             });
             (sizes, per_map)
         }
-        _ => {
+        Op::DeformConv2d(_)
+        | Op::DepthwiseSeparable2d(_)
+        | Op::SpatiallySeparable2d(_)
+        | Op::Aspp(_) => {
             let plane = shape[2] * shape[3];
             let per_map = magnitude
                 .data()
@@ -180,7 +183,11 @@ fn problem_extent(problem: &Problem<f64>, kh: usize, kw: usize) -> [i128; 2] {
             p.conv.geometry.padding,
         ),
         Op::ConvTranspose2d(p) => (p.stride, p.dilation, PaddingSpec::Explicit(p.padding)),
-        _ => ([1, 1], [1, 1], PaddingSpec::Valid),
+        Op::DeformConv2d(_)
+        | Op::DepthwiseSeparable2d(_)
+        | Op::SpatiallySeparable2d(_)
+        | Op::Aspp(_)
+        | Op::Conv2dBackwardWeight(_) => ([1, 1], [1, 1], PaddingSpec::Valid),
     };
     let transposed = matches!(
         problem.op,

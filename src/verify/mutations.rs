@@ -12,7 +12,12 @@ fn conv_params(op: &mut Op) -> Option<&mut Conv2dParams> {
         Op::Conv2d(p) => Some(p),
         Op::Conv2dBackwardInput(p) => Some(&mut p.conv),
         Op::Conv2dBackwardWeight(p) => Some(&mut p.conv),
-        _ => None,
+        Op::ConvTranspose2d(_)
+        | Op::DeformConv2d(_)
+        | Op::DynamicConv2d(_)
+        | Op::DepthwiseSeparable2d(_)
+        | Op::SpatiallySeparable2d(_)
+        | Op::Aspp(_) => None,
     }
 }
 
@@ -26,7 +31,7 @@ fn geometry(op: &mut Op) -> Option<&mut ConvGeometry> {
         Op::SpatiallySeparable2d(p) => Some(&mut p.geometry),
         Op::Conv2dBackwardInput(p) => Some(&mut p.conv.geometry),
         Op::Conv2dBackwardWeight(p) => Some(&mut p.conv.geometry),
-        _ => None,
+        Op::ConvTranspose2d(_) | Op::Aspp(_) => None,
     }
 }
 
@@ -65,7 +70,12 @@ pub(super) fn kernel_flipped(p: &Problem<f64>) -> Option<Problem<f64>> {
         OpKind::DepthwiseSeparable2d => &[Role::DepthwiseWeight],
         OpKind::SpatiallySeparable2d => &[Role::VerticalWeight, Role::HorizontalWeight],
         OpKind::Aspp => &[Role::WeightDilated],
-        _ => &[Role::Weight],
+        OpKind::Conv2d
+        | OpKind::ConvTranspose2d
+        | OpKind::DeformConv2d
+        | OpKind::DynamicConv2d
+        | OpKind::Conv2dBackwardInput
+        | OpKind::Conv2dBackwardWeight => &[Role::Weight],
     };
     for role in roles {
         let t = rotate_kernel(q.tensors.get(role)?);
@@ -166,7 +176,12 @@ pub(super) fn groups_interleaved(p: &Problem<f64>) -> Option<Problem<f64>> {
         Op::Conv2d(c) => c.geometry.groups,
         Op::DynamicConv2d(c) => c.geometry.groups,
         Op::DeformConv2d(c) => c.geometry.groups,
-        _ => return None,
+        Op::ConvTranspose2d(_)
+        | Op::DepthwiseSeparable2d(_)
+        | Op::SpatiallySeparable2d(_)
+        | Op::Aspp(_)
+        | Op::Conv2dBackwardInput(_)
+        | Op::Conv2dBackwardWeight(_) => return None,
     };
     let x = p.tensors.get(&Role::Input)?;
     let [n, c, h, w] = <[usize; 4]>::try_from(x.shape()).ok()?;

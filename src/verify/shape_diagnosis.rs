@@ -222,7 +222,9 @@ fn axes(problem: &Problem<f64>) -> Option<([Axis; 2], bool, PaddingSpec)> {
                 shape(Role::HorizontalWeight, 3)?,
             ],
         ),
-        _ => return None,
+        // The backward outputs have the shapes the case gives; ASPP keeps
+        // the input's size: no formula to have got wrong.
+        Op::Aspp(_) | Op::Conv2dBackwardInput(_) | Op::Conv2dBackwardWeight(_) => return None,
     };
     let r = geometry.resolve(input, kernel, PaddingMode::Zeros).ok()?;
     let axes = [0, 1].map(|a| Axis {
