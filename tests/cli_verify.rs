@@ -3,8 +3,9 @@
 
 use convoracle::case::{npy, write_case};
 use convoracle::reference::{
-    compute, Conv2dParams, ConvGeometry, Op, Padding2d, PaddingSpec, Problem, Role, Tensor,
+    compute, Conv2dParams, ConvGeometry, DType, Op, Padding2d, PaddingSpec, Problem, Role, Tensor,
 };
+use convoracle::verify::{Algorithm, Tolerance, WinogradTile};
 use convoracle::{AnyProblem, AnyTensor};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -231,23 +232,28 @@ fn winograd_errors_are_diagnosed_with_the_claim_to_use() {
     let case = dir.join("case");
     let p = problem();
     write_case(&case, &AnyProblem::F32(p.clone()), None, None).unwrap();
-    // F(6x6, 3x3)-sized errors: the reference moved by 0.6 * 2048 * u * S_i,
-    // signs scrambled. Over the F(4,3) bound, within F(6,3)'s.
+    // F(6x6, 3x3)-sized errors: the reference moved by 0.9 of the F(6,3)
+    // tile bound, signs scrambled: over the direct bound, within F(6,3)'s.
     let reference = compute(&p).unwrap();
-    let u = f64::powi(2.0, -24);
+    let wide = convoracle::verify::evaluate::widen(&AnyProblem::F32(p.clone()));
+    let exact = convoracle::verify::evaluate::compute_as(&wide, DType::F32).unwrap();
+    let f6 = Tolerance::new(Algorithm::Winograd(WinogradTile::F6x3));
+    let bound = convoracle::verify::bounds::bounds(&wide, DType::F32, &exact, &f6)
+        .unwrap()
+        .hard;
     let data = reference
         .output
         .data()
         .iter()
-        .zip(reference.magnitude.data())
+        .zip(&bound)
         .enumerate()
-        .map(|(i, (&y, &s))| {
+        .map(|(i, (&y, &b))| {
             let sign = if (i * 2_654_435_761) >> 7 & 1 == 0 {
                 1.0
             } else {
                 -1.0
             };
-            (y as f64 + sign * 0.6 * 2048.0 * u * s) as f32
+            (y as f64 + sign * 0.9 * b) as f32
         })
         .collect();
     let candidate = dir.join("winograd.npy");
@@ -260,7 +266,7 @@ fn winograd_errors_are_diagnosed_with_the_claim_to_use() {
     assert_eq!(out.status.code(), Some(1));
     let stdout = text(&out.stdout);
     assert!(
-        stdout.contains("fit a Winograd F(6x6, 3x3) algorithm (kappa 2048) but not a direct one")
+        stdout.contains("fit a Winograd F(6x6, 3x3) algorithm but not a direct one")
             && stdout.contains("--algorithm winograd --winograd-tile f6x3"),
         "{stdout}"
     );

@@ -4,12 +4,16 @@
 //! direct: `gamma_n * S_i + u_out * |ref_i|`; soft: `gamma_n` replaced by
 //! `min(gamma_n, 4 sqrt(n) u)`. fft adds
 //! `C_FFT * u * log2(N_fft) * sum_c ||x_c|| ||w_c||` of the element's output
-//! map, winograd `kappa * u * S_i`, rounded inputs `2 * u_in * S_i` (all to
-//! both bounds). `exact`: both bounds are 0.
+//! map, rounded inputs `2 * u_in * S_i` (all to both bounds). winograd:
+//! `gamma_N * W_i + u_out * |ref_i|` with the tile magnitude `W_i` and
+//! `N` the transforms' roundings plus the channel sum (see `winograd.rs`).
+//! `exact`: both bounds are 0.
 
+use super::deform_coordinates::coordinate_terms;
 use super::fft_norms::fft_norms;
 use super::terms::term_counts;
 use super::tolerance::{Algorithm, Tolerance, C_FFT};
+use super::winograd;
 use convoracle_reference::{Computed, DType, Problem, Result};
 
 /// The bounds of every output element, and what the reader must know about them.
@@ -84,17 +88,36 @@ pub fn bounds(
     if let Some(f) = &fft {
         out.non_finite_input = f.non_finite_input;
     }
+    // Winograd: the tile magnitude W_i takes the place of S_i, and the
+    // roundings of the transforms plus the channel sum that of the count.
+    let tiles = match tolerance.algorithm {
+        Algorithm::Winograd(tile) if winograd::applies(problem) => {
+            let (w, channels) = winograd::tile_magnitudes(problem, tile)?;
+            Some((w, tile.transform_rounds() + channels as u64))
+        }
+        _ => None,
+    };
+    // Deformable conv: the sample coordinate rounded in the working
+    // precision (what every real implementation does).
+    let coordinates = coordinate_terms(problem, u)?;
     let mut infinite_magnitude = 0usize;
     for i in 0..len {
         let (h, w) = ((i % plane) / width, i % width);
-        let n = counts.at(h, w);
-        let s = reference.magnitude.data()[i];
+        let (n, s) = match &tiles {
+            Some((magnitudes, rounds)) => (*rounds, magnitudes[i]),
+            None => (counts.at(h, w), reference.magnitude.data()[i]),
+        };
         let r = reference.output.data()[i];
         let g = gamma(n, u);
         let soft_g = g.min(4.0 * (n as f64).sqrt() * u);
         let mut extra = scaled(2.0 * u_in, s);
+        if let Some(c) = &coordinates {
+            if c[i].is_finite() {
+                extra += c[i];
+            }
+        }
         match tolerance.algorithm {
-            Algorithm::Winograd(tile) => extra += scaled(tile.kappa() * u, s),
+            Algorithm::Winograd(_) => {}
             Algorithm::Fft => {
                 let f = fft.as_ref().expect("computed for fft");
                 extra += C_FFT * u * f.log2_size * f.per_map[i / plane];

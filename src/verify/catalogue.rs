@@ -240,7 +240,7 @@ pub fn catalogue() -> &'static [KnownBug] {
         ),
         bug(
             "Winograd F(2,3) algorithm",
-            "the errors fit a Winograd F(2x2, 3x3) algorithm (kappa 32) but not a direct \
+            "the errors fit a Winograd F(2x2, 3x3) algorithm but not a direct \
              one: if your implementation uses Winograd, verify with --algorithm winograd \
              --winograd-tile f2x3",
             any_op,
@@ -248,7 +248,7 @@ pub fn catalogue() -> &'static [KnownBug] {
         ),
         bug(
             "Winograd F(4,3) algorithm",
-            "the errors fit a Winograd F(4x4, 3x3) algorithm (kappa 1024) but not a \
+            "the errors fit a Winograd F(4x4, 3x3) algorithm but not a \
              direct one: if your implementation uses Winograd, verify with --algorithm \
              winograd --winograd-tile f4x3",
             any_op,
@@ -256,7 +256,7 @@ pub fn catalogue() -> &'static [KnownBug] {
         ),
         bug(
             "Winograd F(6,3) algorithm",
-            "the errors fit a Winograd F(6x6, 3x3) algorithm (kappa 2048) but not a \
+            "the errors fit a Winograd F(6x6, 3x3) algorithm but not a \
              direct one: if your implementation uses Winograd, verify with --algorithm \
              winograd --winograd-tile f6x3",
             any_op,

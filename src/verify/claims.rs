@@ -15,7 +15,7 @@
 //! `t`, or the algorithm does not apply to the problem).
 
 use super::tolerance::{Accumulation, Algorithm, Tolerance, WinogradTile};
-use convoracle_reference::{DType, Op, OpKind, Problem, Role};
+use convoracle_reference::{DType, OpKind, Problem};
 
 /// The claim with `format` in place of a more precise accumulation.
 pub(super) fn lower_accumulation(
@@ -44,51 +44,19 @@ pub(super) fn direct(_: &Problem<f64>, t: &Tolerance) -> Option<Tolerance> {
     (t.algorithm == Algorithm::Exact).then(|| with_algorithm(t, Algorithm::Direct))
 }
 
-/// True when the problem is one Winograd F(m x m, 3 x 3) kernels compute:
-/// a plain (or transposed, or backward, or dynamic) convolution with a 3x3
-/// kernel, stride 1 and dilation 1. The bound's kappas are those of 3x3
-/// tiles, and libraries (NNPACK, cuDNN, oneDNN) use Winograd only there.
+/// True when the problem is one Winograd F(m x m, 3 x 3) kernels compute
+/// and the tile-aware bound is defined for: a conv2d with a 3x3 kernel,
+/// stride 1 and dilation 1 (libraries such as NNPACK, cuDNN and oneDNN use
+/// Winograd only there).
 pub(super) fn winograd_shaped(p: &Problem<f64>) -> bool {
-    let kernel = |role: Role, first: usize| {
-        p.shape_of(role)
-            .filter(|s| s.len() >= first + 2)
-            .map(|s| [s[first], s[first + 1]])
-    };
-    let (kernel, stride, dilation) = match &p.op {
-        Op::Conv2d(c) => (
-            kernel(Role::Weight, 2),
-            c.geometry.stride,
-            c.geometry.dilation,
-        ),
-        Op::DynamicConv2d(c) => (
-            kernel(Role::Weight, 3),
-            c.geometry.stride,
-            c.geometry.dilation,
-        ),
-        Op::Conv2dBackwardInput(c) => (
-            kernel(Role::Weight, 2),
-            c.conv.geometry.stride,
-            c.conv.geometry.dilation,
-        ),
-        Op::Conv2dBackwardWeight(c) => (
-            Some(c.kernel_size),
-            c.conv.geometry.stride,
-            c.conv.geometry.dilation,
-        ),
-        Op::ConvTranspose2d(c) => (kernel(Role::Weight, 2), c.stride, c.dilation),
-        Op::DeformConv2d(_)
-        | Op::DepthwiseSeparable2d(_)
-        | Op::SpatiallySeparable2d(_)
-        | Op::Aspp(_) => return false,
-    };
-    kernel == Some([3, 3]) && stride == [1, 1] && dilation == [1, 1]
+    super::winograd::applies(p)
 }
 
 /// A Winograd tile looser than the claim, on a problem Winograd computes.
 pub(super) fn winograd(p: &Problem<f64>, t: &Tolerance, tile: WinogradTile) -> Option<Tolerance> {
     let looser = match t.algorithm {
         Algorithm::Exact | Algorithm::Direct | Algorithm::Fft => true,
-        Algorithm::Winograd(claimed) => claimed.kappa() < tile.kappa(),
+        Algorithm::Winograd(claimed) => claimed.outputs() < tile.outputs(),
     };
     (looser && winograd_shaped(p)).then(|| with_algorithm(t, Algorithm::Winograd(tile)))
 }

@@ -283,8 +283,8 @@ impl Claims<'_> {
 
     /// The tightest algorithm classes that fit at the claimed precision:
     /// those whose bound no other fitting class beats at every element.
-    /// The direct bound and the Winograd tiles are nested (each tile adds
-    /// `kappa u S_i`), so at most one of them remains; FFT's normwise bound
+    /// The direct bound and the Winograd tiles are nearly nested (larger
+    /// tiles spread larger errors), so usually one of them remains; FFT's normwise bound
     /// is usually tighter than Winograd's at some elements and looser at
     /// others, and then both are reported, the smaller total bound first.
     fn algorithm(&self, bugs: &[&KnownBug], tried: &mut usize) -> Vec<BugMatch> {

@@ -14,11 +14,13 @@
 //! assert_eq!(v.status, Status::Pass);
 //! ```
 
+pub mod applicable;
 pub mod bounds;
 pub mod catalogue;
 mod claims;
 pub mod compare;
 pub mod deform_clamp;
+pub mod deform_coordinates;
 pub mod diagnosis;
 pub mod evaluate;
 pub mod fft_norms;
@@ -33,6 +35,7 @@ mod terms_tests;
 mod tests;
 pub mod tolerance;
 pub mod verdict;
+pub mod winograd;
 
 pub use catalogue::{catalogue, BugModel, KnownBug};
 pub use compare::{Comparison, ElementReport};
@@ -132,6 +135,7 @@ pub fn verify_against(
         )));
     }
     let wide = widen(problem);
+    applicable::check_applies(&wide, dtype, tolerance)?;
     let candidate = candidate.to_f64();
     let mut verdict = Verdict {
         status: Status::Pass,

@@ -30,13 +30,13 @@ impl WinogradTile {
     /// Every tile.
     pub const ALL: [WinogradTile; 3] = [WinogradTile::F2x3, WinogradTile::F4x3, WinogradTile::F6x3];
 
-    /// The error amplification `kappa` of the tile's transforms
-    /// (docs/accuracy.md): 32, 1024, 2048.
-    pub fn kappa(self) -> f64 {
+    /// Outputs per tile side, m (2, 4, 6): larger tiles spread larger
+    /// rounding errors.
+    pub fn outputs(self) -> usize {
         match self {
-            WinogradTile::F2x3 => 32.0,
-            WinogradTile::F4x3 => 1024.0,
-            WinogradTile::F6x3 => 2048.0,
+            WinogradTile::F2x3 => 2,
+            WinogradTile::F4x3 => 4,
+            WinogradTile::F6x3 => 6,
         }
     }
 
@@ -64,7 +64,8 @@ pub enum Algorithm {
     Direct,
     /// FFT convolution: direct's bound plus a normwise term per output map.
     Fft,
-    /// Winograd minimal filtering: direct's bound plus `kappa * u * S_i`.
+    /// Winograd minimal filtering F(m x m, 3 x 3): the tile-aware bound
+    /// `gamma_N * W_i` (see [`crate::verify::winograd`]).
     Winograd(WinogradTile),
 }
 

@@ -37,12 +37,21 @@ fn candidate(edit: Edit) -> AnyTensor {
     AnyTensor::F32(out)
 }
 
-const CLASSES: [Algorithm; 4] = [
-    Algorithm::Exact,
-    Algorithm::Direct,
-    Algorithm::Winograd(WinogradTile::F2x3),
-    Algorithm::Fft,
-];
+/// The classes that apply to a 1x1 conv (a Winograd claim is refused: see
+/// `a_winograd_claim_on_a_1x1_conv_is_refused`).
+const CLASSES: [Algorithm; 3] = [Algorithm::Exact, Algorithm::Direct, Algorithm::Fft];
+
+#[test]
+fn a_winograd_claim_on_a_1x1_conv_is_refused() {
+    let p = AnyProblem::F32(problem());
+    let claim = Tolerance::new(Algorithm::Winograd(WinogradTile::F2x3));
+    let e = verify(&p, &candidate(None), &claim).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("applies only to conv2d with a 3x3 kernel"),
+        "{e}"
+    );
+}
 
 #[test]
 fn non_finite_outputs_must_match_the_reference() {

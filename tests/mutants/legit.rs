@@ -7,6 +7,7 @@
 
 use convoracle::reference::spec::shapes::conv2d_geometry;
 use convoracle::reference::{Conv2dParams, ConvShape, Op, Problem, Role, Tensor};
+use convoracle::verify::WinogradTile;
 
 struct Plan<'a> {
     p: &'a Conv2dParams,
@@ -249,85 +250,94 @@ pub fn fft_conv(problem: &Problem<f32>) -> Tensor<f32> {
     Tensor::new(vec![pl.n, pl.k, ho, wo], y).expect("sizes agree")
 }
 
-/// Winograd F(2x2, 3x3) for 3x3 kernels with stride 1 and dilation 1:
-/// Y = A^T [sum_c (G g G^T) .* (B^T d B)] A on 4x4 input tiles.
+/// Winograd F(2x2, 3x3), the tile most libraries start with.
 pub fn winograd_f2x3(problem: &Problem<f32>) -> Tensor<f32> {
+    winograd(problem, WinogradTile::F2x3, false)
+}
+
+/// Rounds to bfloat16 (round to nearest even on the 16 dropped bits).
+fn bf16(v: f32) -> f32 {
+    let bits = v.to_bits();
+    let rounded = bits.wrapping_add(0x7FFF + ((bits >> 16) & 1)) & 0xFFFF_0000;
+    f32::from_bits(rounded)
+}
+
+/// Winograd F(m x m, 3 x 3) in f32 for 3x3 kernels with stride 1 and
+/// dilation 1: Y = A^T [sum_c (G g G^T) .* (B^T d B)] A on alpha x alpha
+/// input tiles, with the standard points. `bf16_sums` plants a bug: the
+/// channel sum is kept in bfloat16.
+pub fn winograd(problem: &Problem<f32>, tile: WinogradTile, bf16_sums: bool) -> Tensor<f32> {
     let pl = plan(problem);
     let (cg, kg, kh, kw, ho, wo) = pl.dims();
-    assert!(kh == 3 && kw == 3, "F(2x2, 3x3) needs a 3x3 kernel");
+    assert!(kh == 3 && kw == 3, "F(m x m, 3x3) needs a 3x3 kernel");
     assert_eq!(pl.p.geometry.stride, [1, 1]);
     assert_eq!(pl.p.geometry.dilation, [1, 1]);
-    let (th, tw) = (ho.div_ceil(2), wo.div_ceil(2));
-    let (hp, wp) = (2 * th + 2, 2 * tw + 2);
-    const BT: [[f32; 4]; 4] = [
-        [1., 0., -1., 0.],
-        [0., 1., 1., 0.],
-        [0., -1., 1., 0.],
-        [0., 1., 0., -1.],
-    ];
-    const G: [[f32; 3]; 4] = [
-        [1., 0., 0.],
-        [0.5, 0.5, 0.5],
-        [0.5, -0.5, 0.5],
-        [0., 0., 1.],
-    ];
-    const AT: [[f32; 4]; 2] = [[1., 1., 1., 0.], [0., 1., -1., -1.]];
+    let t = tile.transforms();
+    let (m, a) = (t.m, t.alpha);
+    let f = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
+    let (bt, g, at) = (f(&t.bt), f(&t.g), f(&t.at));
+    let (th, tw) = (ho.div_ceil(m), wo.div_ceil(m));
+    let (hp, wp) = (m * th + 2, m * tw + 2);
+    // (r x q) = X (r x p) * Y^T (q x p), row-major, in f32.
+    let mul_t = |x: &[f32], y: &[f32], p: usize| {
+        let (r, q) = (x.len() / p, y.len() / p);
+        let mut out = vec![0f32; r * q];
+        for i in 0..r {
+            for j in 0..q {
+                out[i * q + j] = (0..p).map(|k| x[i * p + k] * y[j * p + k]).sum();
+            }
+        }
+        out
+    };
+    let transpose = |x: &[f32], cols: usize| {
+        let rows = x.len() / cols;
+        let mut out = vec![0f32; x.len()];
+        for i in 0..rows {
+            for j in 0..cols {
+                out[j * rows + i] = x[i * cols + j];
+            }
+        }
+        out
+    };
     let mut y = vec![0f32; pl.n * pl.k * ho * wo];
-    // The true output size of the padded plane limits which positions exist.
-    let (valid_h, valid_w) = (ho, wo);
     for b in 0..pl.n {
         let planes: Vec<Vec<f32>> = (0..pl.c).map(|c| pl.padded(b, c, hp, wp)).collect();
         for k in 0..pl.k {
-            let g = k / kg;
-            let u: Vec<[[f32; 4]; 4]> = (0..cg)
+            let grp = k / kg;
+            // U = G g G^T per input channel of the group.
+            let u: Vec<Vec<f32>> = (0..cg)
                 .map(|ci| {
-                    let mut gg = [[0f32; 3]; 4];
-                    for r in 0..4 {
-                        for j in 0..3 {
-                            gg[r][j] = (0..3).map(|t| G[r][t] * pl.tap(k, ci, t, j)).sum();
-                        }
-                    }
-                    let mut u = [[0f32; 4]; 4];
-                    for r in 0..4 {
-                        for s in 0..4 {
-                            u[r][s] = (0..3).map(|t| gg[r][t] * G[s][t]).sum();
-                        }
-                    }
-                    u
+                    let kernel: Vec<f32> = (0..9).map(|i| pl.tap(k, ci, i / 3, i % 3)).collect();
+                    let gg = mul_t(&g, &transpose(&kernel, 3), 3); // a x 3 = G g
+                    mul_t(&gg, &g, 3) // a x a = (G g) G^T
                 })
                 .collect();
             for ty in 0..th {
                 for tx in 0..tw {
-                    let mut m = [[0f32; 4]; 4];
+                    let mut sum = vec![0f32; a * a];
                     for (ci, uc) in u.iter().enumerate() {
-                        let plane = &planes[g * cg + ci];
-                        let d = |r: usize, s: usize| plane[(2 * ty + r) * wp + 2 * tx + s];
-                        let mut bd = [[0f32; 4]; 4];
-                        for r in 0..4 {
-                            for s in 0..4 {
-                                bd[r][s] = (0..4).map(|t| BT[r][t] * d(t, s)).sum();
-                            }
-                        }
-                        for r in 0..4 {
-                            for s in 0..4 {
-                                let v: f32 = (0..4).map(|t| bd[r][t] * BT[s][t]).sum();
-                                m[r][s] += uc[r][s] * v;
+                        let plane = &planes[grp * cg + ci];
+                        let d: Vec<f32> = (0..a * a)
+                            .map(|i| plane[(m * ty + i / a) * wp + m * tx + i % a])
+                            .collect();
+                        let bd = mul_t(&bt, &transpose(&d, a), a); // B^T d
+                        let v = mul_t(&bd, &bt, a); // (B^T d) B
+                        for (acc, (x, z)) in sum.iter_mut().zip(uc.iter().zip(&v)) {
+                            *acc += x * z;
+                            if bf16_sums {
+                                *acc = bf16(*acc);
                             }
                         }
                     }
-                    for r in 0..2 {
-                        for s in 0..2 {
-                            let (oy, ox) = (2 * ty + r, 2 * tx + s);
-                            if oy >= valid_h || ox >= valid_w {
-                                continue;
+                    let am = mul_t(&at, &transpose(&sum, a), a); // A^T M
+                    let out = mul_t(&am, &at, a); // (A^T M) A
+                    for r in 0..m {
+                        for q in 0..m {
+                            let (oy, ox) = (m * ty + r, m * tx + q);
+                            if oy < ho && ox < wo {
+                                y[((b * pl.k + k) * ho + oy) * wo + ox] =
+                                    out[r * m + q] + pl.bias(k);
                             }
-                            let mut acc = 0f32;
-                            for a in 0..4 {
-                                for bb in 0..4 {
-                                    acc += AT[r][a] * m[a][bb] * AT[s][bb];
-                                }
-                            }
-                            y[((b * pl.k + k) * ho + oy) * wo + ox] = acc + pl.bias(k);
                         }
                     }
                 }
