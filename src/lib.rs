@@ -10,6 +10,7 @@ pub use convoracle_reference as reference;
 
 pub mod any;
 pub mod backend;
+pub mod bench;
 pub mod case;
 pub mod direct;
 pub mod error;

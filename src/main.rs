@@ -35,6 +35,8 @@ enum Command {
     VerifyAll(cli::verify_all::VerifyAllArgs),
     /// Write the conformance suite as case folders with reference outputs and a manifest.
     Export(cli::export::ExportArgs),
+    /// Time backends on layer shapes (CSV files); print GFLOP/s and % of the FMA peak.
+    Bench(cli::bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -55,6 +57,7 @@ fn main() -> ExitCode {
         Command::Verify(a) => cli::verify::run(a),
         Command::VerifyAll(a) => cli::verify_all::run(a),
         Command::Export(a) => cli::export::run(a),
+        Command::Bench(a) => cli::bench::run(a, &context),
     };
     cli::finish(result)
 }

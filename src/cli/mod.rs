@@ -1,6 +1,7 @@
 //! Shared pieces of the verbs: exit statuses, error printing, option parsers
 //! and the one-screen summary of a tensor.
 
+pub mod bench;
 pub mod export;
 pub mod run;
 mod summary;

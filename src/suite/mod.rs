@@ -28,7 +28,7 @@
 //! For implementations in other languages, `convoracle export DIR` writes
 //! the same cases as case folders with the reference output.
 
-mod build;
+pub(crate) mod build;
 mod catalogue;
 mod descriptor;
 mod export;
