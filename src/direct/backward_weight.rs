@@ -208,7 +208,7 @@ impl WeightGradPlan {
             };
             let c = MatMut::from_slice(dw, self.kernels, columns, columns);
             // The first image overwrites dW; the others add to it.
-            gemm_columns(&a, &b, c, n > 0, split, scratch, self.gemm_scratch);
+            gemm_columns(&a, &b, 0, c, n > 0, split, scratch, self.gemm_scratch);
         }
     }
 }

@@ -1,18 +1,23 @@
 //! col2im: the scatter-add half of a transposed convolution.
 //!
-//! The GEMM leaves `col[p, (q, i, j)]`: for source pixel `p` (a pixel of the
-//! transposed conv's input, or of the forward conv's output gradient), the
-//! sum over the group's reduction channels of `source * weight` for output
-//! plane `q` and tap `(i, j)`. Each entry is added to the one output element
-//! that tap reaches, or dropped when it reaches none. Only real products
-//! are added: a tap outside the output contributes nothing, exactly as in
-//! the definition (no `0 * w` terms, so an infinite weight beside the
-//! border does not make a NaN).
+//! The GEMM leaves `col[(q, i, j), p]`: for output plane `q`, tap `(i, j)`
+//! and source pixel `p` (a pixel of the transposed conv's input, or of the
+//! forward conv's output gradient), the sum over the group's reduction
+//! channels of `source * weight`. Each entry is added to the one output
+//! element that tap reaches, or dropped when it reaches none. Only real
+//! products are added: a tap outside the output contributes nothing,
+//! exactly as in the definition (no `0 * w` terms, so an infinite weight
+//! beside the border does not make a NaN).
+//!
+//! A row of `col` is one tap over consecutive pixels, so inside the
+//! interior of a source row the targets are a strided run of one output
+//! row (contiguous for stride 1: a vector add); the tap tables are only
+//! read at the borders.
 //!
 //! The order of the additions into an element depends only on the tiling
-//! (tiles in order; in a tile, source row segments in order, then taps, then
-//! pixels), never on the number of threads: planes are split between
-//! threads, never the additions into one element.
+//! (tiles in order; in a tile, planes' taps in order, then pixels), never
+//! on the number of threads: planes are split between threads, never the
+//! additions into one element.
 
 use super::scalar::Scalar;
 use super::taps::{AxisTaps, NONE};
@@ -34,9 +39,9 @@ pub(crate) struct Scatter {
 }
 
 impl Scatter {
-    /// Adds `col` (`pixels` rows of `m = planes.len() / plane * taps`
-    /// columns, the rows of source pixels `p0 ..`) into the group's output
-    /// `planes`, with up to `threads` threads (run inside the pool).
+    /// Adds `col` (`planes.len() / plane * taps` rows of `pixels` columns:
+    /// source pixels `p0 ..`) into the group's output `planes`, with up to
+    /// `threads` threads (run inside the pool).
     pub(crate) fn add<T: Scalar>(
         &self,
         col: &[T],
@@ -47,12 +52,11 @@ impl Scatter {
     ) {
         let plane = self.output[0] * self.output[1];
         let taps = self.kernel[0] * self.kernel[1];
-        if plane == 0 || taps == 0 {
+        if plane == 0 || taps == 0 || pixels == 0 {
             return;
         }
         let count = planes.len() / plane;
-        let m = count * taps;
-        debug_assert!(col.len() >= pixels * m);
+        debug_assert!(col.len() >= count * taps * pixels);
         // Contiguous runs of planes per thread; the chunking never changes
         // the order of additions into an element (see the module docs).
         let per = count.div_ceil(threads.max(1)).max(1);
@@ -62,50 +66,81 @@ impl Scatter {
             .for_each(|(chunk, out)| {
                 let q0 = chunk * per;
                 for (dq, out_plane) in out.chunks_exact_mut(plane).enumerate() {
-                    self.add_plane(col, m, (q0 + dq) * taps, p0, pixels, out_plane);
+                    let rows = &col[(q0 + dq) * taps * pixels..][..taps * pixels];
+                    self.add_plane(rows, p0, pixels, out_plane);
                 }
             });
     }
 
-    /// One output plane: the columns `first .. first + taps` of `col`.
-    fn add_plane<T: Scalar>(
-        &self,
-        col: &[T],
-        m: usize,
-        first: usize,
-        p0: usize,
-        pixels: usize,
-        out: &mut [T],
-    ) {
+    /// One output plane from its `taps` rows of `col`.
+    fn add_plane<T: Scalar>(&self, col: &[T], p0: usize, pixels: usize, out: &mut [T]) {
         let [kh, kw] = self.kernel;
         let width = self.source_width;
         let out_w = self.output[1];
-        let end = p0 + pixels;
-        let mut p = p0;
-        // Walk the tile one source row segment at a time, so that the width
-        // tables are read as contiguous slices.
-        while p < end {
-            let (sy, sx0) = (p / width, p % width);
-            let run = (width - sx0).min(end - p);
-            let base_row = (p - p0) * m + first;
-            for i in 0..kh {
-                let ty = self.rows.row(i)[sy];
-                if ty == NONE {
-                    continue;
-                }
-                let out_row = &mut out[ty as usize * out_w..][..out_w];
-                for j in 0..kw {
-                    let txs = &self.cols.row(j)[sx0..sx0 + run];
-                    let tap = i * kw + j;
-                    for (r, &tx) in txs.iter().enumerate() {
-                        if tx != NONE {
-                            let v = col[base_row + r * m + tap];
-                            out_row[tx as usize] = out_row[tx as usize] + v;
-                        }
+        let step = self.cols.stride();
+        for i in 0..kh {
+            let ys = self.rows.row(i);
+            for j in 0..kw {
+                let row = &col[(i * kw + j) * pixels..][..pixels];
+                let xs = self.cols.row(j);
+                let (lo, hi) = self.cols.interior(j);
+                // One source row segment at a time: a fixed output row.
+                let end = p0 + pixels;
+                let mut p = p0;
+                while p < end {
+                    let (sy, sx0) = (p / width, p % width);
+                    let run = (width - sx0).min(end - p);
+                    let ty = ys[sy];
+                    if ty != NONE {
+                        let out_row = &mut out[ty as usize * out_w..][..out_w];
+                        let values = &row[p - p0..][..run];
+                        add_segment(out_row, values, sx0, xs, (lo, hi), step);
                     }
+                    p += run;
                 }
             }
-            p += run;
         }
+    }
+}
+
+/// `out_row[xs[sx]] += values[sx - sx0]` for the source columns `sx0 ..
+/// sx0 + values.len()`, skipping NONE: a strided run over the interior
+/// `lo .. hi`, the table elsewhere.
+#[inline]
+fn add_segment<T: Scalar>(
+    out_row: &mut [T],
+    values: &[T],
+    sx0: usize,
+    xs: &[u32],
+    (lo, hi): (usize, usize),
+    step: usize,
+) {
+    let end = sx0 + values.len();
+    let (a, b) = (lo.clamp(sx0, end), hi.clamp(sx0, end));
+    let border = |sx: usize, out_row: &mut [T]| {
+        let tx = xs[sx];
+        if tx != NONE {
+            let o = &mut out_row[tx as usize];
+            *o = *o + values[sx - sx0];
+        }
+    };
+    for sx in sx0..a {
+        border(sx, out_row);
+    }
+    if a < b {
+        let first = xs[a] as usize;
+        let inner = &values[a - sx0..b - sx0];
+        if step == 1 {
+            for (o, &v) in out_row[first..first + inner.len()].iter_mut().zip(inner) {
+                *o = *o + v;
+            }
+        } else {
+            for (o, &v) in out_row[first..].iter_mut().step_by(step).zip(inner) {
+                *o = *o + v;
+            }
+        }
+    }
+    for sx in b..end {
+        border(sx, out_row);
     }
 }

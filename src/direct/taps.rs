@@ -18,7 +18,13 @@ pub(crate) const NONE: u32 = u32::MAX;
 #[derive(Debug, Clone)]
 pub(crate) struct AxisTaps {
     positions: usize,
+    stride: usize,
     table: Vec<u32>,
+    /// Per tap, the positions `lo .. hi` whose coordinate lies inside
+    /// `0 .. size` (contiguous: the coordinate grows with the position).
+    /// There the element is `table[lo] + (o - lo) * stride` whatever the
+    /// padding mode, so loops take it as a strided run.
+    interior: Vec<(usize, usize)>,
 }
 
 impl AxisTaps {
@@ -50,16 +56,43 @@ impl AxisTaps {
             .checked_mul(positions)
             .ok_or_else(|| Error::Usage("tap table size overflows".to_string()))?;
         let mut table = Vec::with_capacity(len);
+        let mut interior = Vec::with_capacity(kernel);
         for t in 0..kernel {
             let tap = if flip { kernel - 1 - t } else { t };
+            let (mut lo, mut hi) = (positions, positions);
             for o in 0..positions {
                 // i128: any i64 padding and usize sizes, without wrapping.
                 let coord =
                     o as i128 * stride as i128 - before as i128 + tap as i128 * dilation as i128;
+                if coord >= 0 && lo == positions {
+                    lo = o;
+                }
+                if coord >= size as i128 && hi == positions {
+                    hi = o;
+                }
                 table.push(source(mode, coord, size).map_or(NONE, |s| s as u32));
             }
+            interior.push((lo, hi.max(lo)));
         }
-        Ok(AxisTaps { positions, table })
+        Ok(AxisTaps {
+            positions,
+            stride,
+            table,
+            interior,
+        })
+    }
+
+    /// Tap `t`'s interior `(lo, hi)`: positions whose element is
+    /// `row(t)[lo] + (o - lo) * stride()`.
+    #[inline]
+    pub(crate) fn interior(&self, t: usize) -> (usize, usize) {
+        self.interior[t]
+    }
+
+    /// The step between the elements of consecutive interior positions.
+    #[inline]
+    pub(crate) fn stride(&self) -> usize {
+        self.stride
     }
 
     /// The row of tap `t`: one entry per position.
@@ -101,5 +134,17 @@ mod tests {
         let f = AxisTaps::new(4, 3, 1, 1, 1, 4, PaddingMode::Zeros, true).unwrap();
         assert_eq!(f.row(0), &[1, 2, 3, NONE]);
         assert_eq!(f.row(2), &[NONE, 0, 1, 2]);
+        assert_eq!((f.interior(0), f.interior(2)), ((0, 3), (1, 4)));
+        let s = AxisTaps::new(3, 2, 2, 0, 1, 4, PaddingMode::Zeros, false).unwrap();
+        assert_eq!(
+            (s.row(1), s.interior(1), s.stride()),
+            (&[1, 3, NONE][..], (0, 2), 2)
+        );
+        assert_eq!((f.interior(0), f.interior(2)), ((0, 3), (1, 4)));
+        let s = AxisTaps::new(3, 2, 2, 0, 1, 4, PaddingMode::Zeros, false).unwrap();
+        assert_eq!(
+            (s.row(1), s.interior(1), s.stride()),
+            (&[1, 3, NONE][..], (0, 2), 2)
+        );
     }
 }
