@@ -96,7 +96,7 @@ fn conv(
 /// Shapes past the blocking edges: reductions over 256 (two k blocks and a
 /// remainder), GEMM rows and columns that are not multiples of the tile.
 fn edge_cases() -> Vec<ProblemShape> {
-    let transposed = |groups: usize, c: usize, k: usize| {
+    let transposed = |groups: usize, c: usize, k: usize, size: [usize; 2]| {
         ProblemShape::new(Op::ConvTranspose2d(ConvTranspose2dParams {
             stride: [2, 3],
             padding: Padding2d {
@@ -110,7 +110,7 @@ fn edge_cases() -> Vec<ProblemShape> {
             output_padding: [1, 0],
             output_size: None,
         }))
-        .with(Role::Input, &[2, c, 7, 6])
+        .with(Role::Input, &[2, c, size[0], size[1]])
         .with(Role::Weight, &[c, k / groups, 3, 3])
         .with(Role::Bias, &[k])
     };
@@ -132,9 +132,18 @@ fn edge_cases() -> Vec<ProblemShape> {
     }))
     .with(Role::Input, &[1, 26, 20, 20])
     .with(Role::GradOutput, &[1, 40, 11, 12]);
+    // Source maps over PIXEL_MAJOR_MAX (128) pixels take the tap-major path.
+    let wide_backward = ProblemShape::new(Op::Conv2dBackwardInput(Conv2dBackwardInputParams {
+        conv: conv(1, 1, 1, 1, PaddingMode::Replicate, false),
+        input_size: [12, 13],
+    }))
+    .with(Role::GradOutput, &[1, 33, 12, 13])
+    .with(Role::Weight, &[33, 20, 3, 3]);
     vec![
-        transposed(1, 260, 40),
-        transposed(4, 64, 100),
+        transposed(1, 260, 40, [7, 6]),
+        transposed(4, 64, 100, [7, 6]),
+        transposed(2, 30, 50, [13, 11]),
+        wide_backward,
         backward_input,
         backward_weight,
         replicate,

@@ -144,3 +144,67 @@ fn add_segment<T: Scalar>(
         border(sx, out_row);
     }
 }
+
+impl Scatter {
+    /// As [`Scatter::add`] for a pixel-major `col` (`pixels` rows of
+    /// `planes * taps` columns), the layout of small source maps.
+    pub(crate) fn add_pixel_major<T: Scalar>(
+        &self,
+        col: &[T],
+        p0: usize,
+        pixels: usize,
+        planes: &mut [T],
+        threads: usize,
+    ) {
+        let plane = self.output[0] * self.output[1];
+        let taps = self.kernel[0] * self.kernel[1];
+        if plane == 0 || taps == 0 || pixels == 0 {
+            return;
+        }
+        let count = planes.len() / plane;
+        let m = count * taps;
+        let per = count.div_ceil(threads.max(1)).max(1);
+        planes
+            .par_chunks_mut(per * plane)
+            .enumerate()
+            .for_each(|(chunk, out)| {
+                for (dq, out_plane) in out.chunks_exact_mut(plane).enumerate() {
+                    let first = (chunk * per + dq) * taps;
+                    self.add_plane_pixel_major(col, m, first, p0, pixels, out_plane);
+                }
+            });
+    }
+
+    /// One output plane: the columns `first .. first + taps` of `col`.
+    fn add_plane_pixel_major<T: Scalar>(
+        &self,
+        col: &[T],
+        m: usize,
+        first: usize,
+        p0: usize,
+        pixels: usize,
+        out: &mut [T],
+    ) {
+        let [kh, kw] = self.kernel;
+        let width = self.source_width;
+        let out_w = self.output[1];
+        for p in p0..p0 + pixels {
+            let (sy, sx) = (p / width, p % width);
+            let values = &col[(p - p0) * m + first..][..kh * kw];
+            for i in 0..kh {
+                let ty = self.rows.row(i)[sy];
+                if ty == NONE {
+                    continue;
+                }
+                let out_row = &mut out[ty as usize * out_w..][..out_w];
+                for j in 0..kw {
+                    let tx = self.cols.row(j)[sx];
+                    if tx != NONE {
+                        let o = &mut out_row[tx as usize];
+                        *o = *o + values[i * kw + j];
+                    }
+                }
+            }
+        }
+    }
+}

@@ -25,6 +25,13 @@
 //! all add their gradient there), with `flip_kernel` folded into the tap
 //! index.
 //!
+//! Small source maps (at most `PIXEL_MAJOR_MAX` pixels, e.g. the first
+//! layers of a DCGAN generator) are done the other way round: the source
+//! tile transposed is A, the weights stay B (packed block by block as
+//! they stream in, never transposed), and col is `tile x planes*kh*kw`,
+//! one pixel per row; with so few pixels, transposing the weights for A
+//! would cost more than the GEMM.
+//!
 //! Scratch: the column buffer of one tile of `tile` source pixels
 //! (`planes*kh*kw * tile` elements, with `tile` a multiple of `nr` chosen
 //! from the shapes so that this is at most `max(COL_BUDGET, nr *
@@ -48,6 +55,11 @@ use rayon::prelude::*;
 /// enough that the B blocks (the weights) are packed for many pixels, small
 /// enough to stay in the last-level cache between the GEMM and the scatter.
 pub(crate) const COL_BUDGET: usize = 1 << 20;
+
+/// Source maps of at most this many pixels are computed pixel-major (see
+/// the module docs): measured, the weight transpose costs more than the
+/// GEMM below about 128 pixels.
+pub(crate) const PIXEL_MAJOR_MAX: usize = 128;
 
 /// Scratch elements the GEMM engine adds to a B block to align it.
 pub(crate) const ALIGN_SLACK: usize = 16;
@@ -144,6 +156,9 @@ pub(crate) struct ScatterPlan {
     pixels: usize,
     /// Source pixels per tile.
     tile: usize,
+    /// col is `tile x taps` (source^T as A, weights as B) instead of
+    /// `taps x tile`.
+    pixel_major: bool,
     /// The GEMM's panel width.
     nr: usize,
     split: (usize, usize),
@@ -274,10 +289,13 @@ impl ScatterPlan {
         let b = blocking(dtype, isa);
         let m = planes * kh * kw;
         let pixels = source[0] * source[1];
-        // A whole number of B panels per tile, at least one panel.
-        let tile = ((COL_BUDGET / m.max(1)).max(b.nr) / b.nr * b.nr).min(pixels);
+        let pixel_major = pixels <= PIXEL_MAJOR_MAX;
+        // A whole number of GEMM panels of pixels per tile, at least one.
+        let panel = if pixel_major { b.mr } else { b.nr };
+        let tile = ((COL_BUDGET / m.max(1)).max(panel) / panel * panel).min(pixels);
         let threads = context.thread_count();
-        let split = column_parts(tile, threads, b.nr);
+        // The GEMM's columns: pixels, or the taps when pixel-major.
+        let split = column_parts(if pixel_major { m } else { tile }, threads, b.nr);
         let gemm_scratch = packed_b_len(b.kc.min(reduce), b.nc.min(split.1), b.nr) + ALIGN_SLACK;
         let plan = ScatterPlan {
             problem: problem.clone(),
@@ -293,6 +311,7 @@ impl ScatterPlan {
             planes,
             pixels,
             tile,
+            pixel_major,
             nr: b.nr,
             split,
             gemm_scratch,
@@ -337,6 +356,9 @@ impl ScatterPlan {
             return Ok(()); // no products: every element is its bias or 0
         }
         let (col_buf, gemm_buf) = scratch.split_at_mut(self.tile * m);
+        if self.pixel_major {
+            return self.run_pixel_major(source, weight, output, col_buf, gemm_buf);
+        }
         pool(self.threads).install(|| {
             for g in 0..self.groups {
                 let w = &weight[g * reduce * m..][..reduce * m];
@@ -353,6 +375,42 @@ impl ScatterPlan {
                         let c = MatMut::from_slice(col, m, t, t);
                         gemm_columns(&a, &b, p0, c, false, split, gemm_buf, self.gemm_scratch);
                         self.scatter.add(col, p0, t, out, self.threads);
+                    }
+                }
+            }
+        });
+        Ok(())
+    }
+}
+
+impl ScatterPlan {
+    /// The pixel-major variant (see the module docs).
+    fn run_pixel_major<T: Scalar>(
+        &self,
+        source: &[T],
+        weight: &[T],
+        output: &mut [T],
+        col_buf: &mut [T],
+        gemm_buf: &mut [T],
+    ) -> Result<()> {
+        let (m, reduce, pixels) = (self.columns(), self.reduce, self.pixels);
+        let plane = self.scatter.output[0] * self.scatter.output[1];
+        pool(self.threads).install(|| {
+            for g in 0..self.groups {
+                let w = MatRef::row_major(&weight[g * reduce * m..][..reduce * m], reduce, m, m);
+                for n in 0..self.batch {
+                    let image = n * self.groups + g;
+                    let src = &source[image * reduce * pixels..][..reduce * pixels];
+                    let out = &mut output[image * self.planes * plane..][..self.planes * plane];
+                    for p0 in (0..pixels).step_by(self.tile) {
+                        let t = self.tile.min(pixels - p0);
+                        // The tile transposed: row = pixel, column = channel.
+                        let a =
+                            PackedA::new(self.isa, MatRef::new(&src[p0..], t, reduce, 1, pixels));
+                        let col = &mut col_buf[..t * m];
+                        let c = MatMut::from_slice(col, t, m, m);
+                        gemm_columns(&a, &w, 0, c, false, self.split, gemm_buf, self.gemm_scratch);
+                        self.scatter.add_pixel_major(col, p0, t, out, self.threads);
                     }
                 }
             }
@@ -384,10 +442,15 @@ impl Plan for ScatterPlan {
 
     fn describe(&self) -> String {
         format!(
-            "GEMM ({} taps x {} channels x {} pixels per tile) + col2im, {} on {} thread(s)",
+            "GEMM ({} taps x {} channels x {} pixels per tile{}) + col2im, {} on {} thread(s)",
             self.columns(),
             self.reduce,
             self.tile,
+            if self.pixel_major {
+                ", pixel-major"
+            } else {
+                ""
+            },
             self.isa,
             self.threads
         )
