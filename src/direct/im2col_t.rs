@@ -68,6 +68,8 @@ impl<T: Scalar> Im2colT<'_, T> {
         let plane = &self.input[channel * height * width..][..height * width];
         let (rows, cols) = (self.rows.row(i), self.cols.row(j));
         let ow = self.output_width;
+        let (lo, hi) = self.cols.interior(j);
+        let step = self.cols.stride();
         let end = k0 + kc;
         let mut p = k0;
         let mut at = 0;
@@ -83,7 +85,28 @@ impl<T: Scalar> Im2colT<'_, T> {
                 }
             } else {
                 let line = &plane[sy as usize * width..][..width];
-                for (r, &sx) in cols[ox0..ox0 + run].iter().enumerate() {
+                let xs = &cols[ox0..ox0 + run];
+                // Interior: input columns in a strided run, no table reads.
+                let (a, b) = (
+                    lo.clamp(ox0, ox0 + run) - ox0,
+                    hi.clamp(ox0, ox0 + run) - ox0,
+                );
+                for (r, &sx) in xs.iter().enumerate().take(a) {
+                    out[at + r * nr] = if sx == NONE { zero } else { line[sx as usize] };
+                }
+                if a < b {
+                    let first = xs[a] as usize;
+                    let src = line[first..].iter().step_by(step);
+                    for (d, &v) in out[at + a * nr..]
+                        .iter_mut()
+                        .step_by(nr)
+                        .zip(src)
+                        .take(b - a)
+                    {
+                        *d = v;
+                    }
+                }
+                for (r, &sx) in xs.iter().enumerate().skip(b) {
                     out[at + r * nr] = if sx == NONE { zero } else { line[sx as usize] };
                 }
             }
