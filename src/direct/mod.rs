@@ -14,6 +14,13 @@ use convoracle_reference::{DType, OpKind, Problem, Tensor};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
+mod backward_weight;
+mod col2im;
+mod im2col_t;
+mod scalar;
+mod taps;
+mod transposed;
+
 /// Fast direct convolution (see the module docs).
 ///
 /// ```
@@ -60,10 +67,11 @@ impl Backend for Direct {
     fn supports(&self, problem: &ProblemShape, _: DType) -> std::result::Result<(), Unsupported> {
         // Each family's arm moves to its own file's `supports` as it lands.
         match problem.kind() {
-            kind @ (OpKind::Conv2d
-            | OpKind::ConvTranspose2d
+            // Every parameter, both dtypes (transposed.rs, backward_weight.rs).
+            OpKind::ConvTranspose2d
             | OpKind::Conv2dBackwardInput
-            | OpKind::Conv2dBackwardWeight
+            | OpKind::Conv2dBackwardWeight => Ok(()),
+            kind @ (OpKind::Conv2d
             | OpKind::DeformConv2d
             | OpKind::DynamicConv2d
             | OpKind::DepthwiseSeparable2d
@@ -82,11 +90,21 @@ impl Backend for Direct {
         if let Err(lacking) = self.supports(problem, dtype) {
             return Err(crate::backend::unsupported(self.name(), lacking));
         }
-        let _ = context;
-        Err(crate::backend::unsupported(
-            self.name(),
-            Unsupported::op(problem.kind()),
-        ))
+        match problem.kind() {
+            OpKind::ConvTranspose2d => Ok(Box::new(transposed::ScatterPlan::transposed(
+                problem, dtype, self.isa, context,
+            )?)),
+            OpKind::Conv2dBackwardInput => Ok(Box::new(transposed::ScatterPlan::backward_input(
+                problem, dtype, self.isa, context,
+            )?)),
+            OpKind::Conv2dBackwardWeight => Ok(Box::new(backward_weight::WeightGradPlan::new(
+                problem, dtype, self.isa, context,
+            )?)),
+            kind => Err(crate::backend::unsupported(
+                self.name(),
+                Unsupported::op(kind),
+            )),
+        }
     }
 
     fn run_f32(&self, problem: &Problem<f32>) -> Result<Tensor<f32>> {
@@ -106,7 +124,6 @@ impl Backend for Direct {
 
 /// The rayon pool of `threads` threads, built once per count and shared by
 /// every plan (building a pool costs more than a small convolution).
-#[allow(dead_code)] // used by the op families as they land
 pub(crate) fn pool(threads: usize) -> Arc<rayon::ThreadPool> {
     static POOLS: OnceLock<Mutex<HashMap<usize, Arc<rayon::ThreadPool>>>> = OnceLock::new();
     let pools = POOLS.get_or_init(|| Mutex::new(HashMap::new()));

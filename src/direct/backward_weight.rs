@@ -1,0 +1,264 @@
+//! `conv2d_backward_weight`: `dW = dY * im2col(X)^T`, accumulated over the
+//! batch, one GEMM per image and group.
+//!
+//! For group `g`: `dW_g[k, (c, i, j)] = sum over n, p of dY[n, g*Kg + k, p] *
+//! im2col_n[p, (c, i, j)]`, a `Kg x P` times `P x Cg*kh*kw` product per image,
+//! summed into the group's rows of dW (C of the GEMM, written in place: dW
+//! is `[K, Cg, kh, kw]`, so each group is a row-major block). dY is the
+//! packed A; the im2col side is packed straight from the input by
+//! [`Im2colT`] (padding mode and `flip_kernel` folded into its tables).
+//!
+//! The reduction over pixels is the GEMM's k: it is never split between
+//! threads, which cut the columns of dW (or, with at least as many groups
+//! as threads, take whole groups). Every element's sum runs over the images
+//! in order and, within an image, over the pixels in blocks of `kc`: the
+//! same for every thread count.
+//!
+//! Scratch: one B block per thread, `kc * min(nc, columns per thread)`
+//! elements (plus alignment).
+
+use super::im2col_t::Im2colT;
+use super::pool;
+use super::scalar::Scalar;
+use super::taps::AxisTaps;
+use super::transposed::{blocking, column_parts, gemm_columns, ALIGN_SLACK};
+use crate::backend::{check_planned, Context, Plan};
+use crate::error::Result;
+use crate::problem_shape::ProblemShape;
+use crate::verify::{Algorithm, Tolerance};
+use convoracle_kernels::{packed_b_len, Isa, MatMut, MatRef, PackedA};
+use convoracle_reference::{DType, Op, OpGeometry, Problem, Role};
+use rayon::prelude::*;
+
+/// A planned `conv2d_backward_weight`.
+#[derive(Debug)]
+pub(crate) struct WeightGradPlan {
+    problem: ProblemShape,
+    dtype: DType,
+    output_shape: Vec<usize>,
+    isa: Isa,
+    threads: usize,
+    batch: usize,
+    groups: usize,
+    /// Input channels per group.
+    channels: usize,
+    /// Output channels per group (rows of dW_g).
+    kernels: usize,
+    kernel: [usize; 2],
+    input: [usize; 2],
+    output: [usize; 2],
+    rows: AxisTaps,
+    cols: AxisTaps,
+    /// Whole groups per thread (when there are at least as many groups as
+    /// threads), else the columns of each group split.
+    by_group: bool,
+    split: (usize, usize),
+    gemm_scratch: usize,
+}
+
+impl WeightGradPlan {
+    /// Plans `problem` (`conv2d_backward_weight`).
+    pub(crate) fn new(
+        problem: &ProblemShape,
+        dtype: DType,
+        isa: Isa,
+        context: &Context,
+    ) -> Result<Self> {
+        let OpGeometry::Conv2dBackwardWeight(g) = problem.geometry()? else {
+            unreachable!("planned as conv2d_backward_weight")
+        };
+        let Op::Conv2dBackwardWeight(p) = &problem.op else {
+            unreachable!("planned as conv2d_backward_weight")
+        };
+        let output_shape = problem.output_shape()?;
+        let size = dtype.size() as u128;
+        let out_len: u128 = output_shape.iter().map(|&d| d as u128).product();
+        context.check_bytes(out_len * size, "output")?;
+        let [kh, kw] = g.kernel;
+        context.check_bytes(
+            AxisTaps::bytes(kh, g.output[0]) + AxisTaps::bytes(kw, g.output[1]),
+            "tap tables",
+        )?;
+        let (mode, flip) = (p.conv.padding_mode, p.conv.flip_kernel);
+        let axis = |a: usize, before: i64| {
+            AxisTaps::new(
+                g.output[a],
+                g.kernel[a],
+                g.stride[a],
+                before,
+                g.dilation[a],
+                g.input[a],
+                mode,
+                flip,
+            )
+        };
+        let threads = context.thread_count();
+        let b = blocking(dtype, isa);
+        let columns = g.in_per_group() * kh * kw;
+        let by_group = g.groups >= threads;
+        let split = match by_group {
+            true => (1, columns.max(1)),
+            false => column_parts(columns, threads, b.nr),
+        };
+        let pixels = g.output[0] * g.output[1];
+        let gemm_scratch = packed_b_len(b.kc.min(pixels), b.nc.min(split.1), b.nr) + ALIGN_SLACK;
+        let plan = WeightGradPlan {
+            problem: problem.clone(),
+            dtype,
+            output_shape,
+            isa,
+            threads,
+            batch: g.batch,
+            groups: g.groups,
+            channels: g.in_per_group(),
+            kernels: g.out_per_group(),
+            kernel: g.kernel,
+            input: g.input,
+            output: g.output,
+            rows: axis(0, g.padding.top)?,
+            cols: axis(1, g.padding.left)?,
+            by_group,
+            split,
+            gemm_scratch,
+        };
+        context.check_bytes(plan.scratch_len() as u128 * size, "scratch")?;
+        context.check_bytes(
+            (plan.kernels.div_ceil(b.mr) * b.mr) as u128 * pixels as u128 * size,
+            "packed output gradient",
+        )?;
+        Ok(plan)
+    }
+
+    /// Threads that hold a B block at once.
+    fn workers(&self) -> usize {
+        match self.by_group {
+            true => self.threads.min(self.groups).max(1),
+            false => self.split.0,
+        }
+    }
+
+    fn run<T: Scalar>(
+        &self,
+        problem: &Problem<T>,
+        output: &mut [T],
+        scratch: &mut [T],
+    ) -> Result<()> {
+        check_planned(self, problem, output.len(), scratch.len())?;
+        let input = problem.tensor(Role::Input)?.data();
+        let grad = problem.tensor(Role::GradOutput)?.data();
+        let columns = self.channels * self.kernel[0] * self.kernel[1];
+        let block = self.kernels * columns;
+        if self.batch == 0 || block == 0 {
+            // An empty sum: every element is 0.
+            output.fill(<T as convoracle_kernels::Element>::ZERO);
+            return Ok(());
+        }
+        pool(self.threads).install(|| {
+            if self.by_group {
+                let per = self.groups.div_ceil(self.workers());
+                output
+                    .par_chunks_mut(per * block)
+                    .zip(scratch.par_chunks_mut(self.gemm_scratch))
+                    .enumerate()
+                    .for_each(|(w, (out, s))| {
+                        for (dg, dw) in out.chunks_exact_mut(block).enumerate() {
+                            self.group(w * per + dg, input, grad, dw, s, (1, columns));
+                        }
+                    });
+            } else {
+                for (g, dw) in output.chunks_exact_mut(block).enumerate() {
+                    self.group(g, input, grad, dw, scratch, self.split);
+                }
+            }
+        });
+        Ok(())
+    }
+
+    /// dW of group `g` (`dw`: its `kernels x columns` rows), the GEMM's
+    /// columns cut as `split`.
+    fn group<T: Scalar>(
+        &self,
+        g: usize,
+        input: &[T],
+        grad: &[T],
+        dw: &mut [T],
+        scratch: &mut [T],
+        split: (usize, usize),
+    ) {
+        let [h, w] = self.input;
+        let pixels = self.output[0] * self.output[1];
+        let columns = self.channels * self.kernel[0] * self.kernel[1];
+        for n in 0..self.batch {
+            let rows = (n * self.groups + g) * self.kernels;
+            let dy = MatRef::row_major(
+                &grad[rows * pixels..][..self.kernels * pixels],
+                self.kernels,
+                pixels,
+                pixels,
+            );
+            let a = PackedA::new(self.isa, dy);
+            let first = (n * self.groups + g) * self.channels;
+            let b = Im2colT {
+                input: &input[first * h * w..][..self.channels * h * w],
+                size: self.input,
+                rows: &self.rows,
+                cols: &self.cols,
+                kernel: self.kernel,
+                output_width: self.output[1],
+            };
+            let c = MatMut::from_slice(dw, self.kernels, columns, columns);
+            // The first image overwrites dW; the others add to it.
+            gemm_columns(&a, &b, 0, c, n > 0, split, scratch, self.gemm_scratch);
+        }
+    }
+}
+
+impl Plan for WeightGradPlan {
+    fn problem(&self) -> &ProblemShape {
+        &self.problem
+    }
+
+    fn dtype(&self) -> DType {
+        self.dtype
+    }
+
+    fn output_shape(&self) -> &[usize] {
+        &self.output_shape
+    }
+
+    fn scratch_len(&self) -> usize {
+        self.workers() * self.gemm_scratch
+    }
+
+    fn claim(&self) -> Tolerance {
+        Tolerance::new(Algorithm::Direct)
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "dY ({} x {} pixels) times im2col^T per image and group, {} on {} thread(s)",
+            self.kernels,
+            self.output[0] * self.output[1],
+            self.isa,
+            self.threads
+        )
+    }
+
+    fn execute_f32(
+        &self,
+        problem: &Problem<f32>,
+        output: &mut [f32],
+        scratch: &mut [f32],
+    ) -> Result<()> {
+        self.run(problem, output, scratch)
+    }
+
+    fn execute_f64(
+        &self,
+        problem: &Problem<f64>,
+        output: &mut [f64],
+        scratch: &mut [f64],
+    ) -> Result<()> {
+        self.run(problem, output, scratch)
+    }
+}

@@ -1,0 +1,241 @@
+//! The direct backend's transposed conv and conv2d backward passes, through
+//! the project's own suite (catalogue and generated cases, both dtypes,
+//! random, integer and non-finite data) on every ISA of this CPU, plus
+//! explicit shapes past the GEMM's blocking edges (kc = 256, mr, nr) and
+//! bit-identity across thread counts.
+
+use convoracle::backend::{run_planned, Backend, Context, Reference};
+use convoracle::direct::Direct;
+use convoracle::reference::{
+    Conv2dBackwardInputParams, Conv2dBackwardWeightParams, Conv2dParams, ConvGeometry,
+    ConvTranspose2dParams, DType, Op, OpKind, Padding2d, PaddingMode, PaddingSpec, Role,
+};
+use convoracle::suite::{fill, sized_spec_strategy, DataMode, SizeProfile, Suite};
+use convoracle::{AnyProblem, AnyTensor, ProblemShape};
+use convoracle_kernels::Isa;
+use proptest::strategy::{Strategy, ValueTree};
+use proptest::test_runner::TestRunner;
+
+const OPS: [OpKind; 3] = [
+    OpKind::ConvTranspose2d,
+    OpKind::Conv2dBackwardInput,
+    OpKind::Conv2dBackwardWeight,
+];
+
+/// The backend on each ISA this CPU has; the others are printed as skipped.
+fn backends() -> Vec<Direct> {
+    let mut out = Vec::new();
+    for isa in Isa::ALL {
+        match Direct::with_isa(isa) {
+            Some(d) => out.push(d),
+            None => eprintln!("skipped: this CPU lacks {isa}"),
+        }
+    }
+    out
+}
+
+#[test]
+fn the_small_suite_passes_on_every_isa() {
+    for direct in backends() {
+        let report = Suite::new().ops(&OPS).run(&direct);
+        eprintln!("{}: {}", direct.isa(), report.summary_line());
+        report.assert_conforms();
+        assert!(report.unsupported_reasons.is_empty(), "{report}");
+        for op in OPS {
+            assert!(report.tested_of(op) > 0, "{op:?} untested");
+        }
+    }
+}
+
+#[test]
+fn medium_and_large_sizes_pass_on_every_isa() {
+    for direct in backends() {
+        let medium = Suite::new()
+            .ops(&OPS)
+            .catalogue(false)
+            .cases(36)
+            .profile(SizeProfile::Medium);
+        let report = medium.run(&direct);
+        eprintln!("{} medium: {}", direct.isa(), report.summary_line());
+        report.assert_conforms();
+        // A few large ones (one per op, dtype f32, random and integer data).
+        let large = Suite::new()
+            .ops(&OPS)
+            .catalogue(false)
+            .cases(6)
+            .dtypes(&[DType::F32])
+            .data(&[DataMode::Integer, DataMode::Random])
+            .profile(SizeProfile::Large)
+            .context(Context::new().threads(2));
+        let report = large.run(&direct);
+        eprintln!("{} large: {}", direct.isa(), report.summary_line());
+        report.assert_conforms();
+    }
+}
+
+fn conv(
+    stride: usize,
+    pad: i64,
+    dilation: usize,
+    groups: usize,
+    mode: PaddingMode,
+    flip: bool,
+) -> Conv2dParams {
+    Conv2dParams {
+        geometry: ConvGeometry {
+            stride: [stride, stride],
+            padding: PaddingSpec::Explicit(Padding2d::uniform(pad)),
+            dilation: [dilation, dilation],
+            groups,
+        },
+        padding_mode: mode,
+        flip_kernel: flip,
+    }
+}
+
+/// Shapes past the blocking edges: reductions over 256 (two k blocks and a
+/// remainder), GEMM rows and columns that are not multiples of the tile.
+fn edge_cases() -> Vec<ProblemShape> {
+    let transposed = |groups: usize, c: usize, k: usize, size: [usize; 2]| {
+        ProblemShape::new(Op::ConvTranspose2d(ConvTranspose2dParams {
+            stride: [2, 3],
+            padding: Padding2d {
+                top: 1,
+                bottom: 0,
+                left: -1,
+                right: 2,
+            },
+            dilation: [2, 1],
+            groups,
+            output_padding: [1, 0],
+            output_size: None,
+        }))
+        .with(Role::Input, &[2, c, size[0], size[1]])
+        .with(Role::Weight, &[c, k / groups, 3, 3])
+        .with(Role::Bias, &[k])
+    };
+    let backward_input = ProblemShape::new(Op::Conv2dBackwardInput(Conv2dBackwardInputParams {
+        conv: conv(2, 2, 1, 2, PaddingMode::Reflect, true),
+        input_size: [12, 11],
+    }))
+    .with(Role::GradOutput, &[1, 540, 7, 7])
+    .with(Role::Weight, &[540, 13, 3, 3]);
+    let backward_weight = ProblemShape::new(Op::Conv2dBackwardWeight(Conv2dBackwardWeightParams {
+        conv: conv(1, 1, 2, 1, PaddingMode::Circular, true),
+        kernel_size: [3, 3],
+    }))
+    .with(Role::Input, &[2, 20, 24, 23])
+    .with(Role::GradOutput, &[2, 30, 22, 21]);
+    let replicate = ProblemShape::new(Op::Conv2dBackwardWeight(Conv2dBackwardWeightParams {
+        conv: conv(2, 3, 1, 2, PaddingMode::Replicate, false),
+        kernel_size: [5, 4],
+    }))
+    .with(Role::Input, &[1, 26, 20, 20])
+    .with(Role::GradOutput, &[1, 40, 11, 12]);
+    // Source maps over PIXEL_MAJOR_MAX (128) pixels take the tap-major path.
+    let wide_backward = ProblemShape::new(Op::Conv2dBackwardInput(Conv2dBackwardInputParams {
+        conv: conv(1, 1, 1, 1, PaddingMode::Replicate, false),
+        input_size: [12, 13],
+    }))
+    .with(Role::GradOutput, &[1, 33, 12, 13])
+    .with(Role::Weight, &[33, 20, 3, 3]);
+    vec![
+        transposed(1, 260, 40, [7, 6]),
+        transposed(4, 64, 100, [7, 6]),
+        transposed(2, 30, 50, [13, 11]),
+        wide_backward,
+        backward_input,
+        backward_weight,
+        replicate,
+    ]
+}
+
+fn same_bits(a: &AnyTensor, b: &AnyTensor) -> bool {
+    match (a, b) {
+        (AnyTensor::F32(a), AnyTensor::F32(b)) => {
+            a.shape() == b.shape()
+                && a.data()
+                    .iter()
+                    .zip(b.data())
+                    .all(|(x, y)| x.to_bits() == y.to_bits())
+        }
+        (AnyTensor::F64(a), AnyTensor::F64(b)) => {
+            a.shape() == b.shape()
+                && a.data()
+                    .iter()
+                    .zip(b.data())
+                    .all(|(x, y)| x.to_bits() == y.to_bits())
+        }
+        _ => false,
+    }
+}
+
+/// Integer data: every order of summation is exact, so the result must be
+/// the reference's (zeros compared by value: a zero sum's sign is free).
+fn equal_values(a: &AnyTensor, b: &AnyTensor) -> bool {
+    match (a, b) {
+        (AnyTensor::F32(a), AnyTensor::F32(b)) => a.shape() == b.shape() && a.data() == b.data(),
+        (AnyTensor::F64(a), AnyTensor::F64(b)) => a.shape() == b.shape() && a.data() == b.data(),
+        _ => false,
+    }
+}
+
+#[test]
+fn blocking_edges_are_exact_on_integer_data() {
+    for spec in edge_cases() {
+        spec.output_shape().expect("a valid edge case");
+        for dtype in [DType::F32, DType::F64] {
+            let problem = fill(&spec, dtype, DataMode::Integer, 7).unwrap();
+            let want = Reference.run(&problem).unwrap();
+            for direct in backends() {
+                for threads in [1, 2] {
+                    let got =
+                        run_planned(&direct, &problem, &Context::new().threads(threads)).unwrap();
+                    assert!(
+                        equal_values(&got, &want),
+                        "{:?} {dtype:?} on {} with {threads} thread(s) differs from the reference",
+                        spec.kind(),
+                        direct.isa()
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn two_threads_give_the_bits_of_one() {
+    let mut runner = TestRunner::deterministic();
+    let direct = Direct::new();
+    for op in OPS {
+        let strategy = sized_spec_strategy(op, SizeProfile::Medium);
+        for case in 0..4 {
+            let spec = strategy.new_tree(&mut runner).unwrap().current();
+            let problem: AnyProblem = fill(&spec, DType::F32, DataMode::Random, case).unwrap();
+            let one = run_planned(&direct, &problem, &Context::new()).unwrap();
+            let two = run_planned(&direct, &problem, &Context::new().threads(2)).unwrap();
+            let three = run_planned(&direct, &problem, &Context::new().threads(3)).unwrap();
+            assert!(
+                same_bits(&one, &two) && same_bits(&one, &three),
+                "{op:?}: {spec:?}"
+            );
+        }
+    }
+    // The edge cases too (more work per thread than the generated ones).
+    for spec in edge_cases() {
+        let problem = fill(&spec, DType::F64, DataMode::Random, 3).unwrap();
+        let one = run_planned(&direct, &problem, &Context::new()).unwrap();
+        let two = run_planned(&direct, &problem, &Context::new().threads(2)).unwrap();
+        assert!(same_bits(&one, &two), "{:?}", spec.kind());
+    }
+}
+
+#[test]
+fn scratch_is_checked_against_the_memory_limit() {
+    let spec = &edge_cases()[0];
+    let direct = Direct::new();
+    let plan = direct.plan(spec, DType::F32, &Context::new()).unwrap();
+    assert!(plan.scratch_len() > 0);
+    let tight = Context::new().memory_limit(plan.scratch_len() as u64); // bytes < 4 * elements
+    assert!(direct.plan(spec, DType::F32, &tight).is_err());
+}
