@@ -214,6 +214,37 @@ fn verify_all_reports_every_case_and_a_summary() {
     assert_eq!(json["summary"]["failed"], 1);
     assert_eq!(json["cases"][2]["status"], "missing");
 
+    // A missing candidate declared unsupported is listed, not failed; so is
+    // a case named in unsupported.txt; --no-diagnosis drops the diagnosis.
+    let out = convoracle(&[
+        Path::new("verify-all"),
+        &cases,
+        &candidates,
+        Path::new("--missing"),
+        Path::new("unsupported"),
+        Path::new("--no-diagnosis"),
+    ]);
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("c_missing: UNSUPPORTED"), "{stdout}");
+    assert!(!stdout.contains("kernel flipped"), "{stdout}");
+    assert!(
+        stdout.contains("1 passed, 1 failed, 0 missing, 0 unusable, 1 unsupported"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("worst error / bound: "), "{stdout}");
+    std::fs::write(
+        candidates.join("unsupported.txt"),
+        "b_flipped  # no flip_kernel in my library\n",
+    )
+    .unwrap();
+    let out = convoracle(&[Path::new("verify-all"), &cases, &candidates]);
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("b_flipped: UNSUPPORTED no flip_kernel in my library"),
+        "{stdout}"
+    );
+    std::fs::remove_file(candidates.join("unsupported.txt")).unwrap();
+
     // Everything present and right: exit 0.
     std::fs::remove_dir_all(cases.join("b_flipped")).unwrap();
     write_npy(&candidates.join("c_missing.npy"), good);

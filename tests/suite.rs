@@ -383,6 +383,49 @@ fn integer_data_keeps_every_partial_sum_exact() {
 }
 
 #[test]
+fn export_filters_by_op_and_feature() {
+    use convoracle::problem_features::Feature;
+    use convoracle::suite::export_cases;
+    let exclude = vec![
+        Feature::FlipKernel,
+        Feature::PaddingMode,
+        Feature::NegativePadding,
+        Feature::PaddingWord,
+        Feature::AsymmetricPadding,
+    ];
+    let options = ExportOptions {
+        ops: vec![OpKind::Conv2d, OpKind::ConvTranspose2d],
+        exclude: exclude.clone(),
+        generated: 40,
+        ..ExportOptions::default()
+    };
+    let cases = export_cases(&options);
+    let generated = cases.iter().filter(|c| c.name.starts_with("gen_")).count();
+    assert_eq!(generated, 40, "the count holds: excluded draws are redrawn");
+    let catalogue_kept = cases.len() - generated;
+    assert!(catalogue_kept > 0 && catalogue_kept < catalogue().len());
+    for case in &cases {
+        assert!(
+            matches!(case.spec.kind(), OpKind::Conv2d | OpKind::ConvTranspose2d),
+            "{}",
+            case.name
+        );
+        for feature in &exclude {
+            assert!(
+                !feature.present(&case.spec),
+                "{} has {feature:?}",
+                case.name
+            );
+        }
+    }
+    // Without the filters some catalogue cases have each feature.
+    let all = export_cases(&ExportOptions::default());
+    for feature in exclude {
+        assert!(all.iter().any(|c| feature.present(&c.spec)), "{feature:?}");
+    }
+}
+
+#[test]
 fn export_writes_folders_that_read_back() {
     let dir = scratch("export");
     let options = ExportOptions {
@@ -391,6 +434,7 @@ fn export_writes_folders_that_read_back() {
         data: DataMode::Integer,
         generated: 18,
         seed: 7,
+        ..ExportOptions::default()
     };
     let manifest = export(&dir, &options).unwrap();
     let entries = manifest["cases"].as_array().unwrap();

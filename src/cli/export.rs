@@ -5,7 +5,8 @@
 //! Exit status: 0 written; 2 DIR cannot be written (one line on stderr).
 
 use clap::Args;
-use convoracle::reference::DType;
+use convoracle::problem_features::Feature;
+use convoracle::reference::{DType, OpKind};
 use convoracle::suite::{export, DataMode, ExportOptions, Selection};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -37,6 +38,17 @@ pub struct ExportArgs {
     /// The seed of the data and of the generators.
     #[arg(long, default_value_t = 0x5eed_c0de)]
     pub seed: u64,
+
+    /// Only these ops (comma-separated case.json names; default every op).
+    #[arg(long, value_delimiter = ',', value_name = "OP,...")]
+    pub ops: Vec<String>,
+
+    /// Leave out cases with these features, which your implementation cannot
+    /// express (comma-separated): flip_kernel, padding_mode, negative_padding,
+    /// padding_word, asymmetric_padding, non_square, dilation, groups,
+    /// output_size, output_padding, empty, bias, mask.
+    #[arg(long, value_delimiter = ',', value_name = "FEATURE,...")]
+    pub exclude: Vec<String>,
 }
 
 /// Writes the cases and the manifest, and says how to check candidates.
@@ -50,6 +62,16 @@ pub fn run(args: &ExportArgs) -> convoracle::Result<ExitCode> {
         data: DataMode::from_name(&args.data).ok_or_else(|| usage("data", &args.data))?,
         generated: args.cases,
         seed: args.seed,
+        ops: args
+            .ops
+            .iter()
+            .map(|o| OpKind::from_name(o).ok_or_else(|| usage("ops", o)))
+            .collect::<convoracle::Result<_>>()?,
+        exclude: args
+            .exclude
+            .iter()
+            .map(|f| Feature::from_name(f).ok_or_else(|| usage("exclude", f)))
+            .collect::<convoracle::Result<_>>()?,
     };
     let manifest = export(&args.dir, &options)?;
     let cases = manifest["cases"].as_array().map_or(0, Vec::len);

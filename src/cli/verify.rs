@@ -80,6 +80,10 @@ pub struct VerifyArgs {
     /// Print the verdict as one JSON object.
     #[arg(long)]
     pub json: bool,
+
+    /// Skip the diagnosis of a failure (the verdict alone, fast).
+    #[arg(long)]
+    pub no_diagnosis: bool,
 }
 
 /// Reads the case and the candidate, verifies, prints the verdict.
@@ -87,7 +91,11 @@ pub fn run(args: &VerifyArgs) -> convoracle::Result<ExitCode> {
     let tolerance = args.claim.tolerance()?;
     let case = read_case(&args.case)?;
     let candidate = npy::read_dtype(&args.candidate, case.problem.dtype())?;
-    let verdict = verify(&case.problem, &candidate, &tolerance)?;
+    let verdict = if args.no_diagnosis {
+        convoracle::verify::verify_without_diagnosis(&case.problem, &candidate, &tolerance)?
+    } else {
+        verify(&case.problem, &candidate, &tolerance)?
+    };
     if args.json {
         // The full verdict, plus the flat record every aggregate is built from.
         let mut json = verdict.to_json();

@@ -10,7 +10,7 @@
 use super::verify::ClaimArgs;
 use clap::Args;
 use convoracle::case::{npy, read_case, CASE_JSON};
-use convoracle::verify::{verify, CheckRecord, Tolerance, Verdict};
+use convoracle::verify::{verify, verify_without_diagnosis, CheckRecord, Tolerance, Verdict};
 use convoracle::Error;
 use serde::Serialize;
 use serde_json::json;
@@ -34,6 +34,17 @@ pub struct VerifyAllArgs {
     /// Print one JSON object (every case and the summary) instead of lines.
     #[arg(long)]
     pub json: bool,
+
+    /// What a case without a candidate counts as: `fail` (default), or
+    /// `unsupported` (listed, not failed). Cases named in
+    /// CANDIDATES_DIR/unsupported.txt (one per line, `# reason` allowed
+    /// after the name) are unsupported either way.
+    #[arg(long, default_value = "fail", value_parser = ["fail", "unsupported"])]
+    pub missing: String,
+
+    /// Skip the diagnosis of failures (verdicts alone, fast).
+    #[arg(long)]
+    pub no_diagnosis: bool,
 }
 
 /// What happened to one case.
@@ -41,6 +52,25 @@ enum Outcome {
     Verdict(Box<Verdict>),
     Missing(PathBuf),
     Unusable(String),
+    Unsupported(String),
+}
+
+/// The cases the candidates folder declares unsupported, with the reason
+/// given after `#` (empty when none): `CANDIDATES_DIR/unsupported.txt`.
+fn declared_unsupported(dir: &Path) -> convoracle::Result<Vec<(String, String)>> {
+    let path = dir.join("unsupported.txt");
+    if !path.is_file() {
+        return Ok(Vec::new());
+    }
+    let text = std::fs::read_to_string(&path).map_err(|source| Error::Io { path, source })?;
+    Ok(text
+        .lines()
+        .filter_map(|line| {
+            let (name, reason) = line.split_once('#').unwrap_or((line, ""));
+            let name = name.trim();
+            (!name.is_empty()).then(|| (name.to_string(), reason.trim().to_string()))
+        })
+        .collect())
 }
 
 /// The case folders of `dir` (sub-folders holding case.json), sorted by name.
@@ -64,13 +94,17 @@ fn case_folders(dir: &Path) -> convoracle::Result<Vec<(String, PathBuf)>> {
     Ok(cases)
 }
 
-fn check(case_dir: &Path, candidate: &Path, tolerance: &Tolerance) -> Outcome {
+fn check(case_dir: &Path, candidate: &Path, tolerance: &Tolerance, diagnose: bool) -> Outcome {
     if !candidate.exists() {
         return Outcome::Missing(candidate.to_path_buf());
     }
     let verdict = read_case(case_dir).and_then(|case| {
         let c = npy::read_dtype(candidate, case.problem.dtype())?;
-        verify(&case.problem, &c, tolerance)
+        if diagnose {
+            verify(&case.problem, &c, tolerance)
+        } else {
+            verify_without_diagnosis(&case.problem, &c, tolerance)
+        }
     });
     match verdict {
         Ok(v) => Outcome::Verdict(Box::new(v)),
@@ -103,6 +137,9 @@ struct Summary {
     failed: usize,
     missing: usize,
     unusable: usize,
+    unsupported: usize,
+    /// The largest |error| / bound over the verified cases.
+    worst_error_over_bound: Option<f64>,
 }
 
 impl Summary {
@@ -117,7 +154,12 @@ impl Summary {
                 }
                 "missing" => s.missing += 1,
                 "unusable" => s.unusable += 1,
+                "unsupported" => s.unsupported += 1,
                 _ => s.failed += 1,
+            }
+            if let Some(ratio) = e.record.as_ref().and_then(|r| r.worst_ratio) {
+                s.worst_error_over_bound =
+                    Some(s.worst_error_over_bound.map_or(ratio, |w| w.max(ratio)));
             }
         }
         s
@@ -135,10 +177,23 @@ pub fn run(args: &VerifyAllArgs) -> convoracle::Result<ExitCode> {
             "holds no case folder (a sub-folder with case.json)",
         ));
     }
+    let declared = declared_unsupported(&args.candidates)?;
     let mut entries = Vec::new();
     for (name, dir) in &cases {
         let candidate = args.candidates.join(format!("{name}.npy"));
-        let outcome = check(dir, &candidate, &tolerance);
+        let outcome = match declared.iter().find(|(n, _)| n == name) {
+            Some((_, reason)) => Outcome::Unsupported(if reason.is_empty() {
+                "declared in unsupported.txt".to_string()
+            } else {
+                reason.clone()
+            }),
+            None => match check(dir, &candidate, &tolerance, !args.no_diagnosis) {
+                Outcome::Missing(_) if args.missing == "unsupported" => {
+                    Outcome::Unsupported("no candidate (--missing unsupported)".to_string())
+                }
+                other => other,
+            },
+        };
         let entry = match outcome {
             Outcome::Verdict(v) => {
                 let record = CheckRecord::from_verdict(name, "candidate", &v, None);
@@ -167,6 +222,19 @@ pub fn run(args: &VerifyAllArgs) -> convoracle::Result<ExitCode> {
                     error: None,
                 }
             }
+            Outcome::Unsupported(why) => {
+                if !args.json {
+                    println!("{name}: UNSUPPORTED {why}");
+                }
+                Entry {
+                    case: name.clone(),
+                    status: "unsupported",
+                    record: None,
+                    verdict: None,
+                    candidate: None,
+                    error: Some(why),
+                }
+            }
             Outcome::Unusable(why) => {
                 let why = why.split_whitespace().collect::<Vec<_>>().join(" ");
                 if !args.json {
@@ -188,9 +256,18 @@ pub fn run(args: &VerifyAllArgs) -> convoracle::Result<ExitCode> {
     if args.json {
         println!("{}", json!({ "cases": entries, "summary": summary }));
     } else {
+        let worst = summary
+            .worst_error_over_bound
+            .map_or("none verified".to_string(), |w| format!("{w:.3}"));
         println!(
-            "{} passed, {} failed, {} missing, {} unusable ({} of the passed with warnings)",
-            summary.passed, summary.failed, summary.missing, summary.unusable, summary.warned
+            "{} passed, {} failed, {} missing, {} unusable, {} unsupported ({} of the passed \
+             with warnings; worst error / bound: {worst})",
+            summary.passed,
+            summary.failed,
+            summary.missing,
+            summary.unusable,
+            summary.unsupported,
+            summary.warned
         );
     }
     Ok(

@@ -13,6 +13,7 @@ use super::spec::{Origin, SuiteCase};
 use crate::any::AnyTensor;
 use crate::case::write_case;
 use crate::error::{Error, Result};
+use crate::problem_features::Feature;
 use crate::verify::AnyComputed;
 use convoracle_reference::{DType, OpKind};
 use proptest::strategy::{Strategy, ValueTree};
@@ -56,6 +57,11 @@ pub struct ExportOptions {
     pub generated: usize,
     /// The seed of the fills and the generators.
     pub seed: u64,
+    /// The ops to export (empty: every op).
+    pub ops: Vec<OpKind>,
+    /// Features a peer cannot express: cases that have any are left out
+    /// (generated cases are redrawn, so the count holds where it can).
+    pub exclude: Vec<Feature>,
 }
 
 impl Default for ExportOptions {
@@ -66,15 +72,25 @@ impl Default for ExportOptions {
             data: DataMode::Random,
             generated: 90,
             seed: 0x5eed_c0de,
+            ops: Vec::new(),
+            exclude: Vec::new(),
         }
     }
 }
 
 /// The cases `options` selects, in manifest order.
 pub fn export_cases(options: &ExportOptions) -> Vec<SuiteCase> {
+    let wanted = |spec: &crate::problem_shape::ProblemShape| {
+        (options.ops.is_empty() || options.ops.contains(&spec.kind()))
+            && !options.exclude.iter().any(|f| f.present(spec))
+    };
+    let ops: Vec<OpKind> = OpKind::ALL
+        .into_iter()
+        .filter(|op| options.ops.is_empty() || options.ops.contains(op))
+        .collect();
     let mut cases = Vec::new();
     if options.selection != Selection::Generated {
-        for named in catalogue() {
+        for named in catalogue().into_iter().filter(|n| wanted(&n.spec)) {
             cases.push(SuiteCase {
                 name: named.name.to_string(),
                 description: named.description.to_string(),
@@ -86,10 +102,10 @@ pub fn export_cases(options: &ExportOptions) -> Vec<SuiteCase> {
             });
         }
     }
-    if options.selection != Selection::Catalogue && options.generated > 0 {
-        let per_op = options.generated.div_ceil(OpKind::ALL.len());
+    if options.selection != Selection::Catalogue && options.generated > 0 && !ops.is_empty() {
+        let per_op = options.generated.div_ceil(ops.len());
         let mut left = options.generated;
-        for op in OpKind::ALL {
+        for op in ops {
             let config = Config {
                 rng_algorithm: RngAlgorithm::ChaCha,
                 rng_seed: RngSeed::Fixed(options.seed ^ op as u64),
@@ -102,15 +118,21 @@ pub fn export_cases(options: &ExportOptions) -> Vec<SuiteCase> {
             };
             let mut runner = TestRunner::new(config);
             let strategy = case_strategy(op, options.dtype, options.data);
-            for i in 0..per_op.min(left) {
-                // A strategy over valid specs never rejects, so a draw only
-                // fails if proptest gives up, which it cannot here.
+            let quota = per_op.min(left);
+            let (mut found, mut draws) = (0, 0);
+            // Draws with an excluded feature are redrawn, up to a cap.
+            while found < quota && draws < quota * 400 {
+                draws += 1;
                 let Ok(tree) = strategy.new_tree(&mut runner) else {
-                    continue;
+                    break;
                 };
                 let mut case = tree.current();
-                case.name = format!("gen_{}_{i}", op.name());
+                if !wanted(&case.spec) {
+                    continue;
+                }
+                case.name = format!("gen_{}_{found}", op.name());
                 cases.push(case);
+                found += 1;
             }
             left = left.saturating_sub(per_op);
         }

@@ -102,6 +102,17 @@ pub fn verify(
     verify_against(problem, &reference, candidate, tolerance)
 }
 
+/// As [`verify`], without the diagnosis of a failure (which recomputes the
+/// reference under many hypotheses): the verdict alone, fast.
+pub fn verify_without_diagnosis(
+    problem: &AnyProblem,
+    candidate: &AnyTensor,
+    tolerance: &Tolerance,
+) -> Result<Verdict> {
+    let reference = AnyComputed::compute(problem)?;
+    check(problem, &reference, candidate, tolerance, false)
+}
+
 /// As [`verify`], with a reference the caller already computed (it must be
 /// the reference of `problem`: same dtype and shape).
 pub fn verify_against(
@@ -109,6 +120,16 @@ pub fn verify_against(
     reference: &AnyComputed,
     candidate: &AnyTensor,
     tolerance: &Tolerance,
+) -> Result<Verdict> {
+    check(problem, reference, candidate, tolerance, true)
+}
+
+fn check(
+    problem: &AnyProblem,
+    reference: &AnyComputed,
+    candidate: &AnyTensor,
+    tolerance: &Tolerance,
+    diagnose: bool,
 ) -> Result<Verdict> {
     let dtype = problem.dtype();
     if candidate.dtype() != dtype {
@@ -154,7 +175,9 @@ pub fn verify_against(
     if candidate.shape() != expected_shape.as_slice() {
         verdict.status = Status::Fail;
         verdict.failures.push(FailureKind::ShapeMismatch);
-        verdict.diagnosis = Some(diagnosis::diagnose(&wide, dtype, &candidate, tolerance));
+        if diagnose {
+            verdict.diagnosis = Some(diagnosis::diagnose(&wide, dtype, &candidate, tolerance));
+        }
         return Ok(verdict);
     }
     let (comparison, bounds) = evaluate(&wide, dtype, &reference, candidate.data(), tolerance)?;
@@ -200,7 +223,7 @@ pub fn verify_against(
         Status::Pass
     };
     verdict.comparison = comparison;
-    if verdict.status == Status::Fail {
+    if verdict.status == Status::Fail && diagnose {
         verdict.diagnosis = Some(diagnosis::diagnose(&wide, dtype, &candidate, tolerance));
     }
     Ok(verdict)
