@@ -5,6 +5,10 @@
 //! Each op family plans in its own file; this file dispatches and holds
 //! what they share (the ISA chosen at run time, the thread pools).
 
+mod conv2d;
+mod depthwise;
+mod im2col;
+
 use crate::backend::{run_planned, Backend, Context, Plan, Unsupported};
 use crate::error::Result;
 use crate::problem_shape::ProblemShape;
@@ -60,8 +64,8 @@ impl Backend for Direct {
     fn supports(&self, problem: &ProblemShape, _: DType) -> std::result::Result<(), Unsupported> {
         // Each family's arm moves to its own file's `supports` as it lands.
         match problem.kind() {
-            kind @ (OpKind::Conv2d
-            | OpKind::ConvTranspose2d
+            OpKind::Conv2d => Ok(()),
+            kind @ (OpKind::ConvTranspose2d
             | OpKind::Conv2dBackwardInput
             | OpKind::Conv2dBackwardWeight
             | OpKind::DeformConv2d
@@ -82,11 +86,13 @@ impl Backend for Direct {
         if let Err(lacking) = self.supports(problem, dtype) {
             return Err(crate::backend::unsupported(self.name(), lacking));
         }
-        let _ = context;
-        Err(crate::backend::unsupported(
-            self.name(),
-            Unsupported::op(problem.kind()),
-        ))
+        match problem.kind() {
+            OpKind::Conv2d => Ok(Box::new(conv2d::plan(problem, dtype, self.isa, context)?)),
+            kind => Err(crate::backend::unsupported(
+                self.name(),
+                Unsupported::op(kind),
+            )),
+        }
     }
 
     fn run_f32(&self, problem: &Problem<f32>) -> Result<Tensor<f32>> {
@@ -106,7 +112,6 @@ impl Backend for Direct {
 
 /// The rayon pool of `threads` threads, built once per count and shared by
 /// every plan (building a pool costs more than a small convolution).
-#[allow(dead_code)] // used by the op families as they land
 pub(crate) fn pool(threads: usize) -> Arc<rayon::ThreadPool> {
     static POOLS: OnceLock<Mutex<HashMap<usize, Arc<rayon::ThreadPool>>>> = OnceLock::new();
     let pools = POOLS.get_or_init(|| Mutex::new(HashMap::new()));
@@ -123,3 +128,10 @@ pub(crate) fn pool(threads: usize) -> Arc<rayon::ThreadPool> {
         })
         .clone()
 }
+
+/// The element types the direct backend computes in: f32 and f64, with
+/// both the reference's and the kernels' element traits.
+pub(crate) trait Float: convoracle_reference::Element + convoracle_kernels::Element {}
+
+impl Float for f32 {}
+impl Float for f64 {}

@@ -1,0 +1,288 @@
+//! The implicit-GEMM B packer: writes the im2col matrix of one (image,
+//! group) block by block, straight from the input into the GEMM's packed B
+//! panels, so the full im2col matrix never exists.
+//!
+//! B has one row per weight column `(c, wi, wj)` (the weight tensor's own
+//! order, so A is the weight tensor unchanged) and one column per output
+//! pixel `(oy, ox)`: `B[(c, wi, wj)][(oy, ox)] = x_padded[c, oy*sh - pt +
+//! i*dh, ox*sw - pl + j*dw]` where `(i, j)` is the tap the weight
+//! `(wi, wj)` multiplies: itself, or `(kh-1-wi, kw-1-wj)` for a flipped
+//! kernel (true convolution).
+//!
+//! Padding is decided per run, not per element: a run is the part of one
+//! output row that falls in one `nr`-wide panel; for each B row the run
+//! splits into a left border, an interior (a plain copy of a contiguous
+//! input slice when `sw == 1`, a strided gather otherwise) and a right
+//! border, using interior column ranges precomputed per tap column.
+//! Padded positions get 0 (zeros mode, a real term of the sum, so an
+//! infinite weight there gives NaN as in the reference) or the input value
+//! the padding mode's `source` names.
+
+use super::Float;
+use convoracle_kernels::PackB;
+use convoracle_reference::{ConvShape, PaddingMode};
+
+/// What the packer needs of the geometry, resolved once per plan.
+#[derive(Debug, Clone)]
+pub(crate) struct Im2colGeometry {
+    /// `[H, W]` of the input.
+    input: [usize; 2],
+    kernel: [usize; 2],
+    stride: [usize; 2],
+    dilation: [usize; 2],
+    /// Top and left padding (negative crops).
+    pad: [i64; 2],
+    /// `Wo` (the B column index is `oy * Wo + ox`).
+    out_w: usize,
+    flip: bool,
+    mode: PaddingMode,
+    /// Per tap column `j`: the output columns `[lo, hi)` whose input column
+    /// `ox*sw - pl + j*dw` lies inside the input (the copy fast path).
+    interior: Vec<(usize, usize)>,
+}
+
+impl Im2colGeometry {
+    /// Resolves the packer's geometry for `g` (any groups; one group's
+    /// channels are packed at a time).
+    pub(crate) fn new(g: &ConvShape, flip: bool, mode: PaddingMode) -> Self {
+        let [_, w] = g.input;
+        let [_, kw] = g.kernel;
+        let [_, sw] = g.stride;
+        let [_, dw] = g.dilation;
+        let wo = g.output[1];
+        let interior = (0..kw)
+            .map(|j| {
+                let off = (j * dw) as i64 - g.padding.left;
+                // First ox with ox*sw + off >= 0, first ox with ox*sw + off >= W.
+                let first = |bound: i64| -> usize {
+                    let need = bound - off;
+                    if need <= 0 {
+                        0
+                    } else {
+                        usize::try_from((need as u64).div_ceil(sw as u64)).unwrap_or(usize::MAX)
+                    }
+                };
+                let lo = first(0).min(wo);
+                let hi = first(w as i64).clamp(lo, wo);
+                (lo, hi)
+            })
+            .collect();
+        Im2colGeometry {
+            input: g.input,
+            kernel: g.kernel,
+            stride: g.stride,
+            dilation: g.dilation,
+            pad: [g.padding.top, g.padding.left],
+            out_w: wo,
+            flip,
+            mode,
+            interior,
+        }
+    }
+
+    /// The input row that output row `oy` reads for tap row `i`, or `None`
+    /// when it is a zero row.
+    #[inline]
+    fn source_row(&self, oy: usize, i: usize) -> Option<usize> {
+        let h = self.input[0];
+        let y = (oy * self.stride[0] + i * self.dilation[0]) as i64 - self.pad[0];
+        if (0..h as i64).contains(&y) {
+            Some(y as usize)
+        } else if self.mode == PaddingMode::Zeros || h == 0 {
+            None
+        } else {
+            self.mode.source(y, h)
+        }
+    }
+
+    /// The value of padded input column `ox*sw - pl + j*dw` of `row`.
+    #[inline]
+    fn border<T: Float>(&self, row: &[T], ox: usize, j: usize) -> T {
+        let x = (ox * self.stride[1] + j * self.dilation[1]) as i64 - self.pad[1];
+        match self.mode.source(x, row.len()) {
+            Some(s) => row[s],
+            None => T::default(),
+        }
+    }
+
+    /// Fills `dst` with B row `(wi, wj)` of channel plane `plane` for output
+    /// pixels `(oy, ox0 .. ox0 + dst.len())`.
+    #[inline]
+    fn fill_run<T: Float>(
+        &self,
+        dst: &mut [T],
+        plane: &[T],
+        (wi, wj): (usize, usize),
+        oy: usize,
+        ox0: usize,
+    ) {
+        let [kh, kw] = self.kernel;
+        let (i, j) = if self.flip {
+            (kh - 1 - wi, kw - 1 - wj)
+        } else {
+            (wi, wj)
+        };
+        let w = self.input[1];
+        let Some(y) = self.source_row(oy, i) else {
+            dst.fill(T::default());
+            return;
+        };
+        let row = &plane[y * w..(y + 1) * w];
+        let ox1 = ox0 + dst.len();
+        let (lo, hi) = self.interior[j];
+        let a = lo.clamp(ox0, ox1);
+        let b = hi.clamp(a, ox1);
+        for ox in ox0..a {
+            dst[ox - ox0] = self.border(row, ox, j);
+        }
+        if b > a {
+            let sw = self.stride[1];
+            // Inside [lo, hi) the input column is in range by construction.
+            let xs = (a * sw + j * self.dilation[1]) as i64 - self.pad[1];
+            let xs = xs as usize;
+            let d = &mut dst[a - ox0..b - ox0];
+            if sw == 1 {
+                d.copy_from_slice(&row[xs..xs + d.len()]);
+            } else {
+                for (d, s) in d.iter_mut().zip(row[xs..].iter().step_by(sw)) {
+                    *d = *s;
+                }
+            }
+        }
+        for ox in b..ox1 {
+            dst[ox - ox0] = self.border(row, ox, j);
+        }
+    }
+}
+
+impl Im2colGeometry {
+    /// `Wo`.
+    pub(crate) fn out_w(&self) -> usize {
+        self.out_w
+    }
+
+    /// `[kh, kw]`.
+    pub(crate) fn kernel(&self) -> [usize; 2] {
+        self.kernel
+    }
+
+    /// `acc[ox - ox0] += weight * B[(wi, wj)][(oy, ox)]` for the run of
+    /// output pixels `(oy, ox0 .. ox0 + acc.len())` (the depthwise kernel:
+    /// the same values [`Self::fill_run`] would pack, consumed in place).
+    #[inline]
+    pub(crate) fn accumulate_run<T: Float>(
+        &self,
+        acc: &mut [T],
+        plane: &[T],
+        (wi, wj): (usize, usize),
+        oy: usize,
+        weight: T,
+    ) {
+        let [kh, kw] = self.kernel;
+        let (i, j) = if self.flip {
+            (kh - 1 - wi, kw - 1 - wj)
+        } else {
+            (wi, wj)
+        };
+        let w = self.input[1];
+        let Some(y) = (w > 0).then(|| self.source_row(oy, i)).flatten() else {
+            // A padded row: every term is weight * 0.
+            let term = weight * T::default();
+            for a in acc.iter_mut() {
+                *a = *a + term;
+            }
+            return;
+        };
+        let row = &plane[y * w..(y + 1) * w];
+        let ox1 = acc.len();
+        let (lo, hi) = self.interior[j];
+        let a = lo.min(ox1);
+        let b = hi.clamp(a, ox1);
+        for (ox, v) in acc[..a].iter_mut().enumerate() {
+            *v = *v + weight * self.border(row, ox, j);
+        }
+        if b > a {
+            let sw = self.stride[1];
+            let xs = ((a * sw + j * self.dilation[1]) as i64 - self.pad[1]) as usize;
+            let d = &mut acc[a..b];
+            if sw == 1 {
+                for (d, s) in d.iter_mut().zip(&row[xs..xs + (b - a)]) {
+                    *d = *d + weight * *s;
+                }
+            } else {
+                for (d, s) in d.iter_mut().zip(row[xs..].iter().step_by(sw)) {
+                    *d = *d + weight * *s;
+                }
+            }
+        }
+        for (ox, v) in acc.iter_mut().enumerate().skip(b) {
+            *v = *v + weight * self.border(row, ox, j);
+        }
+    }
+}
+
+/// The im2col B of one (image, group): `x` holds the group's `C/g` input
+/// planes of `H x W`, contiguous.
+pub(crate) struct Im2col<'a, T> {
+    geometry: &'a Im2colGeometry,
+    x: &'a [T],
+}
+
+impl<'a, T> Im2col<'a, T> {
+    /// The packer over the group's input planes `x`.
+    pub(crate) fn new(geometry: &'a Im2colGeometry, x: &'a [T]) -> Self {
+        Im2col { geometry, x }
+    }
+}
+
+impl<T: Float> PackB<T> for Im2col<'_, T> {
+    fn pack(&self, k0: usize, kc: usize, n0: usize, nc: usize, nr: usize, panel: &mut [T]) {
+        let g = self.geometry;
+        let [h, w] = g.input;
+        let [kh, kw] = g.kernel;
+        let taps = kh * kw;
+        let plane_len = h * w;
+        if plane_len == 0 {
+            // An empty input: every tap is padding (zeros mode only).
+            panel.fill(T::default());
+            return;
+        }
+        // Runs: one output row's part inside one panel; rows of B inner.
+        let mut q = 0;
+        while q < nc {
+            let pixel = n0 + q;
+            let (oy, ox0) = (pixel / g.out_w, pixel % g.out_w);
+            let col = q % nr;
+            let len = (g.out_w - ox0).min(nr - col).min(nc - q);
+            let base = (q / nr) * nr * kc + col;
+            let (mut c, t) = (k0 / taps, k0 % taps);
+            let (mut wi, mut wj) = (t / kw, t % kw);
+            let mut plane = &self.x[c * plane_len..(c + 1) * plane_len];
+            for p in 0..kc {
+                let dst = &mut panel[base + p * nr..base + p * nr + len];
+                g.fill_run(dst, plane, (wi, wj), oy, ox0);
+                wj += 1;
+                if wj == kw {
+                    wj = 0;
+                    wi += 1;
+                    if wi == kh {
+                        wi = 0;
+                        c += 1;
+                        if p + 1 < kc {
+                            plane = &self.x[c * plane_len..(c + 1) * plane_len];
+                        }
+                    }
+                }
+            }
+            q += len;
+        }
+        // The last panel's columns past nc are zero (the slice is stale).
+        let tail = nc % nr;
+        if tail != 0 {
+            let start = (nc / nr) * nr * kc;
+            for p in 0..kc {
+                panel[start + p * nr + tail..start + (p + 1) * nr].fill(T::default());
+            }
+        }
+    }
+}
