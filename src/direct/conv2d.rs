@@ -24,8 +24,8 @@
 //! `kc`), so results are bit-identical for every thread count.
 //!
 //! # Scratch (bounded, independent of the image size)
-//! GEMM: `threads * (packed_b_len(min(KC, C/g*kh*kw), min(NC, Ho*Wo), NR)
-//! + 16)` elements, at most `threads * (KC * round_up(NC, NR) + 16)` (for
+//! GEMM: `threads * (16 + packed_b_len(min(KC, C/g*kh*kw), min(NC,
+//! Ho*Wo), NR))` elements, at most `threads * (KC * round_up(NC, NR) + 16)` (for
 //! f32 on AVX-512, 256 x 512 + 16 per thread: 512 KiB); depthwise none.
 //!
 //! The packed weights (`g * round_up(K/g, MR) * C/g*kh*kw` elements, about
