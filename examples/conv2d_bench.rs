@@ -2,7 +2,7 @@
 //! thread by default, against the machine's measured FMA peak.
 //!
 //! Run: `cargo run --release --example conv2d_bench [-- MILLIS [THREADS [f64]]]`
-//! (MILLIS per layer, default 1500). The machine may be shared, so the
+//! (MILLIS per layer, default 1500; env LAYER=substring picks layers). The machine may be shared, so the
 //! FMA-peak loop and the conv run alternately for the whole budget and the
 //! best of each is kept. FLOPs are `2 * N*K*Ho*Wo*C/g*kh*kw` (padded taps
 //! included, as every library counts them).
@@ -42,7 +42,9 @@ fn problem<T: Element + From<f32>>(&(_, [n, c, h, w], k, ks, s, p, g): &Layer) -
     });
     let fill = |shape: Vec<usize>| {
         let len: usize = shape.iter().product();
-        let data = (0..len).map(|i| T::from(((i * 7919) % 97) as f32 / 97.0 - 0.5)).collect();
+        let data = (0..len)
+            .map(|i| T::from(((i * 7919) % 97) as f32 / 97.0 - 0.5))
+            .collect();
         Tensor::new(shape, data).expect("consistent shape")
     };
     Problem::new(op)
@@ -112,7 +114,8 @@ fn table<T: Element + From<f32> + convoracle_kernels::Element + Exec>(
         "{:<24} {:>9} {:>9} {:>7}  {}",
         "layer", "GFLOP/s", "peak", "%peak", "lowering"
     );
-    for layer in &LAYERS {
+    let filter = std::env::var("LAYER").unwrap_or_default();
+    for layer in LAYERS.iter().filter(|l| l.0.contains(filter.as_str())) {
         let (rate, peak, how) = bench::<T>(layer, threads, millis);
         println!(
             "{:<24} {rate:>9.1} {peak:>9.1} {:>6.1}%  {how}",

@@ -26,11 +26,9 @@
 //! # Scratch (bounded, independent of the image size)
 //! GEMM: `threads * (16 + packed_b_len(min(KC, C/g*kh*kw), min(NC,
 //! Ho*Wo), NR))` elements, at most `threads * (KC * round_up(NC, NR) + 16)` (for
-//! f32 on AVX-512, 256 x 512 + 16 per thread: 512 KiB); depthwise none.
-//!
-//! The packed weights (`g * round_up(K/g, MR) * C/g*kh*kw` elements, about
-//! the weight tensor) are allocated per call and checked against the
-//! memory limit at plan time.
+//! f32 on AVX-512, 256 x 512 + 16 per thread: 512 KiB), plus the weights
+//! packed per call, `g * round_up(K/g, MR) * C/g*kh*kw` elements (the
+//! weight tensor's size up to the MR rounding); depthwise none.
 
 use super::im2col::{Im2col, Im2colGeometry};
 use super::{depthwise, pool, Float};
@@ -38,7 +36,7 @@ use crate::backend::{check_planned, Context, Plan};
 use crate::error::{Error, Result};
 use crate::problem_shape::ProblemShape;
 use crate::verify::{Algorithm, Tolerance};
-use convoracle_kernels::{gemm, packed_b_len, Element, Isa, MatMut, MatRef, PackedA};
+use convoracle_kernels::{gemm, packed_a_len, packed_b_len, Element, Isa, MatMut, MatRef, PackedA};
 use convoracle_reference::{ConvShape, DType, Op, OpGeometry, Problem, Role};
 use rayon::prelude::*;
 
@@ -63,7 +61,9 @@ pub(crate) struct Conv2dPlan {
     isa: Isa,
     threads: usize,
     lowering: Lowering,
-    /// Scratch elements per thread.
+    /// Scratch elements of the packed weights (all groups).
+    weights: usize,
+    /// Scratch elements per thread (its packed B block).
     per_thread: usize,
 }
 
@@ -99,23 +99,25 @@ pub(crate) fn plan(
         DType::F32 => <f32 as Element>::blocking(isa),
         DType::F64 => <f64 as Element>::blocking(isa),
     };
-    let per_thread = match lowering {
-        Lowering::Depthwise => 0,
+    let (weights, per_thread) = match lowering {
+        Lowering::Depthwise => (0, 0),
         _ => {
-            let packed_a = shape.groups as u128
+            let weights = shape.groups as u128
                 * shape.out_per_group().div_ceil(blocking.mr) as u128
                 * blocking.mr as u128
                 * reduction as u128;
-            context.check_bytes(packed_a * size, "packed weights")?;
-            packed_b_len(
+            context.check_bytes(weights * size, "packed weights")?;
+            let per_thread = packed_b_len(
                 blocking.kc.min(reduction),
                 blocking.nc.min(pixels),
                 blocking.nr,
-            ) + 16
+            ) + 16;
+            (weights as usize, per_thread)
         }
     };
     let threads = context.thread_count();
-    context.check_bytes((per_thread as u128) * threads as u128 * size, "scratch")?;
+    let scratch = weights as u128 + per_thread as u128 * threads as u128;
+    context.check_bytes(scratch * size, "scratch")?;
     Ok(Conv2dPlan {
         problem: problem.clone(),
         dtype,
@@ -125,6 +127,7 @@ pub(crate) fn plan(
         isa,
         threads,
         lowering,
+        weights,
         per_thread,
     })
 }
@@ -187,12 +190,18 @@ impl Conv2dPlan {
         let pixels = s.output[0] * s.output[1];
         let reduction = cg * s.taps();
         let group_input = cg * s.input[0] * s.input[1];
-        let packed: Vec<PackedA<T>> = (0..groups)
-            .map(|g| {
-                let wg = &w[g * kg * reduction..(g + 1) * kg * reduction];
-                PackedA::new(self.isa, MatRef::row_major(wg, kg, reduction, reduction))
-            })
-            .collect();
+        // The weights packed into the front of the scratch, group by group.
+        let (packed_w, scratch) = scratch.split_at_mut(self.weights);
+        let per_group = packed_a_len::<T>(self.isa, kg, reduction);
+        let mut rest = packed_w;
+        let mut packed: Vec<PackedA<T, &[T]>> = Vec::with_capacity(groups);
+        for g in 0..groups {
+            let (buffer, tail) = rest.split_at_mut(per_group);
+            rest = tail;
+            let wg = &w[g * kg * reduction..(g + 1) * kg * reduction];
+            let a = MatRef::row_major(wg, kg, reduction, reduction);
+            packed.push(PackedA::in_buffer(self.isa, a, buffer));
+        }
         let nr = T::blocking(self.isa).nr;
         let work = split_columns(out, s.batch * groups, kg, pixels, self.threads, nr);
         let run_part = |pieces: Vec<Piece<'_, T>>, scratch: &mut [T]| {
@@ -306,7 +315,7 @@ impl Plan for Conv2dPlan {
     }
 
     fn scratch_len(&self) -> usize {
-        self.per_thread * self.threads
+        self.weights + self.per_thread * self.threads
     }
 
     fn claim(&self) -> Tolerance {

@@ -39,6 +39,23 @@ pub(crate) struct Im2colGeometry {
     /// Per tap column `j`: the output columns `[lo, hi)` whose input column
     /// `ox*sw - pl + j*dw` lies inside the input (the copy fast path).
     interior: Vec<(usize, usize)>,
+    /// Per weight tap `(wi, wj)` in weight order: what the packer's fast
+    /// path needs, resolved once (flip, dilation, padding, interior).
+    taps: Vec<Tap>,
+}
+
+/// One weight tap, resolved for the packer.
+#[derive(Debug, Clone, Copy)]
+struct Tap {
+    /// The weight's coordinates `(wi, wj)`.
+    weight: (usize, usize),
+    /// `i*dh - pt`: input row = `oy*sh + dy`.
+    dy: i64,
+    /// `j*dw - pl`: input column = `ox*sw + dx`.
+    dx: i64,
+    /// The interior output columns `[lo, hi)` of this tap's column.
+    lo: usize,
+    hi: usize,
 }
 
 impl Im2colGeometry {
@@ -50,7 +67,7 @@ impl Im2colGeometry {
         let [_, sw] = g.stride;
         let [_, dw] = g.dilation;
         let wo = g.output[1];
-        let interior = (0..kw)
+        let interior: Vec<(usize, usize)> = (0..kw)
             .map(|j| {
                 let off = (j * dw) as i64 - g.padding.left;
                 // First ox with ox*sw + off >= 0, first ox with ox*sw + off >= W.
@@ -67,7 +84,28 @@ impl Im2colGeometry {
                 (lo, hi)
             })
             .collect();
+        let [kh, _] = g.kernel;
+        let [dh, _] = g.dilation;
+        let taps = (0..kh * kw)
+            .map(|t| {
+                let (wi, wj) = (t / kw, t % kw);
+                let (i, j) = if flip {
+                    (kh - 1 - wi, kw - 1 - wj)
+                } else {
+                    (wi, wj)
+                };
+                let (lo, hi) = interior[j];
+                Tap {
+                    weight: (wi, wj),
+                    dy: (i * dh) as i64 - g.padding.top,
+                    dx: (j * dw) as i64 - g.padding.left,
+                    lo,
+                    hi,
+                }
+            })
+            .collect();
         Im2colGeometry {
+            taps,
             input: g.input,
             kernel: g.kernel,
             stride: g.stride,
@@ -255,22 +293,35 @@ impl<T: Float> PackB<T> for Im2col<'_, T> {
             let col = q % nr;
             let len = (g.out_w - ox0).min(nr - col).min(nc - q);
             let base = (q / nr) * nr * kc + col;
-            let (mut c, t) = (k0 / taps, k0 % taps);
-            let (mut wi, mut wj) = (t / kw, t % kw);
+            let (mut c, mut t) = (k0 / taps, k0 % taps);
             let mut plane = &self.x[c * plane_len..(c + 1) * plane_len];
+            let sh = g.stride[0] as i64;
+            let sw = g.stride[1];
+            let oy_h = oy as i64 * sh;
             for p in 0..kc {
                 let dst = &mut panel[base + p * nr..base + p * nr + len];
-                g.fill_run(dst, plane, (wi, wj), oy, ox0);
-                wj += 1;
-                if wj == kw {
-                    wj = 0;
-                    wi += 1;
-                    if wi == kh {
-                        wi = 0;
-                        c += 1;
-                        if p + 1 < kc {
-                            plane = &self.x[c * plane_len..(c + 1) * plane_len];
+                let tap = &g.taps[t];
+                let y = oy_h + tap.dy;
+                if (0..h as i64).contains(&y) && ox0 >= tap.lo && ox0 + len <= tap.hi {
+                    // The fast path: an interior run of an interior row.
+                    let x0 = (ox0 * sw) as i64 + tap.dx;
+                    let row = &plane[y as usize * w + x0 as usize..];
+                    if sw == 1 {
+                        copy_run(dst, &row[..len]);
+                    } else {
+                        for (k, d) in dst.iter_mut().enumerate() {
+                            *d = row[k * sw];
                         }
+                    }
+                } else {
+                    g.fill_run(dst, plane, tap.weight, oy, ox0);
+                }
+                t += 1;
+                if t == taps {
+                    t = 0;
+                    c += 1;
+                    if p + 1 < kc {
+                        plane = &self.x[c * plane_len..(c + 1) * plane_len];
                     }
                 }
             }
@@ -284,5 +335,22 @@ impl<T: Float> PackB<T> for Im2col<'_, T> {
                 panel[start + p * nr + tail..start + (p + 1) * nr].fill(T::default());
             }
         }
+    }
+}
+
+/// `dst.copy_from_slice(src)` for the short runs of the packer, in fixed
+/// 8-element pieces the compiler turns into vector moves (a `memcpy` call
+/// per run of ~20 elements cost more than the copy).
+#[inline(always)]
+fn copy_run<T: Copy>(dst: &mut [T], src: &[T]) {
+    let mut d = dst.chunks_exact_mut(8);
+    let mut s = src.chunks_exact(8);
+    for (d, s) in (&mut d).zip(&mut s) {
+        let s: &[T; 8] = s.try_into().expect("8 elements");
+        let d: &mut [T; 8] = d.try_into().expect("8 elements");
+        *d = *s;
+    }
+    for (d, s) in d.into_remainder().iter_mut().zip(s.remainder()) {
+        *d = *s;
     }
 }
