@@ -111,8 +111,8 @@ fn table<T: Element + From<f32> + convoracle_kernels::Element + Exec>(
     millis: u128,
 ) {
     println!(
-        "{:<24} {:>9} {:>9} {:>7}  {}",
-        "layer", "GFLOP/s", "peak", "%peak", "lowering"
+        "{:<24} {:>9} {:>9} {:>7}  lowering",
+        "layer", "GFLOP/s", "peak", "%peak"
     );
     let filter = std::env::var("LAYER").unwrap_or_default();
     for layer in LAYERS.iter().filter(|l| l.0.contains(filter.as_str())) {

@@ -273,6 +273,77 @@ impl<'a, T> Im2col<'a, T> {
     }
 }
 
+/// Kernels up to this many taps take the zeros-mode fast path (per run, a
+/// table of the taps' source offsets on the stack).
+const MAX_TAPS: usize = 64;
+
+/// One tap resolved for one run: copy `dst[a..b]` from the group's input at
+/// `src`, zeros elsewhere (`a == b`: all zeros).
+#[derive(Clone, Copy, Default)]
+struct RunTap {
+    src: usize,
+    a: usize,
+    b: usize,
+}
+
+impl<T: Float> Im2col<'_, T> {
+    /// Zeros mode: B rows `k0 .. k0+kc` of the run of output pixels
+    /// `(oy, ox0 .. ox0+len)` into `panel[p*nr ..][..len]`. The padding
+    /// checks are made once per tap for the run, not once per B row: the
+    /// rows then only copy (or zero) what the tap table says.
+    fn zeros_run(
+        &self,
+        panel: &mut [T],
+        (k0, kc, nr): (usize, usize, usize),
+        (oy, ox0, len): (usize, usize, usize),
+    ) {
+        let g = self.geometry;
+        let [h, w] = g.input;
+        let taps = g.taps.len();
+        let sw = g.stride[1];
+        let oy_h = (oy * g.stride[0]) as i64;
+        let mut table = [RunTap::default(); MAX_TAPS];
+        for (rt, tap) in table.iter_mut().zip(&g.taps) {
+            let y = oy_h + tap.dy;
+            let (a, b) = (tap.lo.clamp(ox0, ox0 + len), tap.hi.clamp(ox0, ox0 + len));
+            if (0..h as i64).contains(&y) && a < b {
+                let x0 = (a * sw) as i64 + tap.dx;
+                *rt = RunTap {
+                    src: y as usize * w + x0 as usize,
+                    a: a - ox0,
+                    b: b - ox0,
+                };
+            }
+        }
+        let plane_len = h * w;
+        let (mut p, mut c, mut t0) = (0, k0 / taps, k0 % taps);
+        while p < kc {
+            let plane = &self.x[c * plane_len..(c + 1) * plane_len];
+            let t1 = taps.min(t0 + kc - p);
+            for rt in &table[t0..t1] {
+                let dst = &mut panel[p * nr..p * nr + len];
+                let (a, b) = (rt.a, rt.b);
+                if a > 0 {
+                    dst[..a].fill(T::default());
+                }
+                if sw == 1 {
+                    copy_run(&mut dst[a..b], &plane[rt.src..rt.src + (b - a)]);
+                } else {
+                    for (d, s) in dst[a..b].iter_mut().zip(plane[rt.src..].iter().step_by(sw)) {
+                        *d = *s;
+                    }
+                }
+                if b < len {
+                    dst[b..].fill(T::default());
+                }
+                p += 1;
+            }
+            t0 = 0;
+            c += 1;
+        }
+    }
+}
+
 impl<T: Float> PackB<T> for Im2col<'_, T> {
     fn pack(&self, k0: usize, kc: usize, n0: usize, nc: usize, nr: usize, panel: &mut [T]) {
         let g = self.geometry;
@@ -293,26 +364,40 @@ impl<T: Float> PackB<T> for Im2col<'_, T> {
             let col = q % nr;
             let len = (g.out_w - ox0).min(nr - col).min(nc - q);
             let base = (q / nr) * nr * kc + col;
+            if g.mode == PaddingMode::Zeros && taps <= MAX_TAPS {
+                self.zeros_run(&mut panel[base..], (k0, kc, nr), (oy, ox0, len));
+                q += len;
+                continue;
+            }
             let (mut c, mut t) = (k0 / taps, k0 % taps);
             let mut plane = &self.x[c * plane_len..(c + 1) * plane_len];
             let sh = g.stride[0] as i64;
             let sw = g.stride[1];
             let oy_h = oy as i64 * sh;
+            let zeros = g.mode == PaddingMode::Zeros;
             for p in 0..kc {
                 let dst = &mut panel[base + p * nr..base + p * nr + len];
                 let tap = &g.taps[t];
                 let y = oy_h + tap.dy;
-                if (0..h as i64).contains(&y) && ox0 >= tap.lo && ox0 + len <= tap.hi {
-                    // The fast path: an interior run of an interior row.
-                    let x0 = (ox0 * sw) as i64 + tap.dx;
+                let (a, b) = (tap.lo.clamp(ox0, ox0 + len), tap.hi.clamp(ox0, ox0 + len));
+                let interior = (0..h as i64).contains(&y) && a < b;
+                if interior && (zeros || (a == ox0 && b == ox0 + len)) {
+                    // The fast path: an interior row, zeros (if any) beside
+                    // the run's interior part.
+                    let (a, b) = (a - ox0, b - ox0);
+                    dst[..a].fill(T::default());
+                    let x0 = ((ox0 + a) * sw) as i64 + tap.dx;
                     let row = &plane[y as usize * w + x0 as usize..];
                     if sw == 1 {
-                        copy_run(dst, &row[..len]);
+                        copy_run(&mut dst[a..b], &row[..b - a]);
                     } else {
-                        for (k, d) in dst.iter_mut().enumerate() {
+                        for (k, d) in dst[a..b].iter_mut().enumerate() {
                             *d = row[k * sw];
                         }
                     }
+                    dst[b..].fill(T::default());
+                } else if zeros && !(0..h as i64).contains(&y) {
+                    dst.fill(T::default());
                 } else {
                     g.fill_run(dst, plane, tap.weight, oy, ox0);
                 }
