@@ -31,6 +31,7 @@
 //! weight tensor's size up to the MR rounding); depthwise none.
 
 use super::im2col::{Im2col, Im2colGeometry};
+use super::pointwise::Rows;
 use super::{depthwise, pool, Float};
 use crate::backend::{check_planned, Context, Plan};
 use crate::error::{Error, Result};
@@ -210,7 +211,7 @@ impl Conv2dPlan {
                 let xg =
                     &x[(n * s.in_channels + g * cg) * s.input[0] * s.input[1]..][..group_input];
                 if self.lowering == Lowering::Pointwise {
-                    let b = MatRef::row_major(xg, cg, pixels, pixels);
+                    let b = Rows::new(xg, pixels);
                     gemm(&packed[g], &b, piece.col0, piece.c, false, scratch);
                 } else {
                     let b = Im2col::new(&self.geometry, xg);

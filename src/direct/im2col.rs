@@ -204,6 +204,54 @@ impl Im2colGeometry {
         self.kernel
     }
 
+    /// The input row weight tap `t` (weight order) reads for output row
+    /// `oy`, or `None` for a zero row.
+    pub(crate) fn tap_row(&self, oy: usize, t: usize) -> Option<usize> {
+        if self.input[1] == 0 {
+            return None;
+        }
+        let (wi, _) = self.taps[t].weight;
+        let [kh, _] = self.kernel;
+        let i = if self.flip { kh - 1 - wi } else { wi };
+        self.source_row(oy, i)
+    }
+
+    /// The value weight tap `t` multiplies at output column `ox` of `row`
+    /// (an input row), padding included.
+    pub(crate) fn tap_value<T: Float>(&self, row: &[T], ox: usize, t: usize) -> T {
+        let x = (ox * self.stride[1]) as i64 + self.taps[t].dx;
+        match self.mode.source(x, row.len()) {
+            Some(s) => row[s],
+            None => T::default(),
+        }
+    }
+
+    /// For weight taps `ts`: the output columns `[lo, hi)` inside every
+    /// tap's interior, and each tap's input column at `lo` (valid when
+    /// `lo < hi`).
+    pub(crate) fn common_interior(&self, ts: std::ops::Range<usize>) -> (usize, usize) {
+        let taps = &self.taps[ts];
+        let lo = taps.iter().map(|t| t.lo).max().unwrap_or(0);
+        let hi = taps.iter().map(|t| t.hi).min().unwrap_or(0);
+        (lo, hi.max(lo))
+    }
+
+    /// The input column of weight tap `t` at output column `ox`, for `ox`
+    /// in the tap's interior.
+    pub(crate) fn interior_column(&self, ox: usize, t: usize) -> usize {
+        ((ox * self.stride[1]) as i64 + self.taps[t].dx) as usize
+    }
+
+    /// `W` of the input.
+    pub(crate) fn input_width(&self) -> usize {
+        self.input[1]
+    }
+
+    /// `[sh, sw]`.
+    pub(crate) fn stride(&self) -> [usize; 2] {
+        self.stride
+    }
+
     /// `acc[ox - ox0] += weight * B[(wi, wj)][(oy, ox)]` for the run of
     /// output pixels `(oy, ox0 .. ox0 + acc.len())` (the depthwise kernel:
     /// the same values [`Self::fill_run`] would pack, consumed in place).
@@ -427,7 +475,7 @@ impl<T: Float> PackB<T> for Im2col<'_, T> {
 /// 8-element pieces the compiler turns into vector moves (a `memcpy` call
 /// per run of ~20 elements cost more than the copy).
 #[inline(always)]
-fn copy_run<T: Copy>(dst: &mut [T], src: &[T]) {
+pub(crate) fn copy_run<T: Copy>(dst: &mut [T], src: &[T]) {
     let mut d = dst.chunks_exact_mut(8);
     let mut s = src.chunks_exact(8);
     for (d, s) in (&mut d).zip(&mut s) {

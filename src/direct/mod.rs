@@ -8,6 +8,7 @@
 mod conv2d;
 mod depthwise;
 mod im2col;
+mod pointwise;
 
 use crate::backend::{run_planned, Backend, Context, Plan, Unsupported};
 use crate::error::Result;
