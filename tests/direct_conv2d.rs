@@ -214,6 +214,37 @@ fn more_than_one_k_block_and_n_block() {
             false,
             true,
         ),
+        // Depthwise, stride 1 (the fused row path): reflect, flipped, dilated;
+        // zeros with negative padding and a 7-wide kernel.
+        conv(
+            [1, 5, 12, 13],
+            10,
+            5,
+            [2, 5],
+            [1, 1],
+            [1, 2],
+            PaddingSpec::SameUpper,
+            PaddingMode::Reflect,
+            true,
+            true,
+        ),
+        conv(
+            [2, 3, 9, 20],
+            3,
+            3,
+            [3, 7],
+            [1, 1],
+            [1, 1],
+            PaddingSpec::Explicit(Padding2d {
+                top: 2,
+                bottom: -1,
+                left: 3,
+                right: -2,
+            }),
+            zeros,
+            false,
+            false,
+        ),
         // Depthwise with multiplier 3, stride 2, circular; empty batch; no channels.
         conv(
             [2, 6, 11, 10],
