@@ -34,8 +34,8 @@ pub(crate) const ALIGN_SLACK: usize = 16;
 ///
 /// Threads may run calls concurrently on disjoint column ranges (split C
 /// with [`MatMut::split_cols_at`]), each with its own scratch.
-pub fn gemm<T: Element, B: PackB<T> + ?Sized>(
-    a: &PackedA<T>,
+pub fn gemm<T: Element, S: AsRef<[T]>, B: PackB<T> + ?Sized>(
+    a: &PackedA<T, S>,
     b: &B,
     n0: usize,
     mut c: MatMut<'_, T>,

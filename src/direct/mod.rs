@@ -5,6 +5,7 @@
 //! Each op family plans in its own file; this file dispatches and holds
 //! what they share (the ISA chosen at run time, the thread pools).
 
+
 use crate::backend::{run_planned, Backend, Context, Plan, Unsupported};
 use crate::error::Result;
 use crate::problem_shape::ProblemShape;
@@ -16,7 +17,11 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 mod backward_weight;
 mod col2im;
+mod conv2d;
+mod depthwise;
+mod im2col;
 mod im2col_t;
+mod pointwise;
 mod scalar;
 mod taps;
 mod transposed;
@@ -65,14 +70,14 @@ impl Backend for Direct {
     }
 
     fn supports(&self, problem: &ProblemShape, _: DType) -> std::result::Result<(), Unsupported> {
-        // Each family's arm moves to its own file's `supports` as it lands.
+        // Every parameter, both dtypes, of the ops that have landed
+        // (conv2d.rs; transposed.rs; backward_weight.rs).
         match problem.kind() {
-            // Every parameter, both dtypes (transposed.rs, backward_weight.rs).
-            OpKind::ConvTranspose2d
+            OpKind::Conv2d
+            | OpKind::ConvTranspose2d
             | OpKind::Conv2dBackwardInput
             | OpKind::Conv2dBackwardWeight => Ok(()),
-            kind @ (OpKind::Conv2d
-            | OpKind::DeformConv2d
+            kind @ (OpKind::DeformConv2d
             | OpKind::DynamicConv2d
             | OpKind::DepthwiseSeparable2d
             | OpKind::SpatiallySeparable2d
@@ -91,6 +96,7 @@ impl Backend for Direct {
             return Err(crate::backend::unsupported(self.name(), lacking));
         }
         match problem.kind() {
+            OpKind::Conv2d => Ok(Box::new(conv2d::plan(problem, dtype, self.isa, context)?)),
             OpKind::ConvTranspose2d => Ok(Box::new(transposed::ScatterPlan::transposed(
                 problem, dtype, self.isa, context,
             )?)),
@@ -140,3 +146,10 @@ pub(crate) fn pool(threads: usize) -> Arc<rayon::ThreadPool> {
         })
         .clone()
 }
+
+/// The element types the direct backend computes in: f32 and f64, with
+/// both the reference's and the kernels' element traits.
+pub(crate) trait Float: convoracle_reference::Element + convoracle_kernels::Element {}
+
+impl Float for f32 {}
+impl Float for f64 {}

@@ -1,0 +1,352 @@
+//! `conv2d` on the direct backend: every parameter (stride, dilation,
+//! asymmetric and negative padding, padding words, the four padding modes,
+//! flipped kernels, groups with any channel multiplier, bias, empty batch
+//! or channels), f32 and f64, on any number of threads.
+//!
+//! # Lowering (chosen at plan time from the shapes)
+//! * **Implicit GEMM** per (image n, group g):
+//!   `Y[K/g x Ho*Wo] = W_g[K/g x C/g*kh*kw] * B`, A the group's weight rows
+//!   as they lie in the weight tensor (packed per call, a few KiB to MiB),
+//!   B the im2col matrix packed panel by panel from the input by
+//!   [`Im2col`] (padding and flipped kernels handled there), so the full
+//!   im2col matrix never exists.
+//! * **Pointwise** (1x1, stride 1, no padding): B is the group's input
+//!   channels themselves (`C/g x H*W`, row-major), no im2col.
+//! * **Depthwise** (one input channel per group, groups > 1): the direct
+//!   row kernel of [`super::depthwise`].
+//!
+//! # Threads
+//! GEMM: the output columns of all (n, g) blocks, `N*g*Ho*Wo` in a row,
+//! are cut into one contiguous range per thread (cuts at multiples of the
+//! kernel's `nr` inside a block); each thread runs the GEMM on its pieces
+//! with its own scratch. Depthwise: output planes over threads. No split
+//! changes the summation order of any element (the GEMM's depends only on
+//! `kc`), so results are bit-identical for every thread count.
+//!
+//! # Scratch (bounded, independent of the image size)
+//! GEMM: `threads * (16 + packed_b_len(min(KC, C/g*kh*kw), min(NC,
+//! Ho*Wo), NR))` elements, at most `threads * (KC * round_up(NC, NR) + 16)` (for
+//! f32 on AVX-512, 256 x 512 + 16 per thread: 512 KiB), plus the weights
+//! packed per call, `g * round_up(K/g, MR) * C/g*kh*kw` elements (the
+//! weight tensor's size up to the MR rounding); depthwise none.
+
+use super::im2col::{Im2col, Im2colGeometry};
+use super::pointwise::Rows;
+use super::{depthwise, pool, Float};
+use crate::backend::{check_planned, Context, Plan};
+use crate::error::{Error, Result};
+use crate::problem_shape::ProblemShape;
+use crate::verify::{Algorithm, Tolerance};
+use convoracle_kernels::{gemm, packed_a_len, packed_b_len, Element, Isa, MatMut, MatRef, PackedA};
+use convoracle_reference::{ConvShape, DType, Op, OpGeometry, Problem, Role};
+use rayon::prelude::*;
+
+/// How a planned conv2d is computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lowering {
+    /// Implicit GEMM with the im2col packer.
+    Im2col,
+    /// GEMM on the input itself (1x1, stride 1, unpadded).
+    Pointwise,
+    /// The direct depthwise kernel.
+    Depthwise,
+}
+
+/// A planned conv2d (see the module docs).
+pub(crate) struct Conv2dPlan {
+    problem: ProblemShape,
+    dtype: DType,
+    output_shape: Vec<usize>,
+    shape: ConvShape,
+    geometry: Im2colGeometry,
+    isa: Isa,
+    threads: usize,
+    lowering: Lowering,
+    /// Scratch elements of the packed weights (all groups).
+    weights: usize,
+    /// Scratch elements per thread (its packed B block).
+    per_thread: usize,
+}
+
+/// Plans a conv2d problem: validates it, fixes the output shape, chooses
+/// the lowering and sizes the scratch, all within `context`'s memory limit.
+pub(crate) fn plan(
+    problem: &ProblemShape,
+    dtype: DType,
+    isa: Isa,
+    context: &Context,
+) -> Result<Conv2dPlan> {
+    let (Op::Conv2d(params), OpGeometry::Conv2d(shape)) = (&problem.op, problem.geometry()?) else {
+        return Err(Error::Implementation(
+            "conv2d::plan was given another op".to_string(),
+        ));
+    };
+    let output_shape = shape.output_shape();
+    let size = dtype.size() as u128;
+    let outputs: u128 = output_shape.iter().map(|&v| v as u128).product();
+    context.check_bytes(outputs * size, "output")?;
+
+    let unpadded = shape.padding == Default::default();
+    let lowering = if shape.in_per_group() == 1 && shape.groups > 1 {
+        Lowering::Depthwise
+    } else if shape.kernel == [1, 1] && shape.stride == [1, 1] && unpadded {
+        Lowering::Pointwise
+    } else {
+        Lowering::Im2col
+    };
+    let pixels = shape.output[0] * shape.output[1];
+    let reduction = shape.in_per_group() * shape.taps();
+    let blocking = match dtype {
+        DType::F32 => <f32 as Element>::blocking(isa),
+        DType::F64 => <f64 as Element>::blocking(isa),
+    };
+    let (weights, per_thread) = match lowering {
+        Lowering::Depthwise => (0, 0),
+        _ => {
+            let weights = shape.groups as u128
+                * shape.out_per_group().div_ceil(blocking.mr) as u128
+                * blocking.mr as u128
+                * reduction as u128;
+            context.check_bytes(weights * size, "packed weights")?;
+            let per_thread = packed_b_len(
+                blocking.kc.min(reduction),
+                blocking.nc.min(pixels),
+                blocking.nr,
+            ) + 16;
+            (weights as usize, per_thread)
+        }
+    };
+    let threads = context.thread_count();
+    let scratch = weights as u128 + per_thread as u128 * threads as u128;
+    context.check_bytes(scratch * size, "scratch")?;
+    Ok(Conv2dPlan {
+        problem: problem.clone(),
+        dtype,
+        output_shape,
+        shape,
+        geometry: Im2colGeometry::new(&shape, params.flip_kernel, params.padding_mode),
+        isa,
+        threads,
+        lowering,
+        weights,
+        per_thread,
+    })
+}
+
+impl Conv2dPlan {
+    fn run<T: Float>(&self, problem: &Problem<T>, out: &mut [T], scratch: &mut [T]) -> Result<()> {
+        check_planned(self, problem, out.len(), scratch.len())?;
+        let x = problem.tensor(Role::Input)?.data();
+        let w = problem.tensor(Role::Weight)?.data();
+        let bias = problem.optional(Role::Bias).map(|b| b.data());
+        if out.is_empty() {
+            return Ok(());
+        }
+        match self.lowering {
+            Lowering::Depthwise => self.depthwise(x, w, bias, out),
+            Lowering::Im2col | Lowering::Pointwise => {
+                self.gemm(x, w, out, scratch);
+                if let Some(bias) = bias {
+                    self.add_bias(bias, out);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs `f` on the plan's pool, or inline for one thread.
+    fn on_pool<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
+        if self.threads == 1 {
+            f()
+        } else {
+            pool(self.threads).install(f)
+        }
+    }
+
+    fn depthwise<T: Float>(&self, x: &[T], w: &[T], bias: Option<&[T]>, out: &mut [T]) {
+        let s = &self.shape;
+        let [h, wd] = s.input;
+        let [out_h, out_w] = s.output;
+        let (k_all, multiplier, taps) = (s.out_channels, s.out_per_group(), s.taps());
+        let plane = |(p, out): (usize, &mut [T])| {
+            let (n, k) = (p / k_all, p % k_all);
+            // One input channel per group: channel = group = k / multiplier.
+            let c = k / multiplier;
+            let xs = &x[(n * s.in_channels + c) * h * wd..][..h * wd];
+            let b = bias.map(|b| b[k]);
+            depthwise::plane(&self.geometry, out_h, out, xs, &w[k * taps..][..taps], b);
+        };
+        let planes = out.chunks_mut(out_h * out_w).enumerate();
+        if self.threads == 1 {
+            planes.for_each(plane);
+        } else {
+            let chunks = out.par_chunks_mut(out_h * out_w).enumerate();
+            self.on_pool(|| chunks.for_each(plane));
+        }
+    }
+
+    fn gemm<T: Float>(&self, x: &[T], w: &[T], out: &mut [T], scratch: &mut [T]) {
+        let s = &self.shape;
+        let (groups, cg, kg) = (s.groups, s.in_per_group(), s.out_per_group());
+        let pixels = s.output[0] * s.output[1];
+        let reduction = cg * s.taps();
+        let group_input = cg * s.input[0] * s.input[1];
+        // The weights packed into the front of the scratch, group by group.
+        let (packed_w, scratch) = scratch.split_at_mut(self.weights);
+        let per_group = packed_a_len::<T>(self.isa, kg, reduction);
+        let mut rest = packed_w;
+        let mut packed: Vec<PackedA<T, &[T]>> = Vec::with_capacity(groups);
+        for g in 0..groups {
+            let (buffer, tail) = rest.split_at_mut(per_group);
+            rest = tail;
+            let wg = &w[g * kg * reduction..(g + 1) * kg * reduction];
+            let a = MatRef::row_major(wg, kg, reduction, reduction);
+            packed.push(PackedA::in_buffer(self.isa, a, buffer));
+        }
+        let nr = T::blocking(self.isa).nr;
+        let work = split_columns(out, s.batch * groups, kg, pixels, self.threads, nr);
+        let run_part = |pieces: Vec<Piece<'_, T>>, scratch: &mut [T]| {
+            for piece in pieces {
+                let (n, g) = (piece.block / groups, piece.block % groups);
+                let xg =
+                    &x[(n * s.in_channels + g * cg) * s.input[0] * s.input[1]..][..group_input];
+                if self.lowering == Lowering::Pointwise {
+                    let b = Rows::new(xg, pixels);
+                    gemm(&packed[g], &b, piece.col0, piece.c, false, scratch);
+                } else {
+                    let b = Im2col::new(&self.geometry, xg);
+                    gemm(&packed[g], &b, piece.col0, piece.c, false, scratch);
+                }
+            }
+        };
+        if work.len() == 1 {
+            let pieces = work.into_iter().next().unwrap_or_default();
+            run_part(pieces, scratch);
+        } else {
+            let per = self.per_thread;
+            let run_part = &run_part;
+            pool(self.threads).scope(|scope| {
+                for (pieces, scratch) in work.into_iter().zip(scratch.chunks_mut(per)) {
+                    scope.spawn(move |_| run_part(pieces, scratch));
+                }
+            });
+        }
+    }
+
+    /// `out[n, k, ..] += bias[k]`, after the GEMM (one pass, in parallel).
+    fn add_bias<T: Float>(&self, bias: &[T], out: &mut [T]) {
+        let pixels = self.shape.output[0] * self.shape.output[1];
+        let k_all = self.shape.out_channels;
+        let row = |(r, row): (usize, &mut [T])| {
+            let b = bias[r % k_all];
+            for v in row.iter_mut() {
+                *v = *v + b;
+            }
+        };
+        if self.threads == 1 {
+            out.chunks_mut(pixels).enumerate().for_each(row);
+        } else {
+            let rows = out.par_chunks_mut(pixels).enumerate();
+            self.on_pool(|| rows.for_each(row));
+        }
+    }
+}
+
+/// A thread's share of one (n, g) block: output columns `col0 ..` of it.
+struct Piece<'a, T> {
+    block: usize,
+    col0: usize,
+    c: MatMut<'a, T>,
+}
+
+/// Cuts the `blocks` consecutive `rows x cols` output blocks of `out` into
+/// at most `threads` contiguous column ranges of about equal size (cuts at
+/// multiples of `nr` inside a block), one list of pieces per range.
+fn split_columns<T: Copy>(
+    out: &mut [T],
+    blocks: usize,
+    rows: usize,
+    cols: usize,
+    threads: usize,
+    nr: usize,
+) -> Vec<Vec<Piece<'_, T>>> {
+    let total = blocks * cols;
+    let parts = threads.min(total.div_ceil(nr)).max(1);
+    // Global cut t*total/parts, moved down to a multiple of nr in its block
+    // (non-decreasing in t, so the ranges stay ordered and disjoint).
+    let cut = |t: usize| {
+        let g = t * total / parts;
+        let start = g / cols * cols;
+        start + (g - start) / nr * nr
+    };
+    let bounds: Vec<usize> = (0..=parts)
+        .map(|t| if t == parts { total } else { cut(t) })
+        .collect();
+    let mut work: Vec<Vec<Piece<'_, T>>> = (0..parts).map(|_| Vec::new()).collect();
+    for (block, chunk) in out.chunks_mut(rows * cols).enumerate().take(blocks) {
+        let mut rest = MatMut::from_slice(chunk, rows, cols, cols);
+        let (b0, b1) = (block * cols, (block + 1) * cols);
+        for (t, part) in work.iter_mut().enumerate() {
+            let (lo, hi) = (bounds[t].max(b0), bounds[t + 1].min(b1));
+            if lo < hi {
+                let (piece, tail) = rest.split_cols_at(hi - lo);
+                part.push(Piece {
+                    block,
+                    col0: lo - b0,
+                    c: piece,
+                });
+                rest = tail;
+            }
+        }
+    }
+    work
+}
+
+impl Plan for Conv2dPlan {
+    fn problem(&self) -> &ProblemShape {
+        &self.problem
+    }
+
+    fn dtype(&self) -> DType {
+        self.dtype
+    }
+
+    fn output_shape(&self) -> &[usize] {
+        &self.output_shape
+    }
+
+    fn scratch_len(&self) -> usize {
+        self.weights + self.per_thread * self.threads
+    }
+
+    fn claim(&self) -> Tolerance {
+        Tolerance::new(Algorithm::Direct)
+    }
+
+    fn describe(&self) -> String {
+        let how = match self.lowering {
+            Lowering::Im2col => "implicit GEMM (im2col packer)",
+            Lowering::Pointwise => "GEMM on the input (1x1)",
+            Lowering::Depthwise => "direct depthwise kernel",
+        };
+        format!("{how}, {}, {} thread(s)", self.isa, self.threads)
+    }
+
+    fn execute_f32(
+        &self,
+        problem: &Problem<f32>,
+        out: &mut [f32],
+        scratch: &mut [f32],
+    ) -> Result<()> {
+        self.run(problem, out, scratch)
+    }
+
+    fn execute_f64(
+        &self,
+        problem: &Problem<f64>,
+        out: &mut [f64],
+        scratch: &mut [f64],
+    ) -> Result<()> {
+        self.run(problem, out, scratch)
+    }
+}

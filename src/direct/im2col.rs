@@ -1,0 +1,489 @@
+//! The implicit-GEMM B packer: writes the im2col matrix of one (image,
+//! group) block by block, straight from the input into the GEMM's packed B
+//! panels, so the full im2col matrix never exists.
+//!
+//! B has one row per weight column `(c, wi, wj)` (the weight tensor's own
+//! order, so A is the weight tensor unchanged) and one column per output
+//! pixel `(oy, ox)`: `B[(c, wi, wj)][(oy, ox)] = x_padded[c, oy*sh - pt +
+//! i*dh, ox*sw - pl + j*dw]` where `(i, j)` is the tap the weight
+//! `(wi, wj)` multiplies: itself, or `(kh-1-wi, kw-1-wj)` for a flipped
+//! kernel (true convolution).
+//!
+//! Padding is decided per run, not per element: a run is the part of one
+//! output row that falls in one `nr`-wide panel; for each B row the run
+//! splits into a left border, an interior (a plain copy of a contiguous
+//! input slice when `sw == 1`, a strided gather otherwise) and a right
+//! border, using interior column ranges precomputed per tap column.
+//! Padded positions get 0 (zeros mode, a real term of the sum, so an
+//! infinite weight there gives NaN as in the reference) or the input value
+//! the padding mode's `source` names.
+
+use super::Float;
+use convoracle_kernels::PackB;
+use convoracle_reference::{ConvShape, PaddingMode};
+
+/// What the packer needs of the geometry, resolved once per plan.
+#[derive(Debug, Clone)]
+pub(crate) struct Im2colGeometry {
+    /// `[H, W]` of the input.
+    input: [usize; 2],
+    kernel: [usize; 2],
+    stride: [usize; 2],
+    dilation: [usize; 2],
+    /// Top and left padding (negative crops).
+    pad: [i64; 2],
+    /// `Wo` (the B column index is `oy * Wo + ox`).
+    out_w: usize,
+    flip: bool,
+    mode: PaddingMode,
+    /// Per tap column `j`: the output columns `[lo, hi)` whose input column
+    /// `ox*sw - pl + j*dw` lies inside the input (the copy fast path).
+    interior: Vec<(usize, usize)>,
+    /// Per weight tap `(wi, wj)` in weight order: what the packer's fast
+    /// path needs, resolved once (flip, dilation, padding, interior).
+    taps: Vec<Tap>,
+}
+
+/// One weight tap, resolved for the packer.
+#[derive(Debug, Clone, Copy)]
+struct Tap {
+    /// The weight's coordinates `(wi, wj)`.
+    weight: (usize, usize),
+    /// `i*dh - pt`: input row = `oy*sh + dy`.
+    dy: i64,
+    /// `j*dw - pl`: input column = `ox*sw + dx`.
+    dx: i64,
+    /// The interior output columns `[lo, hi)` of this tap's column.
+    lo: usize,
+    hi: usize,
+}
+
+impl Im2colGeometry {
+    /// Resolves the packer's geometry for `g` (any groups; one group's
+    /// channels are packed at a time).
+    pub(crate) fn new(g: &ConvShape, flip: bool, mode: PaddingMode) -> Self {
+        let [_, w] = g.input;
+        let [_, kw] = g.kernel;
+        let [_, sw] = g.stride;
+        let [_, dw] = g.dilation;
+        let wo = g.output[1];
+        let interior: Vec<(usize, usize)> = (0..kw)
+            .map(|j| {
+                let off = (j * dw) as i64 - g.padding.left;
+                // First ox with ox*sw + off >= 0, first ox with ox*sw + off >= W.
+                let first = |bound: i64| -> usize {
+                    let need = bound - off;
+                    if need <= 0 {
+                        0
+                    } else {
+                        usize::try_from((need as u64).div_ceil(sw as u64)).unwrap_or(usize::MAX)
+                    }
+                };
+                let lo = first(0).min(wo);
+                let hi = first(w as i64).clamp(lo, wo);
+                (lo, hi)
+            })
+            .collect();
+        let [kh, _] = g.kernel;
+        let [dh, _] = g.dilation;
+        let taps = (0..kh * kw)
+            .map(|t| {
+                let (wi, wj) = (t / kw, t % kw);
+                let (i, j) = if flip {
+                    (kh - 1 - wi, kw - 1 - wj)
+                } else {
+                    (wi, wj)
+                };
+                let (lo, hi) = interior[j];
+                Tap {
+                    weight: (wi, wj),
+                    dy: (i * dh) as i64 - g.padding.top,
+                    dx: (j * dw) as i64 - g.padding.left,
+                    lo,
+                    hi,
+                }
+            })
+            .collect();
+        Im2colGeometry {
+            taps,
+            input: g.input,
+            kernel: g.kernel,
+            stride: g.stride,
+            dilation: g.dilation,
+            pad: [g.padding.top, g.padding.left],
+            out_w: wo,
+            flip,
+            mode,
+            interior,
+        }
+    }
+
+    /// The input row that output row `oy` reads for tap row `i`, or `None`
+    /// when it is a zero row.
+    #[inline]
+    fn source_row(&self, oy: usize, i: usize) -> Option<usize> {
+        let h = self.input[0];
+        let y = (oy * self.stride[0] + i * self.dilation[0]) as i64 - self.pad[0];
+        if (0..h as i64).contains(&y) {
+            Some(y as usize)
+        } else if self.mode == PaddingMode::Zeros || h == 0 {
+            None
+        } else {
+            self.mode.source(y, h)
+        }
+    }
+
+    /// The value of padded input column `ox*sw - pl + j*dw` of `row`.
+    #[inline]
+    fn border<T: Float>(&self, row: &[T], ox: usize, j: usize) -> T {
+        let x = (ox * self.stride[1] + j * self.dilation[1]) as i64 - self.pad[1];
+        match self.mode.source(x, row.len()) {
+            Some(s) => row[s],
+            None => T::default(),
+        }
+    }
+
+    /// Fills `dst` with B row `(wi, wj)` of channel plane `plane` for output
+    /// pixels `(oy, ox0 .. ox0 + dst.len())`.
+    #[inline]
+    fn fill_run<T: Float>(
+        &self,
+        dst: &mut [T],
+        plane: &[T],
+        (wi, wj): (usize, usize),
+        oy: usize,
+        ox0: usize,
+    ) {
+        let [kh, kw] = self.kernel;
+        let (i, j) = if self.flip {
+            (kh - 1 - wi, kw - 1 - wj)
+        } else {
+            (wi, wj)
+        };
+        let w = self.input[1];
+        let Some(y) = self.source_row(oy, i) else {
+            dst.fill(T::default());
+            return;
+        };
+        let row = &plane[y * w..(y + 1) * w];
+        let ox1 = ox0 + dst.len();
+        let (lo, hi) = self.interior[j];
+        let a = lo.clamp(ox0, ox1);
+        let b = hi.clamp(a, ox1);
+        for ox in ox0..a {
+            dst[ox - ox0] = self.border(row, ox, j);
+        }
+        if b > a {
+            let sw = self.stride[1];
+            // Inside [lo, hi) the input column is in range by construction.
+            let xs = (a * sw + j * self.dilation[1]) as i64 - self.pad[1];
+            let xs = xs as usize;
+            let d = &mut dst[a - ox0..b - ox0];
+            if sw == 1 {
+                d.copy_from_slice(&row[xs..xs + d.len()]);
+            } else {
+                for (d, s) in d.iter_mut().zip(row[xs..].iter().step_by(sw)) {
+                    *d = *s;
+                }
+            }
+        }
+        for ox in b..ox1 {
+            dst[ox - ox0] = self.border(row, ox, j);
+        }
+    }
+}
+
+impl Im2colGeometry {
+    /// `Wo`.
+    pub(crate) fn out_w(&self) -> usize {
+        self.out_w
+    }
+
+    /// `[kh, kw]`.
+    pub(crate) fn kernel(&self) -> [usize; 2] {
+        self.kernel
+    }
+
+    /// The input row weight tap `t` (weight order) reads for output row
+    /// `oy`, or `None` for a zero row.
+    pub(crate) fn tap_row(&self, oy: usize, t: usize) -> Option<usize> {
+        if self.input[1] == 0 {
+            return None;
+        }
+        let (wi, _) = self.taps[t].weight;
+        let [kh, _] = self.kernel;
+        let i = if self.flip { kh - 1 - wi } else { wi };
+        self.source_row(oy, i)
+    }
+
+    /// The value weight tap `t` multiplies at output column `ox` of `row`
+    /// (an input row), padding included.
+    pub(crate) fn tap_value<T: Float>(&self, row: &[T], ox: usize, t: usize) -> T {
+        let x = (ox * self.stride[1]) as i64 + self.taps[t].dx;
+        match self.mode.source(x, row.len()) {
+            Some(s) => row[s],
+            None => T::default(),
+        }
+    }
+
+    /// For weight taps `ts`: the output columns `[lo, hi)` inside every
+    /// tap's interior, and each tap's input column at `lo` (valid when
+    /// `lo < hi`).
+    pub(crate) fn common_interior(&self, ts: std::ops::Range<usize>) -> (usize, usize) {
+        let taps = &self.taps[ts];
+        let lo = taps.iter().map(|t| t.lo).max().unwrap_or(0);
+        let hi = taps.iter().map(|t| t.hi).min().unwrap_or(0);
+        (lo, hi.max(lo))
+    }
+
+    /// The input column of weight tap `t` at output column `ox`, for `ox`
+    /// in the tap's interior.
+    pub(crate) fn interior_column(&self, ox: usize, t: usize) -> usize {
+        ((ox * self.stride[1]) as i64 + self.taps[t].dx) as usize
+    }
+
+    /// `W` of the input.
+    pub(crate) fn input_width(&self) -> usize {
+        self.input[1]
+    }
+
+    /// `[sh, sw]`.
+    pub(crate) fn stride(&self) -> [usize; 2] {
+        self.stride
+    }
+
+    /// `acc[ox - ox0] += weight * B[(wi, wj)][(oy, ox)]` for the run of
+    /// output pixels `(oy, ox0 .. ox0 + acc.len())` (the depthwise kernel:
+    /// the same values [`Self::fill_run`] would pack, consumed in place).
+    #[inline]
+    pub(crate) fn accumulate_run<T: Float>(
+        &self,
+        acc: &mut [T],
+        plane: &[T],
+        (wi, wj): (usize, usize),
+        oy: usize,
+        weight: T,
+    ) {
+        let [kh, kw] = self.kernel;
+        let (i, j) = if self.flip {
+            (kh - 1 - wi, kw - 1 - wj)
+        } else {
+            (wi, wj)
+        };
+        let w = self.input[1];
+        let Some(y) = (w > 0).then(|| self.source_row(oy, i)).flatten() else {
+            // A padded row: every term is weight * 0.
+            let term = weight * T::default();
+            for a in acc.iter_mut() {
+                *a = *a + term;
+            }
+            return;
+        };
+        let row = &plane[y * w..(y + 1) * w];
+        let ox1 = acc.len();
+        let (lo, hi) = self.interior[j];
+        let a = lo.min(ox1);
+        let b = hi.clamp(a, ox1);
+        for (ox, v) in acc[..a].iter_mut().enumerate() {
+            *v = *v + weight * self.border(row, ox, j);
+        }
+        if b > a {
+            let sw = self.stride[1];
+            let xs = ((a * sw + j * self.dilation[1]) as i64 - self.pad[1]) as usize;
+            let d = &mut acc[a..b];
+            if sw == 1 {
+                for (d, s) in d.iter_mut().zip(&row[xs..xs + (b - a)]) {
+                    *d = *d + weight * *s;
+                }
+            } else {
+                for (d, s) in d.iter_mut().zip(row[xs..].iter().step_by(sw)) {
+                    *d = *d + weight * *s;
+                }
+            }
+        }
+        for (ox, v) in acc.iter_mut().enumerate().skip(b) {
+            *v = *v + weight * self.border(row, ox, j);
+        }
+    }
+}
+
+/// The im2col B of one (image, group): `x` holds the group's `C/g` input
+/// planes of `H x W`, contiguous.
+pub(crate) struct Im2col<'a, T> {
+    geometry: &'a Im2colGeometry,
+    x: &'a [T],
+}
+
+impl<'a, T> Im2col<'a, T> {
+    /// The packer over the group's input planes `x`.
+    pub(crate) fn new(geometry: &'a Im2colGeometry, x: &'a [T]) -> Self {
+        Im2col { geometry, x }
+    }
+}
+
+/// Kernels up to this many taps take the zeros-mode fast path (per run, a
+/// table of the taps' source offsets on the stack).
+const MAX_TAPS: usize = 64;
+
+/// One tap resolved for one run: copy `dst[a..b]` from the group's input at
+/// `src`, zeros elsewhere (`a == b`: all zeros).
+#[derive(Clone, Copy, Default)]
+struct RunTap {
+    src: usize,
+    a: usize,
+    b: usize,
+}
+
+impl<T: Float> Im2col<'_, T> {
+    /// Zeros mode: B rows `k0 .. k0+kc` of the run of output pixels
+    /// `(oy, ox0 .. ox0+len)` into `panel[p*nr ..][..len]`. The padding
+    /// checks are made once per tap for the run, not once per B row: the
+    /// rows then only copy (or zero) what the tap table says.
+    fn zeros_run(
+        &self,
+        panel: &mut [T],
+        (k0, kc, nr): (usize, usize, usize),
+        (oy, ox0, len): (usize, usize, usize),
+    ) {
+        let g = self.geometry;
+        let [h, w] = g.input;
+        let taps = g.taps.len();
+        let sw = g.stride[1];
+        let oy_h = (oy * g.stride[0]) as i64;
+        let mut table = [RunTap::default(); MAX_TAPS];
+        for (rt, tap) in table.iter_mut().zip(&g.taps) {
+            let y = oy_h + tap.dy;
+            let (a, b) = (tap.lo.clamp(ox0, ox0 + len), tap.hi.clamp(ox0, ox0 + len));
+            if (0..h as i64).contains(&y) && a < b {
+                let x0 = (a * sw) as i64 + tap.dx;
+                *rt = RunTap {
+                    src: y as usize * w + x0 as usize,
+                    a: a - ox0,
+                    b: b - ox0,
+                };
+            }
+        }
+        let plane_len = h * w;
+        let (mut p, mut c, mut t0) = (0, k0 / taps, k0 % taps);
+        while p < kc {
+            let plane = &self.x[c * plane_len..(c + 1) * plane_len];
+            let t1 = taps.min(t0 + kc - p);
+            for rt in &table[t0..t1] {
+                let dst = &mut panel[p * nr..p * nr + len];
+                let (a, b) = (rt.a, rt.b);
+                if a > 0 {
+                    dst[..a].fill(T::default());
+                }
+                if sw == 1 {
+                    copy_run(&mut dst[a..b], &plane[rt.src..rt.src + (b - a)]);
+                } else {
+                    for (d, s) in dst[a..b].iter_mut().zip(plane[rt.src..].iter().step_by(sw)) {
+                        *d = *s;
+                    }
+                }
+                if b < len {
+                    dst[b..].fill(T::default());
+                }
+                p += 1;
+            }
+            t0 = 0;
+            c += 1;
+        }
+    }
+}
+
+impl<T: Float> PackB<T> for Im2col<'_, T> {
+    fn pack(&self, k0: usize, kc: usize, n0: usize, nc: usize, nr: usize, panel: &mut [T]) {
+        let g = self.geometry;
+        let [h, w] = g.input;
+        let [kh, kw] = g.kernel;
+        let taps = kh * kw;
+        let plane_len = h * w;
+        if plane_len == 0 {
+            // An empty input: every tap is padding (zeros mode only).
+            panel.fill(T::default());
+            return;
+        }
+        // Runs: one output row's part inside one panel; rows of B inner.
+        let mut q = 0;
+        while q < nc {
+            let pixel = n0 + q;
+            let (oy, ox0) = (pixel / g.out_w, pixel % g.out_w);
+            let col = q % nr;
+            let len = (g.out_w - ox0).min(nr - col).min(nc - q);
+            let base = (q / nr) * nr * kc + col;
+            if g.mode == PaddingMode::Zeros && taps <= MAX_TAPS {
+                self.zeros_run(&mut panel[base..], (k0, kc, nr), (oy, ox0, len));
+                q += len;
+                continue;
+            }
+            let (mut c, mut t) = (k0 / taps, k0 % taps);
+            let mut plane = &self.x[c * plane_len..(c + 1) * plane_len];
+            let sh = g.stride[0] as i64;
+            let sw = g.stride[1];
+            let oy_h = oy as i64 * sh;
+            let zeros = g.mode == PaddingMode::Zeros;
+            for p in 0..kc {
+                let dst = &mut panel[base + p * nr..base + p * nr + len];
+                let tap = &g.taps[t];
+                let y = oy_h + tap.dy;
+                let (a, b) = (tap.lo.clamp(ox0, ox0 + len), tap.hi.clamp(ox0, ox0 + len));
+                let interior = (0..h as i64).contains(&y) && a < b;
+                if interior && (zeros || (a == ox0 && b == ox0 + len)) {
+                    // The fast path: an interior row, zeros (if any) beside
+                    // the run's interior part.
+                    let (a, b) = (a - ox0, b - ox0);
+                    dst[..a].fill(T::default());
+                    let x0 = ((ox0 + a) * sw) as i64 + tap.dx;
+                    let row = &plane[y as usize * w + x0 as usize..];
+                    if sw == 1 {
+                        copy_run(&mut dst[a..b], &row[..b - a]);
+                    } else {
+                        for (k, d) in dst[a..b].iter_mut().enumerate() {
+                            *d = row[k * sw];
+                        }
+                    }
+                    dst[b..].fill(T::default());
+                } else if zeros && !(0..h as i64).contains(&y) {
+                    dst.fill(T::default());
+                } else {
+                    g.fill_run(dst, plane, tap.weight, oy, ox0);
+                }
+                t += 1;
+                if t == taps {
+                    t = 0;
+                    c += 1;
+                    if p + 1 < kc {
+                        plane = &self.x[c * plane_len..(c + 1) * plane_len];
+                    }
+                }
+            }
+            q += len;
+        }
+        // The last panel's columns past nc are zero (the slice is stale).
+        let tail = nc % nr;
+        if tail != 0 {
+            let start = (nc / nr) * nr * kc;
+            for p in 0..kc {
+                panel[start + p * nr + tail..start + (p + 1) * nr].fill(T::default());
+            }
+        }
+    }
+}
+
+/// `dst.copy_from_slice(src)` for the short runs of the packer, in fixed
+/// 8-element pieces the compiler turns into vector moves (a `memcpy` call
+/// per run of ~20 elements cost more than the copy).
+#[inline(always)]
+pub(crate) fn copy_run<T: Copy>(dst: &mut [T], src: &[T]) {
+    let mut d = dst.chunks_exact_mut(8);
+    let mut s = src.chunks_exact(8);
+    for (d, s) in (&mut d).zip(&mut s) {
+        let s: &[T; 8] = s.try_into().expect("8 elements");
+        let d: &mut [T; 8] = d.try_into().expect("8 elements");
+        *d = *s;
+    }
+    for (d, s) in d.into_remainder().iter_mut().zip(s.remainder()) {
+        *d = *s;
+    }
+}
