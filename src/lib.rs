@@ -13,6 +13,7 @@ pub mod backend;
 pub mod case;
 pub mod direct;
 pub mod error;
+pub mod fft;
 pub mod problem_shape;
 pub mod registry;
 pub mod suite;
