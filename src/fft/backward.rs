@@ -9,9 +9,9 @@
 //! `flip_kernel` the weight element `(wi, wj)` is forward tap
 //! `(kh-1-wi, kw-1-wj)`: each map is reversed at the end.
 
+use super::exec::Exec;
 use super::job::{padded_axis, Job, Source, Tap, Unit};
 use super::plan_cache::Real;
-use super::Exec;
 use crate::error::Result;
 use convoracle_reference::{Conv2dParams, ConvShape, Problem, Role};
 

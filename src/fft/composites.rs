@@ -4,8 +4,8 @@
 //! the whole map (see docs/accuracy.md), which covers that rounding.
 
 use super::conv2d::{add_bias, job};
+use super::exec::Exec;
 use super::plan_cache::Real;
-use super::Exec;
 use crate::error::Result;
 use convoracle_reference::Element;
 use convoracle_reference::{

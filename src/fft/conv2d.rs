@@ -13,9 +13,9 @@
 //! aggregated first (in f64, rounded once to the dtype), then convolved
 //! the same way.
 
+use super::exec::Exec;
 use super::job::{dilated_axis, padded_axis, Job, Source, Unit};
 use super::plan_cache::Real;
-use super::Exec;
 use crate::error::Result;
 use convoracle_reference::Element;
 use convoracle_reference::{Conv2dParams, ConvShape, DynamicShape, PaddingMode, Problem, Role};

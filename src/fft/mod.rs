@@ -23,6 +23,7 @@ mod backward;
 mod composites;
 mod conv2d;
 mod engine;
+mod exec;
 mod fallback;
 mod job;
 mod plan_cache;
@@ -37,9 +38,8 @@ use crate::problem_shape::ProblemShape;
 use crate::verify::{Algorithm, Tolerance};
 use crate::{AnyProblem, AnyTensor};
 use convoracle_reference::{DType, Op, OpGeometry, OpKind, Problem, Tensor};
-use job::Job;
-use plan_cache::{Planners, Real, Transforms};
-use std::sync::Mutex;
+use exec::Exec;
+use plan_cache::{Caches, Real};
 
 /// The FFT backend (see the module docs).
 ///
@@ -50,8 +50,7 @@ use std::sync::Mutex;
 /// ```
 #[derive(Default)]
 pub struct Fft {
-    planners_f32: Mutex<Planners<f32>>,
-    planners_f64: Mutex<Planners<f64>>,
+    caches: Caches,
 }
 
 impl std::fmt::Debug for Fft {
@@ -140,11 +139,7 @@ impl FftPlan<'_> {
             .tensors
             .values()
             .all(|t| fallback::all_finite(t.data()));
-        let exec = Exec {
-            fft: self.fft,
-            direct: !finite,
-            context: self.context,
-        };
+        let exec = Exec::new(&self.fft.caches, !finite, self.context);
         match (&self.problem.op, &self.geometry) {
             (Op::Conv2d(p), OpGeometry::Conv2d(g)) => conv2d::run(&exec, p, g, problem, out),
             (Op::DynamicConv2d(_), OpGeometry::DynamicConv2d(d)) => {
@@ -211,45 +206,5 @@ impl Plan for FftPlan<'_> {
         _scratch: &mut [f64],
     ) -> Result<()> {
         self.execute(problem, output)
-    }
-}
-
-/// How one call runs its jobs: by FFT or (non-finite inputs) directly,
-/// with the context's threads and memory limit.
-pub(crate) struct Exec<'a> {
-    fft: &'a Fft,
-    direct: bool,
-    context: Context,
-}
-
-impl Exec<'_> {
-    /// Runs `job` into `out` (`job.output_len()` elements).
-    pub(crate) fn run<T: Real>(&self, job: &Job<'_, T>, out: &mut [T]) -> Result<()> {
-        debug_assert_eq!(out.len(), job.output_len());
-        if job.output_len() == 0 {
-            return Ok(());
-        }
-        let pool = crate::direct::pool(self.context.thread_count());
-        if self.direct {
-            pool.install(|| fallback::run(job, out));
-            return Ok(());
-        }
-        let dims = job.dims();
-        let threads = self.context.thread_count();
-        let bytes = std::mem::size_of::<T>();
-        let Some(tiles) = sizes::choose(&dims, self.context.memory_bytes(), threads, bytes) else {
-            let smallest = sizes::choose(&dims, u64::MAX, threads, bytes)
-                .map_or(u128::MAX, |t| t.workspace_bytes(&dims, threads, bytes));
-            self.context.check_bytes(smallest, "FFT workspace")?;
-            unreachable!("a tiling that fits was not found, so the smallest does not fit");
-        };
-        let tr = Transforms::get(self.fft, tiles.n);
-        pool.install(|| engine::run(job, &tiles, &tr, out));
-        Ok(())
-    }
-
-    /// A zeroed buffer within the memory limit.
-    pub(crate) fn buffer<T: Real>(&self, len: usize, what: &str) -> Result<Vec<T>> {
-        self.context.buffer(len, what)
     }
 }

@@ -2,7 +2,6 @@
 //! per dtype, behind a mutex in the backend, so the twiddles of a size are
 //! computed once per backend and shared by every plan and thread.
 
-use super::Fft;
 use convoracle_reference::Element;
 use num_complex::Complex;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
@@ -12,19 +11,26 @@ use std::sync::{Arc, Mutex};
 /// The float types the FFT backend computes in (f32, f64).
 pub(crate) trait Real: FftNum + Element + Default {
     /// The backend's planners of this type.
-    fn planners(fft: &Fft) -> &Mutex<Planners<Self>>;
+    fn planners(caches: &Caches) -> &Mutex<Planners<Self>>;
 }
 
 impl Real for f32 {
-    fn planners(fft: &Fft) -> &Mutex<Planners<f32>> {
-        &fft.planners_f32
+    fn planners(caches: &Caches) -> &Mutex<Planners<f32>> {
+        &caches.f32
     }
 }
 
 impl Real for f64 {
-    fn planners(fft: &Fft) -> &Mutex<Planners<f64>> {
-        &fft.planners_f64
+    fn planners(caches: &Caches) -> &Mutex<Planners<f64>> {
+        &caches.f64
     }
+}
+
+/// The planners of both float types, held by the backend.
+#[derive(Default)]
+pub(crate) struct Caches {
+    f32: Mutex<Planners<f32>>,
+    f64: Mutex<Planners<f64>>,
 }
 
 /// The planners of one float type (each caches the algorithms it built).
@@ -58,8 +64,10 @@ pub(crate) struct Transforms<T: FftNum> {
 
 impl<T: Real> Transforms<T> {
     /// The transforms of size `[nh, nw]` from `fft`'s cache.
-    pub fn get(fft: &Fft, [nh, nw]: [usize; 2]) -> Self {
-        let mut planners = T::planners(fft).lock().unwrap_or_else(|e| e.into_inner());
+    pub fn get(caches: &Caches, [nh, nw]: [usize; 2]) -> Self {
+        let mut planners = T::planners(caches)
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         Transforms {
             rows_forward: planners.real.plan_fft_forward(nw),
             rows_inverse: planners.real.plan_fft_inverse(nw),

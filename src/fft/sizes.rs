@@ -49,7 +49,7 @@ fn smooth(mut n: usize) -> bool {
         return false;
     }
     for p in [2, 3, 5, 7] {
-        while n % p == 0 {
+        while n.is_multiple_of(p) {
             n /= p;
         }
     }
@@ -60,7 +60,7 @@ fn smooth(mut n: usize) -> bool {
 pub(crate) fn next_fast(n: usize, even: bool) -> usize {
     let mut m = n.max(1);
     loop {
-        if smooth(m) && (!even || m % 2 == 0) {
+        if smooth(m) && (!even || m.is_multiple_of(2)) {
             return m;
         }
         m += 1;
@@ -74,7 +74,7 @@ fn transform_cost(n: usize) -> f64 {
     let mut m = n;
     let mut penalty = 1.0;
     for (p, extra) in [(5, 0.15), (7, 0.25)] {
-        while m % p == 0 {
+        while m.is_multiple_of(p) {
             m /= p;
             penalty += extra;
         }

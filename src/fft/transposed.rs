@@ -14,9 +14,9 @@
 //! it), which is exactly the definition's sum for every mode.
 
 use super::conv2d::add_bias;
+use super::exec::Exec;
 use super::job::{dilated_axis, Job, Source, Tap, Unit};
 use super::plan_cache::Real;
-use super::Exec;
 use crate::error::Result;
 use convoracle_reference::{Conv2dParams, ConvShape, Padding2d, Problem, Role};
 
