@@ -14,6 +14,7 @@ pub mod bench;
 pub mod case;
 pub mod direct;
 pub mod error;
+pub mod fft;
 pub mod problem_features;
 pub mod problem_shape;
 pub mod registry;

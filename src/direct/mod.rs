@@ -5,7 +5,6 @@
 //! Each op family plans in its own file; this file dispatches and holds
 //! what they share (the ISA chosen at run time, the thread pools).
 
-
 use crate::backend::{run_planned, Backend, Context, Plan, Unsupported};
 use crate::error::Result;
 use crate::problem_shape::ProblemShape;

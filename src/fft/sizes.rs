@@ -1,0 +1,196 @@
+//! Transform sizes and overlap-save tiles: which FFT sizes to use for a
+//! job, chosen by a simple cost model within the memory limit.
+//!
+//! Sizes are 7-smooth (2^a 3^b 5^c 7^d), which rustfft handles with its
+//! fast mixed-radix algorithms; the real (row) axis is even so that
+//! realfft can use its half-length complex FFT. A tile of `n` samples
+//! with a kernel of extent `e` yields `n - e + 1` valid correlation
+//! positions (overlap-save), so one tile of `n >= span + e - 1` covers the
+//! whole map and smaller tiles trade more transforms for less memory and
+//! better cache use.
+
+use super::job::Dims;
+
+/// The overlap-save tiling of a job: transform size, valid positions per
+/// tile (the step between tiles) and the number of tiles, per axis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Tiles {
+    /// `[Nh, Nw]`, the transform size.
+    pub n: [usize; 2],
+    /// Correlation positions each tile yields: `N - extent + 1`.
+    pub step: [usize; 2],
+    /// Tiles per axis.
+    pub count: [usize; 2],
+}
+
+impl Tiles {
+    /// Complex values in one spectrum: `Nh * (Nw / 2 + 1)` (realfft keeps
+    /// the non-redundant half of the row axis).
+    pub fn spectrum_len(&self) -> usize {
+        self.n[0] * (self.n[1] / 2 + 1)
+    }
+
+    /// Bytes of the workspace a call with these tiles holds at once: the
+    /// conjugated kernel spectra, and per worker thread the spectra of one
+    /// unit's planes, one accumulator and the real tile.
+    pub fn workspace_bytes(&self, dims: &Dims, threads: usize, real_bytes: usize) -> u128 {
+        let m = self.spectrum_len() as u128;
+        let complex = 2 * real_bytes as u128;
+        let kernels = dims.kernels as u128 * m * complex;
+        let per_worker = (dims.unit_planes as u128 + 1) * m * complex
+            + (self.n[0] * self.n[1]) as u128 * real_bytes as u128;
+        kernels + threads.min(dims.units.max(1)) as u128 * per_worker
+    }
+}
+
+/// Whether `n` is 7-smooth.
+fn smooth(mut n: usize) -> bool {
+    if n == 0 {
+        return false;
+    }
+    for p in [2, 3, 5, 7] {
+        while n.is_multiple_of(p) {
+            n /= p;
+        }
+    }
+    n == 1
+}
+
+/// The smallest 7-smooth size `>= n` (even when `even`).
+pub(crate) fn next_fast(n: usize, even: bool) -> usize {
+    let mut m = n.max(1);
+    loop {
+        if smooth(m) && (!even || m.is_multiple_of(2)) {
+            return m;
+        }
+        m += 1;
+    }
+}
+
+/// Relative cost per point of a transform of size `n`: `log2 n`, with a
+/// penalty for the radices rustfft does less well (5 and 7 need more
+/// arithmetic per point than 2 and 3).
+fn transform_cost(n: usize) -> f64 {
+    let mut m = n;
+    let mut penalty = 1.0;
+    for (p, extra) in [(5, 0.15), (7, 0.25)] {
+        while m.is_multiple_of(p) {
+            m /= p;
+            penalty += extra;
+        }
+    }
+    (n as f64).log2().max(1.0) * penalty * n as f64
+}
+
+/// The 7-smooth sizes (even when `even`) from the smallest `>= low` to the
+/// first `>= high`, at most a few dozen: every size where a tile count
+/// changes is not needed, only a spread of candidates.
+fn candidates(low: usize, high: usize, even: bool) -> Vec<usize> {
+    let mut out = Vec::new();
+    let mut n = next_fast(low, even);
+    let top = next_fast(high.max(low), even);
+    while n < top {
+        out.push(n);
+        // Geometric spacing keeps the list short for large maps.
+        n = next_fast(n + 1 + n / 16, even);
+    }
+    out.push(top);
+    out
+}
+
+/// Tiles along one axis for transform size `n`.
+fn axis(n: usize, extent: usize, span: usize) -> (usize, usize) {
+    let step = n + 1 - extent;
+    (step, span.div_ceil(step))
+}
+
+/// The cheapest tiling of `dims` whose workspace fits `budget` bytes, or
+/// `None` when even the smallest tiles do not fit.
+pub(crate) fn choose(dims: &Dims, budget: u64, threads: usize, real_bytes: usize) -> Option<Tiles> {
+    let span = [0, 1].map(|a| (dims.out[a].max(1) - 1) * dims.stride[a] + 1);
+    let extent = dims.kernel;
+    let rows = candidates(extent[0], span[0] + extent[0] - 1, false);
+    let cols = candidates(extent[1].max(2), span[1] + extent[1] - 1, true);
+    let mut best: Option<(f64, Tiles)> = None;
+    for &nh in &rows {
+        let (step_h, tiles_h) = axis(nh, extent[0], span[0]);
+        for &nw in &cols {
+            let (step_w, tiles_w) = axis(nw, extent[1], span[1]);
+            let tiles = Tiles {
+                n: [nh, nw],
+                step: [step_h, step_w],
+                count: [tiles_h, tiles_w],
+            };
+            if tiles.workspace_bytes(dims, threads, real_bytes) > budget as u128 {
+                continue;
+            }
+            let cost = cost(dims, &tiles);
+            if best.as_ref().is_none_or(|(c, _)| cost < *c) {
+                best = Some((cost, tiles));
+            }
+        }
+    }
+    best.map(|(_, t)| t)
+}
+
+/// Relative time of a call: row and column transforms (rows that are all
+/// zero or not needed are skipped, so only the useful rows count), the
+/// spectrum products, and the kernel transforms done once per call.
+fn cost(d: &Dims, t: &Tiles) -> f64 {
+    let [nh, nw] = t.n;
+    let wf = (nw / 2 + 1) as f64;
+    let half_row = transform_cost(nw) / 2.0;
+    let col = transform_cost(nh);
+    let data_rows = (d.plane[0].min(nh)) as f64;
+    let out_rows = (t.step[0].min(d.out[0] * d.stride[0]) / d.stride[0]).max(1) as f64;
+    let forward = data_rows * half_row + wf * col;
+    let inverse = out_rows * half_row + wf * col;
+    let spectrum = (nh as f64) * wf;
+    // A spectrum bigger than L2 makes the column passes memory-bound.
+    let cache = if spectrum * 16.0 > (1 << 20) as f64 {
+        1.3
+    } else {
+        1.0
+    };
+    let per_tile = cache
+        * (d.unit_planes as f64 * forward
+            + d.maps as f64 * inverse
+            + 1.5 * (d.maps * d.pairs) as f64 * spectrum);
+    let kernels = d.kernels as f64 * (d.kernel[0].min(nh) as f64 * half_row + wf * col);
+    d.units as f64 * (t.count[0] * t.count[1]) as f64 * per_tile + kernels
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fast_sizes() {
+        assert_eq!(next_fast(1054, false), 1080);
+        assert_eq!(next_fast(1086, true), 1120);
+        assert_eq!(next_fast(11, false), 12);
+        assert_eq!(next_fast(13, true), 14);
+        assert_eq!(next_fast(1, true), 2);
+        assert!(smooth(1152) && !smooth(11));
+    }
+
+    #[test]
+    fn one_tile_covers_a_small_map() {
+        let d = Dims {
+            plane: [10, 10],
+            kernel: [3, 3],
+            out: [8, 8],
+            stride: [1, 1],
+            unit_planes: 1,
+            maps: 1,
+            pairs: 1,
+            units: 1,
+            kernels: 1,
+        };
+        let t = choose(&d, u64::MAX, 1, 4).unwrap();
+        for a in 0..2 {
+            assert!(t.step[a] * t.count[a] >= 8);
+            assert_eq!(t.step[a], t.n[a] - 2);
+        }
+    }
+}
