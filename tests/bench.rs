@@ -278,8 +278,36 @@ fn bad_rows_name_file_line_and_column() {
     );
 }
 
+/// A backend that supports nothing: every row is skipped with its reason.
+struct Nothing;
+
+impl Backend for Nothing {
+    fn name(&self) -> &str {
+        "nothing"
+    }
+    fn supports(
+        &self,
+        _: &convoracle::ProblemShape,
+        _: convoracle::reference::DType,
+    ) -> Result<(), convoracle::Unsupported> {
+        Err("anything at all".into())
+    }
+    fn run_f32(
+        &self,
+        _: &convoracle::reference::Problem<f32>,
+    ) -> convoracle::Result<convoracle::reference::Tensor<f32>> {
+        unreachable!("supports() refuses everything")
+    }
+    fn run_f64(
+        &self,
+        _: &convoracle::reference::Problem<f64>,
+    ) -> convoracle::Result<convoracle::reference::Tensor<f64>> {
+        unreachable!("supports() refuses everything")
+    }
+}
+
 #[test]
-fn direct_rows_are_skipped_and_slow_reference_rows_too() {
+fn unsupported_rows_and_slow_reference_rows_are_skipped() {
     let rows = vec![row("resnet50.l1.3x3"), row("dcgan.t4")];
     let direct = by_name("direct").unwrap();
     let options = BenchOptions {
@@ -292,25 +320,28 @@ fn direct_rows_are_skipped_and_slow_reference_rows_too() {
     };
     let results = bench(
         &rows,
-        &[&Reference as &dyn Backend, direct.as_ref()],
+        &[&Reference as &dyn Backend, direct.as_ref(), &Nothing],
         &options,
         |_| {},
     );
-    assert_eq!(results.len(), 4);
+    assert_eq!(results.len(), 6);
     // resnet50.l1.3x3 is ~115M multiply-adds: ~2.3 s estimated > 1 s.
     assert!(matches!(&results[0].status, Status::Skipped(why) if why.contains("too slow")));
     assert!(results[0].note.contains("estimated"), "{}", results[0].note);
-    for r in [&results[1], &results[3]] {
+    for r in [&results[2], &results[5]] {
         assert!(
-            matches!(&r.status, Status::Skipped(why) if why.contains("not supported")),
+            matches!(&r.status, Status::Skipped(why) if why.contains("not supported: anything at all")),
             "{r:?}"
         );
         assert_eq!(r.gflops, None);
     }
-    // dcgan.t4 (64 -> 3 channels, 32x32 -> 64x64) is small enough to time.
-    assert_eq!(results[2].status, Status::Ok, "{:?}", results[2]);
-    assert!(results[2].median_ms.unwrap() >= results[2].min_ms.unwrap());
-    assert!(results[2].gflops.unwrap() > 0.0);
+    // The direct backend times both rows; dcgan.t4 (64 -> 3 channels,
+    // 32x32 -> 64x64) is small enough for the reference too.
+    for r in [&results[1], &results[3], &results[4]] {
+        assert_eq!(r.status, Status::Ok, "{r:?}");
+        assert!(r.median_ms.unwrap() >= r.min_ms.unwrap());
+        assert!(r.gflops.unwrap() > 0.0);
+    }
 }
 
 #[test]
@@ -353,8 +384,8 @@ fn cli_times_a_tiny_file_and_writes_the_csv() {
     assert_eq!(&records[0][2], "reference");
     assert_eq!(&records[0][8], "ok");
     assert!(records[0][7].parse::<f64>().unwrap() > 0.0);
-    assert!(records[1][8].starts_with("skipped: "), "{:?}", &records[1]);
-    assert_eq!(&records[1][5], "", "no time for a skipped row");
+    assert_eq!(&records[1][2], "direct");
+    assert_eq!(&records[1][8], "ok", "{:?}", &records[1]);
     let _ = fs::remove_dir_all(&dir);
 }
 
