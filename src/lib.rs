@@ -17,6 +17,7 @@ pub mod error;
 pub mod problem_shape;
 pub mod registry;
 pub mod suite;
+pub mod mutants;
 pub mod verify;
 
 pub use any::{AnyProblem, AnyTensor};
