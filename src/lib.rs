@@ -14,10 +14,11 @@ pub mod bench;
 pub mod case;
 pub mod direct;
 pub mod error;
+pub mod mutants;
 pub mod problem_shape;
 pub mod registry;
+pub mod report;
 pub mod suite;
-pub mod mutants;
 pub mod verify;
 
 pub use any::{AnyProblem, AnyTensor};

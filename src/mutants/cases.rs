@@ -12,6 +12,7 @@ pub struct Rng(pub u64);
 
 impl Rng {
     /// The next value, uniform in [-1, 1) with 24 random bits.
+    #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> f32 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
