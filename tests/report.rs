@@ -96,3 +96,71 @@ fn tiny_report_writes_parsable_csvs_and_valid_images() {
     let html = std::fs::read_to_string(out.join("index.html")).unwrap();
     assert!(html.contains("<svg") && html.ends_with("</html>\n"));
 }
+
+/// The crossover heat map draws (it runs for real only once `fft` exists),
+/// and a peers CSV is read and drawn beside our bars.
+#[test]
+fn crossover_map_and_peer_bars_draw() {
+    use convoracle::report::crossover::{figure, CrossoverCell};
+    use convoracle::report::throughput::{network_figure, read_peers, ThroughputRow};
+    let dir = tempfile::tempdir().unwrap();
+    let (kernels, images) = ([3, 7, 15], [16, 64]);
+    let mut cells = Vec::new();
+    for k in kernels {
+        for i in images {
+            let ratio = (k * k) as f64 / 20.0;
+            cells.push(CrossoverCell {
+                kernel: k,
+                image: i,
+                direct_ms: Some(ratio),
+                fft_ms: Some(1.0),
+                ratio: Some(ratio),
+                auto_choice: if ratio > 1.0 {
+                    "fft overlap-save".into()
+                } else {
+                    "direct".into()
+                },
+            });
+        }
+    }
+    let [svg, png] = figure(&cells, &kernels, &images)
+        .save(dir.path(), "crossover")
+        .unwrap();
+    assert!(
+        std::fs::metadata(&svg).unwrap().len() > 0 && std::fs::metadata(&png).unwrap().len() > 0
+    );
+    let peers = dir.path().join("peers.csv");
+    std::fs::write(
+        &peers,
+        "name,op,backend,threads,dtype,median_ms,gflops,note\n\
+         dcgan.t4,conv_transpose2d,torch,1,float32,1.5,4.2,\n\
+         dcgan.t4,conv_transpose2d,onnxruntime,1,float32,,,not run\n",
+    )
+    .unwrap();
+    let peers = read_peers(&peers).unwrap();
+    assert_eq!(peers.len(), 2);
+    let ours = ThroughputRow {
+        network: "dilated_transposed".into(),
+        name: "dcgan.t4".into(),
+        op: "conv_transpose2d".into(),
+        backend: "direct".into(),
+        threads: 1,
+        dtype: "float32".into(),
+        median_ms: Some(0.3),
+        gflops: Some(21.0),
+        status: "ok".into(),
+        note: String::new(),
+    };
+    let fig = network_figure("dilated_transposed", &[ours], &peers, Some(100.0), 2).unwrap();
+    let [_, png] = fig.save(dir.path(), "peers").unwrap();
+    assert!(std::fs::metadata(&png).unwrap().len() > 0);
+    if let Ok(keep) = std::env::var("CONVORACLE_KEEP_PLOTS") {
+        for name in ["crossover.png", "peers.png"] {
+            std::fs::copy(
+                dir.path().join(name),
+                std::path::Path::new(&keep).join(name),
+            )
+            .unwrap();
+        }
+    }
+}
