@@ -15,9 +15,11 @@ pub mod case;
 pub mod direct;
 pub mod error;
 pub mod fft;
+pub mod mutants;
 pub mod problem_features;
 pub mod problem_shape;
 pub mod registry;
+pub mod report;
 pub mod suite;
 pub mod verify;
 

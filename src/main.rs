@@ -37,6 +37,8 @@ enum Command {
     Export(cli::export::ExportArgs),
     /// Time backends on layer shapes (CSV files); print GFLOP/s and % of the FMA peak.
     Bench(cli::bench::BenchArgs),
+    /// Write the report: throughput, accuracy, crossover, the mutant roster (index.md, index.html, CSVs, plots).
+    Report(cli::report::ReportArgs),
 }
 
 fn main() -> ExitCode {
@@ -58,6 +60,7 @@ fn main() -> ExitCode {
         Command::VerifyAll(a) => cli::verify_all::run(a),
         Command::Export(a) => cli::export::run(a),
         Command::Bench(a) => cli::bench::run(a, &context),
+        Command::Report(a) => cli::report::run(a),
     };
     cli::finish(result)
 }

@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod export;
+pub mod report;
 pub mod run;
 mod summary;
 pub mod verify;

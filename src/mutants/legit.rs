@@ -5,9 +5,9 @@
 // Small matrix products read best with explicit indices.
 #![allow(clippy::needless_range_loop)]
 
-use convoracle::reference::spec::shapes::conv2d_geometry;
-use convoracle::reference::{Conv2dParams, ConvShape, Op, Problem, Role, Tensor};
-use convoracle::verify::WinogradTile;
+use crate::reference::spec::shapes::conv2d_geometry;
+use crate::reference::{Conv2dParams, ConvShape, Op, Problem, Role, Tensor};
+use crate::verify::WinogradTile;
 
 struct Plan<'a> {
     p: &'a Conv2dParams,

@@ -1,16 +1,19 @@
 //! The implementations under test: mutants (one per catalogued bug or
 //! wrong claim) and the correct implementations that must pass.
 
-use crate::cases::{bright_spots_case, deform_case, transposed_case};
-use crate::legit;
-use crate::naive::{self, Acc, Bugs, TransposedBugs};
-use convoracle::backend::{Backend, Reference};
-use convoracle::reference::{PaddingMode, Problem, Role, Tensor};
-use convoracle::{Error, Result};
+use super::cases::{bright_spots_case, conv2d_cases, deform_case, transposed_case};
+use super::legit;
+use super::naive::{self, Acc, Bugs, TransposedBugs};
+use crate::backend::{Backend, Reference};
+use crate::reference::{PaddingMode, Problem, Role, Tensor};
+use crate::verify::{Algorithm, Tolerance, WinogradTile};
+use crate::{Error, Result};
 
 /// A mutant (or correct) implementation: a function of the problem.
 pub struct Impl {
+    /// Its name in the roster.
     pub name: &'static str,
+    /// The function (f32 only).
     pub run: fn(&Problem<f32>) -> Result<Tensor<f32>>,
 }
 
@@ -343,5 +346,90 @@ pub fn mutants(case: impl Fn(&str) -> Problem<f32>) -> Vec<Mutant> {
             deform_case(),
             "out-of-image samples clamped",
         ),
+    ]
+}
+
+/// A correct implementation, the claim it is verified under, and the cases
+/// it runs on: the oracle must not fail any of them (a failure is a false
+/// alarm).
+pub struct Correct {
+    /// The implementation.
+    pub implementation: Impl,
+    /// The claim it makes.
+    pub tolerance: Tolerance,
+    /// (case name, case) it runs on.
+    pub cases: Vec<(&'static str, Problem<f32>)>,
+}
+
+/// Every correct implementation of the roster: naive loops in two
+/// summation orders, im2col + GEMM, a radix-2 FFT and Winograd F(2x2, 3x3)
+/// on the conv2d cases (Winograd on those with 3x3 kernels and stride 1),
+/// and correct transposed and deformable convs.
+pub fn correct() -> Vec<Correct> {
+    let all = conv2d_cases();
+    let winograd_ok = ["asym", "asym_flip", "grouped", "reflect", "wide"];
+    let some = all
+        .iter()
+        .filter(|(n, _)| winograd_ok.contains(n))
+        .cloned()
+        .collect();
+    let direct = Tolerance::new(Algorithm::Direct);
+    vec![
+        Correct {
+            implementation: mutant!("naive f32 loop", Bugs::default()),
+            tolerance: direct,
+            cases: all.clone(),
+        },
+        Correct {
+            implementation: mutant!(
+                "naive f32 loop, reversed order",
+                Bugs {
+                    acc: Acc::F32Reversed,
+                    ..Bugs::default()
+                }
+            ),
+            tolerance: direct,
+            cases: all.clone(),
+        },
+        Correct {
+            implementation: Impl {
+                name: "im2col + GEMM f32",
+                run: |p| Ok(legit::im2col_gemm(p)),
+            },
+            tolerance: direct,
+            cases: all.clone(),
+        },
+        Correct {
+            implementation: Impl {
+                name: "FFT f32 (radix 2)",
+                run: |p| Ok(legit::fft_conv(p)),
+            },
+            tolerance: Tolerance::new(Algorithm::Fft),
+            cases: all,
+        },
+        Correct {
+            implementation: Impl {
+                name: "Winograd F(2x2,3x3) f32",
+                run: |p| Ok(legit::winograd_f2x3(p)),
+            },
+            tolerance: Tolerance::new(Algorithm::Winograd(WinogradTile::F2x3)),
+            cases: some,
+        },
+        Correct {
+            implementation: Impl {
+                name: "transposed scatter f32",
+                run: |p| Ok(naive::conv_transpose2d(p, TransposedBugs::default())),
+            },
+            tolerance: direct,
+            cases: vec![("transposed", transposed_case())],
+        },
+        Correct {
+            implementation: Impl {
+                name: "deform bilinear f32",
+                run: |p| Ok(naive::deform_conv2d(p, false)),
+            },
+            tolerance: direct,
+            cases: vec![("deform", deform_case())],
+        },
     ]
 }

@@ -2,7 +2,7 @@
 //! bug is observable (asymmetric padding, non-square strides, dilation on
 //! one axis, groups, a padding mode, an odd `same` pad, many channels).
 
-use convoracle::reference::{
+use crate::reference::{
     Conv2dParams, ConvGeometry, ConvTranspose2dParams, DeformConv2dParams, Op, Padding2d,
     PaddingMode, PaddingSpec, Problem, Role, Tensor,
 };
@@ -11,6 +11,8 @@ use convoracle::reference::{
 pub struct Rng(pub u64);
 
 impl Rng {
+    /// The next value, uniform in [-1, 1) with 24 random bits.
+    #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> f32 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
@@ -19,6 +21,7 @@ impl Rng {
         ((self.0 >> 40) as f32 / (1u64 << 23) as f32) - 1.0
     }
 
+    /// A tensor of `shape` filled with the next values.
     pub fn tensor(&mut self, shape: Vec<usize>) -> Tensor<f32> {
         let n = shape.iter().product();
         Tensor::new(shape, (0..n).map(|_| self.next()).collect()).unwrap()
@@ -26,6 +29,7 @@ impl Rng {
 }
 
 #[allow(clippy::too_many_arguments)]
+/// A conv2d case with random input, weight and bias from `seed`.
 pub fn conv2d(
     seed: u64,
     [n, c, h, w]: [usize; 4],
@@ -54,6 +58,7 @@ pub fn conv2d(
         .with(Role::Bias, rng.tensor(vec![k]))
 }
 
+/// Explicit padding, one amount per side.
 pub fn explicit(top: i64, bottom: i64, left: i64, right: i64) -> PaddingSpec {
     PaddingSpec::Explicit(Padding2d {
         top,
@@ -183,6 +188,7 @@ pub fn conv2d_cases() -> Vec<(&'static str, Problem<f32>)> {
     ]
 }
 
+/// A strided conv_transpose2d with output_padding and a bias.
 pub fn transposed_case() -> Problem<f32> {
     let mut rng = Rng(9);
     let op = Op::ConvTranspose2d(ConvTranspose2dParams {
@@ -197,6 +203,7 @@ pub fn transposed_case() -> Problem<f32> {
         .with(Role::Bias, rng.tensor(vec![3]))
 }
 
+/// A deformable conv (v1) with offsets up to 1.5 pixels and a bias.
 pub fn deform_case() -> Problem<f32> {
     let mut rng = Rng(10);
     let op = Op::DeformConv2d(DeformConv2dParams {

@@ -2,10 +2,10 @@
 //! conv2d and conv_transpose2d, each with switches that plant one known bug
 //! in the index arithmetic, the border or the accumulation.
 
-use convoracle::reference::spec::shapes::{
+use crate::reference::spec::shapes::{
     conv2d_geometry, conv_transpose2d_geometry, deform_conv2d_geometry,
 };
-use convoracle::reference::{Op, PaddingMode, Problem, Role, Tensor};
+use crate::reference::{Op, PaddingMode, Problem, Role, Tensor};
 
 /// How partial sums are kept.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
@@ -22,19 +22,27 @@ pub enum Acc {
 /// The bugs a naive conv2d can carry (all false: a correct loop).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Bugs {
+    /// The kernel read flipped (true convolution).
     pub flip: bool,
+    /// Top/bottom and left/right padding swapped.
     pub swap_pad_sides: bool,
     /// Swapped strides in the index only (the loop range stays right).
     pub swap_stride: bool,
     /// Swapped strides in the index and in the output size.
     pub swap_stride_shape: bool,
+    /// The dilation axes swapped.
     pub swap_dilation: bool,
+    /// Dilation ignored (taps adjacent).
     pub ignore_dilation: bool,
+    /// Input channels of the groups interleaved instead of blocked.
     pub interleave_groups: bool,
+    /// The bias not added.
     pub bias_missing: bool,
+    /// The bias added twice.
     pub bias_twice: bool,
     /// Reads the border with this mode instead of the case's.
     pub border: Option<PaddingMode>,
+    /// How partial sums are kept.
     pub acc: Acc,
 }
 
@@ -94,7 +102,7 @@ pub fn conv2d(problem: &Problem<f32>, bugs: Bugs) -> Tensor<f32> {
     }
     let mut out_hw = r.output;
     if bugs.swap_stride_shape {
-        let g = convoracle::reference::ConvGeometry {
+        let g = crate::reference::ConvGeometry {
             stride,
             ..p.geometry
         };
