@@ -84,26 +84,6 @@ fn every_shapes_file_parses_and_every_row_builds() {
 }
 
 #[test]
-fn the_shared_copy_is_unchanged_when_present() {
-    let shared = Path::new("/work/shared/shapes");
-    if !shared.is_dir() {
-        return;
-    }
-    for entry in fs::read_dir(shapes_dir()).unwrap() {
-        let path = entry.unwrap().path();
-        let other = shared.join(path.file_name().unwrap());
-        if other.exists() {
-            assert_eq!(
-                fs::read(&path).unwrap(),
-                fs::read(&other).unwrap(),
-                "{}",
-                path.display()
-            );
-        }
-    }
-}
-
-#[test]
 fn geometry_of_the_special_ops() {
     use convoracle::reference::Role;
     // Transposed conv: weight [C, K/groups, kh, kw]; output (4-1)*2 - 2 + 4 = 8.
