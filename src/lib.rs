@@ -9,6 +9,7 @@
 pub use convoracle_reference as reference;
 
 pub mod any;
+pub mod auto;
 pub mod backend;
 pub mod bench;
 pub mod case;

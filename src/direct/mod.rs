@@ -18,6 +18,7 @@ mod backward_weight;
 mod col2im;
 mod conv2d;
 mod depthwise;
+pub mod estimate;
 mod im2col;
 mod im2col_t;
 mod pointwise;

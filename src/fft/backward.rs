@@ -44,8 +44,28 @@ pub(crate) fn run_weight<T: Real>(
     }
     let input = problem.tensor(Role::Input)?.data();
     let grad = problem.tensor(Role::GradOutput)?.data();
-    let (cg, kg) = (g.in_per_group(), g.out_per_group());
+    let job = weight_job(conv, g, input, grad);
     let [kh, kw] = g.kernel;
+    exec.run(&job, out)?;
+    if conv.flip_kernel {
+        for map in out.chunks_mut(kh * kw) {
+            map.reverse();
+        }
+    }
+    Ok(())
+}
+
+/// The job of the weight gradient of the forward conv `g`: per (group,
+/// output channel, group input channel) map, the batch-summed correlation
+/// of the padded input plane with `grad_output` upsampled by the stride,
+/// sampled every dilation-th position.
+pub(crate) fn weight_job<'a, T: Real>(
+    conv: &Conv2dParams,
+    g: &ConvShape,
+    input: &'a [T],
+    grad: &'a [T],
+) -> Job<'a, T> {
+    let (cg, kg) = (g.in_per_group(), g.out_per_group());
     let span =
         [0, 1].map(|a| (g.kernel[a] - 1) * g.dilation[a] + (g.output[a] - 1) * g.stride[a] + 1);
     let units = (0..g.groups)
@@ -60,7 +80,7 @@ pub(crate) fn run_weight<T: Real>(
                 .collect(),
         })
         .collect();
-    let job = Job {
+    Job {
         planes: Source {
             data: input,
             plane_len: g.input[0] * g.input[1],
@@ -80,12 +100,5 @@ pub(crate) fn run_weight<T: Real>(
         out: g.kernel,
         stride: g.dilation,
         units,
-    };
-    exec.run(&job, out)?;
-    if conv.flip_kernel {
-        for map in out.chunks_mut(kh * kw) {
-            map.reverse();
-        }
     }
-    Ok(())
 }

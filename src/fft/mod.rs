@@ -23,6 +23,7 @@ mod backward;
 mod composites;
 mod conv2d;
 mod engine;
+pub mod estimate;
 mod exec;
 mod fallback;
 mod job;

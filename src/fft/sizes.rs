@@ -136,7 +136,7 @@ pub(crate) fn choose(dims: &Dims, budget: u64, threads: usize, real_bytes: usize
 /// Relative time of a call: row and column transforms (rows that are all
 /// zero or not needed are skipped, so only the useful rows count), the
 /// spectrum products, and the kernel transforms done once per call.
-fn cost(d: &Dims, t: &Tiles) -> f64 {
+pub(crate) fn cost(d: &Dims, t: &Tiles) -> f64 {
     let [nh, nw] = t.n;
     let wf = (nw / 2 + 1) as f64;
     let half_row = transform_cost(nw) / 2.0;

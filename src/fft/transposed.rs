@@ -113,6 +113,26 @@ pub(crate) fn run<T: Real>(
     Ok(())
 }
 
+/// The forward conv of geometry `g` seen from `grad_output`: a transposed
+/// conv with K channels in and C out, onto the padded input plane
+/// (padding 0, output `(Ho-1)*s + E`).
+pub(crate) fn adjoint(g: &ConvShape) -> ConvShape {
+    let extent = [0, 1].map(|a| (g.kernel[a] - 1) * g.dilation[a] + 1);
+    ConvShape {
+        batch: g.batch,
+        in_channels: g.out_channels,
+        out_channels: g.in_channels,
+        groups: g.groups,
+        input: g.output,
+        kernel: g.kernel,
+        stride: g.stride,
+        dilation: g.dilation,
+        padding: Padding2d::default(),
+        output_padding: [0, 0],
+        output: [0, 1].map(|a| (g.output[a] - 1) * g.stride[a] + extent[a]),
+    }
+}
+
 /// conv2d_backward_input into `out` (`[N, C, H, W]`); `g` is the forward
 /// conv's geometry.
 pub(crate) fn run_backward_input<T: Real>(
@@ -128,22 +148,8 @@ pub(crate) fn run_backward_input<T: Real>(
     }
     let grad = problem.tensor(Role::GradOutput)?.data();
     let weight = problem.tensor(Role::Weight)?.data();
-    let extent = [0, 1].map(|a| (g.kernel[a] - 1) * g.dilation[a] + 1);
-    let padded = [0, 1].map(|a| (g.output[a] - 1) * g.stride[a] + extent[a]);
-    // The forward conv seen from grad_output: K channels in, C out.
-    let adjoint = ConvShape {
-        batch: g.batch,
-        in_channels: g.out_channels,
-        out_channels: g.in_channels,
-        groups: g.groups,
-        input: g.output,
-        kernel: g.kernel,
-        stride: g.stride,
-        dilation: g.dilation,
-        padding: Padding2d::default(),
-        output_padding: [0, 0],
-        output: padded,
-    };
+    let adjoint = adjoint(g);
+    let padded = adjoint.output;
     let plane = padded[0] * padded[1];
     let mut full = exec.buffer::<T>(g.batch * g.in_channels * plane, "padded input gradient")?;
     exec.run(&job(&adjoint, conv.flip_kernel, grad, weight), &mut full)?;

@@ -80,9 +80,14 @@ pub fn measure(
     out
 }
 
-/// True when a plan description says it chose the FFT.
+/// True when a plan description says it chose the FFT: `auto`'s "auto
+/// chose fft", or any description of an FFT plan.
 pub fn chose_fft(description: &str) -> bool {
-    description.to_lowercase().contains("fft")
+    let lower = description.to_lowercase();
+    match lower.split_once("auto chose ") {
+        Some((_, rest)) => rest.starts_with("fft"),
+        None => lower.contains("fft"),
+    }
 }
 
 /// The heat map: log2(direct / fft) per cell, `auto`'s FFT cells outlined.

@@ -1,0 +1,167 @@
+//! What a call would cost on the direct backend, from shapes alone, as the
+//! work of each kind its lowering does: GEMM multiply-adds as the
+//! microkernel runs them (rows rounded up to its tile), elements packed or
+//! scattered around the GEMM, and multiply-adds of the depthwise kernel.
+//! The `auto` backend prices each kind with rates it measures.
+
+use convoracle_kernels::{Element as _, Isa};
+use convoracle_reference::{ConvShape, DType, OpGeometry};
+
+/// The work of one call, by kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct DirectWork {
+    /// Multiply-adds the GEMM microkernel executes (padded tiles included).
+    pub gemm_multiply_adds: f64,
+    /// Elements moved around the GEMM: im2col packing, col2im scatter,
+    /// output writes.
+    pub moved: f64,
+    /// Multiply-adds of the depthwise kernel (and other non-GEMM loops).
+    pub depthwise_multiply_adds: f64,
+}
+
+impl DirectWork {
+    fn add(&mut self, other: DirectWork) {
+        self.gemm_multiply_adds += other.gemm_multiply_adds;
+        self.moved += other.moved;
+        self.depthwise_multiply_adds += other.depthwise_multiply_adds;
+    }
+
+    /// A GEMM of `blocks` independent `m x n x k` products, with `packed`
+    /// elements of B packed per block and `m x n` written.
+    fn gemm(blocks: usize, [m, n, k]: [usize; 3], mr: usize, packed: f64) -> DirectWork {
+        let blocks = blocks as f64;
+        DirectWork {
+            gemm_multiply_adds: blocks * (m.div_ceil(mr) * mr) as f64 * n as f64 * k as f64,
+            moved: blocks * (packed + (m * n) as f64),
+            depthwise_multiply_adds: 0.0,
+        }
+    }
+}
+
+/// The work of `geometry` on the direct backend with instruction set `isa`.
+pub fn work(geometry: &OpGeometry, dtype: DType, isa: Isa) -> DirectWork {
+    let mr = match dtype {
+        DType::F32 => f32::blocking(isa).mr,
+        DType::F64 => f64::blocking(isa).mr,
+    };
+    let mut total = DirectWork::default();
+    match geometry {
+        OpGeometry::Conv2d(g) => total.add(conv2d(g, mr)),
+        OpGeometry::DynamicConv2d(d) => {
+            // Each sample's kernel is aggregated, then convolved.
+            let kernel = (d.conv.out_channels * d.conv.in_per_group() * d.conv.taps()) as f64;
+            total.depthwise_multiply_adds += (d.conv.batch * d.experts) as f64 * kernel;
+            total.add(conv2d(&d.conv, mr));
+        }
+        OpGeometry::ConvTranspose2d(g) => {
+            // Per (image, group): taps*K/g rows x input pixels x C/g, then col2im.
+            let rows = g.out_per_group() * g.taps();
+            let pixels = g.input[0] * g.input[1];
+            let mut w = DirectWork::gemm(
+                g.batch * g.groups,
+                [rows, pixels, g.in_per_group()],
+                mr,
+                (g.in_per_group() * pixels) as f64,
+            );
+            w.moved += (g.batch * g.groups * rows * pixels) as f64;
+            total.add(w);
+        }
+        OpGeometry::Conv2dBackwardInput(g) => {
+            let rows = g.in_per_group() * g.taps();
+            let pixels = g.output[0] * g.output[1];
+            let mut w = DirectWork::gemm(
+                g.batch * g.groups,
+                [rows, pixels, g.out_per_group()],
+                mr,
+                (g.out_per_group() * pixels) as f64,
+            );
+            w.moved += (g.batch * g.groups * rows * pixels) as f64;
+            total.add(w);
+        }
+        OpGeometry::Conv2dBackwardWeight(g) => {
+            // dY (K/g x pixels) times im2col^T (pixels x C/g*taps).
+            let pixels = g.output[0] * g.output[1];
+            let columns = g.in_per_group() * g.taps();
+            total.add(DirectWork::gemm(
+                g.batch * g.groups,
+                [g.out_per_group(), columns, pixels],
+                mr,
+                (columns * pixels) as f64,
+            ));
+        }
+        OpGeometry::DepthwiseSeparable2d(d) => {
+            total.add(conv2d(&d.depthwise, mr));
+            total.add(conv2d(&d.pointwise, mr));
+        }
+        OpGeometry::SpatiallySeparable2d(s) => {
+            total.add(conv2d(&s.vertical, mr));
+            total.add(conv2d(&s.horizontal, mr));
+        }
+        OpGeometry::Aspp(a) => {
+            let plane = a.size[0] * a.size[1];
+            // The 1x1 branch and the projection are GEMMs on the input.
+            total.add(DirectWork::gemm(
+                a.batch,
+                [a.branch_channels, plane, a.in_channels],
+                mr,
+                0.0,
+            ));
+            total.add(DirectWork::gemm(
+                a.batch,
+                [
+                    a.out_channels,
+                    plane,
+                    a.branch_channels * (1 + a.rates.len()),
+                ],
+                mr,
+                0.0,
+            ));
+            for &rate in &a.rates {
+                total.add(conv2d(&a.dilated_branch(rate), mr));
+            }
+        }
+        OpGeometry::DeformConv2d(d) => {
+            // Bilinear im2col (four reads and weights per column element),
+            // then the GEMM.
+            let g = &d.conv;
+            let pixels = g.output[0] * g.output[1];
+            let columns = g.in_per_group() * g.taps();
+            let mut w = DirectWork::gemm(
+                g.batch * g.groups,
+                [g.out_per_group(), pixels, columns],
+                mr,
+                (columns * pixels) as f64,
+            );
+            w.moved += 4.0 * (g.batch * g.groups * columns * pixels) as f64;
+            total.add(w);
+        }
+    }
+    total
+}
+
+/// conv2d as `direct` lowers it (`conv2d.rs`): depthwise kernel, GEMM on
+/// the input for unpadded stride-1 1x1, implicit GEMM otherwise.
+fn conv2d(g: &ConvShape, mr: usize) -> DirectWork {
+    let pixels = g.output[0] * g.output[1];
+    if g.in_per_group() == 1 && g.groups > 1 {
+        let multiply_adds = (g.batch * g.out_channels * g.taps() * pixels) as f64;
+        return DirectWork {
+            depthwise_multiply_adds: multiply_adds,
+            moved: (g.batch * g.out_channels * pixels) as f64,
+            ..DirectWork::default()
+        };
+    }
+    let reduction = g.in_per_group() * g.taps();
+    let pointwise = g.kernel == [1, 1] && g.stride == [1, 1] && g.padding == Default::default();
+    let packed = if pointwise {
+        0.0
+    } else {
+        (reduction * pixels) as f64
+    };
+    DirectWork::gemm(
+        g.batch * g.groups,
+        [g.out_per_group(), pixels, reduction],
+        mr,
+        packed,
+    )
+}
