@@ -4,8 +4,9 @@
 //! (B block packed by the caller's [`PackB`] into scratch, then swept from
 //! L2); A row panels of `mr` (its `mr x kc` micro-panel stays in L1); B
 //! column panels of `nr`; the microkernel. A needs no cache-block loop of
-//! its own: it is packed once and each micro-panel is reused across a whole
-//! B block.
+//! its own: it is packed once ([`crate::PackedA`]) or panel by panel as the
+//! loop reaches it ([`crate::StreamedA`]), and each micro-panel is reused
+//! across a whole B block.
 //!
 //! Summation order per C element: the k blocks in order; within a block
 //! `p = k0 .. k0+kc` in order from zero (one fused multiply-add per term on
@@ -16,7 +17,7 @@
 //! bits.
 
 use crate::mat::MatMut;
-use crate::pack::{packed_b_len, PackB, PackedA};
+use crate::pack::{packed_b_len, PackA, PackB};
 use crate::Element;
 
 /// Extra scratch elements so the packed B block can start 64-byte aligned.
@@ -24,25 +25,26 @@ pub(crate) const ALIGN_SLACK: usize = 16;
 
 /// `C (+)= A * B[:, n0 .. n0 + c.cols()]`.
 ///
-/// * `a`: packed A, `m x k`; `c.rows()` must equal `m`.
+/// * `a`: A, `m x k`, packed ([`crate::PackedA`]) or packed as it goes
+///   ([`crate::StreamedA`]); `c.rows()` must equal `m`.
 /// * `b`: packs B blocks; it is asked for columns `n0 + j` for `j <
 ///   c.cols()`, rows `0 .. k`.
 /// * `accumulate`: `false` overwrites C (beta = 0), `true` adds to it
 ///   (beta = 1).
-/// * `scratch`: at least [`PackedA::scratch_len`]`(c.cols())` elements; its
+/// * `scratch`: at least [`PackA::gemm_scratch_len`]`(c.cols())` elements; its
 ///   contents are irrelevant. Nothing is allocated.
 ///
 /// Threads may run calls concurrently on disjoint column ranges (split C
 /// with [`MatMut::split_cols_at`]), each with its own scratch.
-pub fn gemm<T: Element, S: AsRef<[T]>, B: PackB<T> + ?Sized>(
-    a: &PackedA<T, S>,
+pub fn gemm<T: Element, A: PackA<T> + ?Sized, B: PackB<T> + ?Sized>(
+    a: &A,
     b: &B,
     n0: usize,
     mut c: MatMut<'_, T>,
     accumulate: bool,
     scratch: &mut [T],
 ) {
-    let (m, k, n) = (a.m(), a.k(), c.cols());
+    let (m, k, n) = (a.rows(), a.depth(), c.cols());
     assert_eq!(c.rows(), m, "gemm: C has {} rows, A has {m}", c.rows());
     if m == 0 || n == 0 {
         return;
@@ -57,7 +59,7 @@ pub fn gemm<T: Element, S: AsRef<[T]>, B: PackB<T> + ?Sized>(
         }
         return;
     }
-    let need = a.scratch_len(n);
+    let need = a.gemm_scratch_len(n);
     assert!(
         scratch.len() >= need,
         "gemm: scratch has {} elements, needs {need}",
@@ -67,10 +69,11 @@ pub fn gemm<T: Element, S: AsRef<[T]>, B: PackB<T> + ?Sized>(
         o if o <= ALIGN_SLACK => o,
         _ => 0,
     };
-    let scratch = &mut scratch[off..];
-    let bl = a.blocking();
+    let bl = a.tiling();
     let (mr, nr) = (bl.mr, bl.nr);
-    let kernels = T::kernel_set(a.isa()).ukr;
+    let (scratch, a_buffer) =
+        scratch[off..].split_at_mut(packed_b_len(bl.kc.min(k), bl.nc.min(n), nr));
+    let kernels = T::kernel_set(a.kernel_isa()).ukr;
     for jc in (0..n).step_by(bl.nc) {
         let nc = bl.nc.min(n - jc);
         for pc in (0..k).step_by(bl.kc) {
@@ -81,15 +84,15 @@ pub fn gemm<T: Element, S: AsRef<[T]>, B: PackB<T> + ?Sized>(
             for ir in 0..m.div_ceil(mr) {
                 let i0 = ir * mr;
                 let rows = mr.min(m - i0);
-                let apanel = a.panel(ir, pc, kc);
+                let apanel = a.panel_in(ir, pc, kc, a_buffer);
                 let ukr = kernels[rows - 1];
                 for (jr, bpanel) in bblock.chunks_exact(nr * kc).enumerate() {
                     let j0 = jc + jr * nr;
                     let cols = nr.min(n - j0);
                     let tile = c.tile(i0, j0, rows, cols);
-                    // SAFETY: `ukr` belongs to `a.isa()`, which PackedA
-                    // checked the CPU supports; the kernel itself checks the
-                    // slice lengths and the tile shape.
+                    // SAFETY: `ukr` belongs to `a.kernel_isa()`, which every
+                    // PackA constructor checked the CPU supports; the kernel
+                    // itself checks the slice lengths and the tile shape.
                     unsafe { ukr(kc, apanel, bpanel, tile, acc) };
                 }
             }

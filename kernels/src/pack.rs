@@ -90,57 +90,82 @@ pub struct PackedA<T, S = Vec<T>> {
 /// Writes `a` into `data` (`ceil(m / mr) * mr * k` elements) in the A
 /// layout of the module docs, rows past `m` zero.
 fn fill_panels<T: Element>(data: &mut [T], a: MatRef<'_, T>, mr: usize) {
-    let (m, k) = (a.rows(), a.cols());
+    let k = a.cols();
     if k == 0 {
         return;
     }
     for (r, panel) in data.chunks_exact_mut(mr * k).enumerate() {
-        let full = (r + 1) * mr <= m && a.row_slice(r * mr, 0, k).is_some();
-        if full {
-            // Row-major A (the usual case: conv weights): one pass over k
-            // reading the panel's rows as parallel streams and writing the
-            // panel contiguously, with the row count known at compile time.
-            match mr {
-                4 => pack_full_panel::<T, 4>(panel, a, r),
-                6 => pack_full_panel::<T, 6>(panel, a, r),
-                8 => pack_full_panel::<T, 8>(panel, a, r),
-                12 => pack_full_panel::<T, 12>(panel, a, r),
-                16 => pack_full_panel::<T, 16>(panel, a, r),
-                _ => {}
-            }
-            if matches!(mr, 4 | 6 | 8 | 12 | 16) {
-                continue;
-            }
+        pack_panel(panel, a, r, mr, 0, k);
+    }
+}
+
+/// Writes columns `k0 .. k0+kc` of row panel `r` of `a` (rows `r*mr ..`)
+/// into `panel` (`mr * kc` elements, element (i, p) at `p*mr + i`), rows
+/// past `m` zero.
+fn pack_panel<T: Element>(
+    panel: &mut [T],
+    a: MatRef<'_, T>,
+    r: usize,
+    mr: usize,
+    k0: usize,
+    kc: usize,
+) {
+    let m = a.rows();
+    let full = (r + 1) * mr <= m && a.row_slice(r * mr, k0, kc).is_some();
+    if full {
+        // Row-major A (the usual case: conv weights): one pass over k
+        // reading the panel's rows as parallel streams and writing the
+        // panel contiguously, with the row count known at compile time.
+        let done = match mr {
+            4 => pack_full_panel::<T, 4>(panel, a, r, k0, kc),
+            6 => pack_full_panel::<T, 6>(panel, a, r, k0, kc),
+            8 => pack_full_panel::<T, 8>(panel, a, r, k0, kc),
+            12 => pack_full_panel::<T, 12>(panel, a, r, k0, kc),
+            16 => pack_full_panel::<T, 16>(panel, a, r, k0, kc),
+            _ => false,
+        };
+        if done {
+            return;
         }
-        for i in 0..mr {
-            let row = r * mr + i;
-            if row >= m {
-                for p in 0..k {
-                    panel[p * mr + i] = T::ZERO;
-                }
-            } else if let Some(src) = a.row_slice(row, 0, k) {
-                // Contiguous reads, `mr`-strided writes inside one panel.
-                for (d, v) in panel[i..].iter_mut().step_by(mr).zip(src) {
-                    *d = *v;
-                }
-            } else {
-                for p in 0..k {
-                    panel[p * mr + i] = a.get(row, p);
-                }
+    }
+    for i in 0..mr {
+        let row = r * mr + i;
+        if row >= m {
+            for p in 0..kc {
+                panel[p * mr + i] = T::ZERO;
+            }
+        } else if let Some(src) = a.row_slice(row, k0, kc) {
+            // Contiguous reads, `mr`-strided writes inside one panel.
+            for (d, v) in panel[i..].iter_mut().step_by(mr).zip(src) {
+                *d = *v;
+            }
+        } else {
+            for p in 0..kc {
+                panel[p * mr + i] = a.get(row, k0 + p);
             }
         }
     }
 }
 
-/// Packs the full row panel `r` of a row-major `a` (rows `r*MR ..`).
-fn pack_full_panel<T: Element, const MR: usize>(panel: &mut [T], a: MatRef<'_, T>, r: usize) {
-    let k = a.cols();
-    let rows: [&[T]; MR] = std::array::from_fn(|i| a.row_slice(r * MR + i, 0, k).unwrap_or(&[]));
-    for (p, d) in panel.chunks_exact_mut(MR).take(k).enumerate() {
+/// Packs columns `k0 .. k0+kc` of the full row panel `r` of a row-major
+/// `a` (rows `r*MR ..`); `true` when done.
+fn pack_full_panel<T: Element, const MR: usize>(
+    panel: &mut [T],
+    a: MatRef<'_, T>,
+    r: usize,
+    k0: usize,
+    kc: usize,
+) -> bool {
+    let rows: [&[T]; MR] = std::array::from_fn(|i| a.row_slice(r * MR + i, k0, kc).unwrap_or(&[]));
+    if rows.iter().any(|row| row.len() != kc) {
+        return false;
+    }
+    for (p, d) in panel.chunks_exact_mut(MR).take(kc).enumerate() {
         for (d, row) in d.iter_mut().zip(&rows) {
             *d = row[p];
         }
     }
+    true
 }
 
 fn checked_blocking<T: Element>(isa: Isa, kc: usize, nc: usize) -> Blocking {
@@ -234,8 +259,7 @@ impl<T: Element, S: AsRef<[T]>> PackedA<T, S> {
 
     /// Scratch elements [`crate::gemm`] needs for a call on `n` columns.
     pub fn scratch_len(&self, n: usize) -> usize {
-        let b = self.blocking;
-        packed_b_len(b.kc.min(self.k), b.nc.min(n), b.nr) + crate::gemm::ALIGN_SLACK
+        self.gemm_scratch_len(n)
     }
 
     /// The k range `k0 .. k0+kc` of row panel `r`: `kc * mr` elements.
@@ -244,6 +268,131 @@ impl<T: Element, S: AsRef<[T]>> PackedA<T, S> {
         let mr = self.blocking.mr;
         let start = r * mr * self.k + k0 * mr;
         &self.data.as_ref()[start..start + kc * mr]
+    }
+}
+
+/// The left-hand operand of [`crate::gemm`]: row panels of `mr` rows,
+/// either packed once ([`PackedA`]) or packed panel by panel as the GEMM
+/// reaches them ([`StreamedA`]).
+///
+/// Implementations are constructed only for an ISA the CPU supports (the
+/// GEMM runs that ISA's microkernels on the strength of it).
+pub trait PackA<T: Element> {
+    /// Rows of A (= rows of C).
+    fn rows(&self) -> usize;
+    /// Columns of A (the reduction length).
+    fn depth(&self) -> usize;
+    /// The ISA whose kernels the panels are for (supported by the CPU).
+    fn kernel_isa(&self) -> Isa;
+    /// Tile and blocking of the GEMM with this A.
+    fn tiling(&self) -> Blocking;
+    /// Scratch elements one panel needs (0 when the panels are stored).
+    fn panel_scratch_len(&self) -> usize;
+    /// The k range `k0 .. k0+kc` of row panel `r`: `kc * mr` elements, in
+    /// `buffer` (at least [`PackA::panel_scratch_len`] long) or stored.
+    fn panel_in<'s>(&'s self, r: usize, k0: usize, kc: usize, buffer: &'s mut [T]) -> &'s [T];
+    /// Scratch elements [`crate::gemm`] needs for a call on `n` columns.
+    fn gemm_scratch_len(&self, n: usize) -> usize {
+        let b = self.tiling();
+        packed_b_len(b.kc.min(self.depth()), b.nc.min(n), b.nr)
+            + self.panel_scratch_len()
+            + crate::gemm::ALIGN_SLACK
+    }
+}
+
+impl<T: Element, S: AsRef<[T]>> PackA<T> for PackedA<T, S> {
+    fn rows(&self) -> usize {
+        self.m
+    }
+
+    fn depth(&self) -> usize {
+        self.k
+    }
+
+    fn kernel_isa(&self) -> Isa {
+        self.isa
+    }
+
+    fn tiling(&self) -> Blocking {
+        self.blocking
+    }
+
+    fn panel_scratch_len(&self) -> usize {
+        0
+    }
+
+    fn panel_in<'s>(&'s self, r: usize, k0: usize, kc: usize, _: &'s mut [T]) -> &'s [T] {
+        self.panel(r, k0, kc)
+    }
+}
+
+/// A (`m x k`, any layout) packed one `mr x kc` panel at a time, just
+/// before the microkernels use it, into a buffer that stays in L1.
+///
+/// It suits C with few columns (one n block), where every panel is packed
+/// exactly once per call anyway: no packed copy of A is kept (for a conv
+/// layer with 512 x 4608 weights that is 9 MiB of scratch saved), and
+/// threads splitting C's columns pack their panels in parallel instead of
+/// one thread packing all of A first. With several n blocks a panel is
+/// packed once per block; [`PackedA`] is then cheaper. (Measured on one
+/// thread, resnet50.l4.3x3: packing costs the same share of the time
+/// either way, about half of the microkernels'; it is the transposing read
+/// of the weights, not the write of the copy.)
+#[derive(Clone, Copy, Debug)]
+pub struct StreamedA<'a, T> {
+    isa: Isa,
+    blocking: Blocking,
+    a: MatRef<'a, T>,
+}
+
+impl<'a, T: Element> StreamedA<'a, T> {
+    /// `a` for `isa`'s kernels with that ISA's blocking. Panics if the CPU
+    /// does not support `isa`.
+    pub fn new(isa: Isa, a: MatRef<'a, T>) -> Self {
+        let b = T::blocking(isa);
+        StreamedA {
+            isa,
+            blocking: checked_blocking::<T>(isa, b.kc, b.nc),
+            a,
+        }
+    }
+
+    /// As [`StreamedA::new`] with the k block `kc` and n block `nc`
+    /// overridden (both >= 1), as [`PackedA::with_blocking`].
+    pub fn with_blocking(isa: Isa, a: MatRef<'a, T>, kc: usize, nc: usize) -> Self {
+        StreamedA {
+            isa,
+            blocking: checked_blocking::<T>(isa, kc, nc),
+            a,
+        }
+    }
+}
+
+impl<T: Element> PackA<T> for StreamedA<'_, T> {
+    fn rows(&self) -> usize {
+        self.a.rows()
+    }
+
+    fn depth(&self) -> usize {
+        self.a.cols()
+    }
+
+    fn kernel_isa(&self) -> Isa {
+        self.isa
+    }
+
+    fn tiling(&self) -> Blocking {
+        self.blocking
+    }
+
+    fn panel_scratch_len(&self) -> usize {
+        self.blocking.mr * self.blocking.kc.min(self.a.cols())
+    }
+
+    fn panel_in<'s>(&'s self, r: usize, k0: usize, kc: usize, buffer: &'s mut [T]) -> &'s [T] {
+        let panel = &mut buffer[..self.blocking.mr * kc];
+        pack_panel(panel, self.a, r, self.blocking.mr, k0, kc);
+        panel
     }
 }
 

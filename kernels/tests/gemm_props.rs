@@ -5,7 +5,7 @@
 mod common;
 
 use common::{isas, Problem, TestElem};
-use convoracle_kernels::PackedA;
+use convoracle_kernels::{PackedA, StreamedA};
 use proptest::prelude::*;
 
 /// Sizes relative to the tile: m in 1..=2*MR+3, n in 1..=3*NR+5 (and the
@@ -71,6 +71,15 @@ fn run_case<T: TestElem>(case: &Case, int_data: bool) -> Result<(), TestCaseErro
             .collect();
         let c = p.run(&pa, case.accumulate, &splits);
         let what = format!("{isa} {:?}", T::blocking(isa));
+        // A packed panel by panel as the GEMM goes gives the same bits.
+        let streamed = match case.small_blocks {
+            None => StreamedA::new(isa, p.a_view()),
+            Some((kc, nc)) => StreamedA::with_blocking(isa, p.a_view(), kc, nc),
+        };
+        prop_assert!(
+            c == p.run(&streamed, case.accumulate, &splits),
+            "{what}: streamed A changed bits"
+        );
         p.check(&c, case.accumulate, int_data, &what)
             .map_err(TestCaseError::fail)?;
         // Splitting n never changes a bit.
@@ -134,6 +143,11 @@ fn big<T: TestElem>(int_data: bool) {
                     .unwrap();
                 let c2 = p.run(&pa, accumulate, &[1, 100, 513]);
                 assert!(c == c2, "{isa}: split changed bits");
+                let streamed = StreamedA::new(isa, p.a_view());
+                assert!(
+                    c == p.run(&streamed, accumulate, &[1, 100]),
+                    "{isa}: streamed A changed bits"
+                );
             }
         }
     }

@@ -26,9 +26,12 @@
 //! # Scratch (bounded, independent of the image size)
 //! GEMM: `threads * (16 + packed_b_len(min(KC, C/g*kh*kw), min(NC,
 //! Ho*Wo), NR))` elements, at most `threads * (KC * round_up(NC, NR) + 16)` (for
-//! f32 on AVX-512, 256 x 512 + 16 per thread: 512 KiB), plus the weights
-//! packed per call, `g * round_up(K/g, MR) * C/g*kh*kw` elements (the
-//! weight tensor's size up to the MR rounding); depthwise none.
+//! f32 on AVX-512, 256 x 512 + 16 per thread: 512 KiB), plus either one
+//! `MR x KC` weight panel per thread, when an output map fits one n block
+//! (`Ho*Wo <= NC`: the weights are packed panel by panel inside the GEMM),
+//! or the weights packed per call, `g * round_up(K/g, MR) * C/g*kh*kw`
+//! elements (the weight tensor's size up to the MR rounding); depthwise
+//! none.
 
 use super::im2col::{Im2col, Im2colGeometry};
 use super::pointwise::Rows;
@@ -37,7 +40,9 @@ use crate::backend::{check_planned, Context, Plan};
 use crate::error::{Error, Result};
 use crate::problem_shape::ProblemShape;
 use crate::verify::{Algorithm, Tolerance};
-use convoracle_kernels::{gemm, packed_a_len, packed_b_len, Element, Isa, MatMut, MatRef, PackedA};
+use convoracle_kernels::{
+    gemm, packed_a_len, packed_b_len, Element, Isa, MatMut, MatRef, PackA, PackedA, StreamedA,
+};
 use convoracle_reference::{ConvShape, DType, Op, OpGeometry, Problem, Role};
 use rayon::prelude::*;
 
@@ -62,6 +67,8 @@ pub(crate) struct Conv2dPlan {
     isa: Isa,
     threads: usize,
     lowering: Lowering,
+    /// Weights packed panel by panel inside the GEMM (no packed copy).
+    stream_weights: bool,
     /// Scratch elements of the packed weights (all groups).
     weights: usize,
     /// Scratch elements per thread (its packed B block).
@@ -100,8 +107,24 @@ pub(crate) fn plan(
         DType::F32 => <f32 as Element>::blocking(isa),
         DType::F64 => <f64 as Element>::blocking(isa),
     };
+    // With one n block per (image, group) (small outputs: the deep layers
+    // of a network), each weight panel is used once per call: packed just
+    // before use (StreamedA), no packed copy of the weights is kept, and
+    // the threads pack their panels in parallel instead of one thread
+    // packing every weight before the GEMMs start.
+    let stream_weights = lowering != Lowering::Depthwise && pixels <= blocking.nc;
     let (weights, per_thread) = match lowering {
         Lowering::Depthwise => (0, 0),
+        _ if stream_weights => {
+            let panel = blocking.mr * blocking.kc.min(reduction);
+            let per_thread = packed_b_len(
+                blocking.kc.min(reduction),
+                blocking.nc.min(pixels),
+                blocking.nr,
+            ) + panel
+                + 16;
+            (0, per_thread)
+        }
         _ => {
             let weights = shape.groups as u128
                 * shape.out_per_group().div_ceil(blocking.mr) as u128
@@ -128,6 +151,7 @@ pub(crate) fn plan(
         isa,
         threads,
         lowering,
+        stream_weights,
         weights,
         per_thread,
     })
@@ -187,10 +211,19 @@ impl Conv2dPlan {
 
     fn gemm<T: Float>(&self, x: &[T], w: &[T], out: &mut [T], scratch: &mut [T]) {
         let s = &self.shape;
-        let (groups, cg, kg) = (s.groups, s.in_per_group(), s.out_per_group());
-        let pixels = s.output[0] * s.output[1];
-        let reduction = cg * s.taps();
-        let group_input = cg * s.input[0] * s.input[1];
+        let (groups, kg) = (s.groups, s.out_per_group());
+        let reduction = s.in_per_group() * s.taps();
+        let weights_of = |g: usize| {
+            let wg = &w[g * kg * reduction..(g + 1) * kg * reduction];
+            MatRef::row_major(wg, kg, reduction, reduction)
+        };
+        if self.stream_weights {
+            let streamed: Vec<StreamedA<'_, T>> = (0..groups)
+                .map(|g| StreamedA::new(self.isa, weights_of(g)))
+                .collect();
+            self.gemm_with(&streamed, x, out, scratch);
+            return;
+        }
         // The weights packed into the front of the scratch, group by group.
         let (packed_w, scratch) = scratch.split_at_mut(self.weights);
         let per_group = packed_a_len::<T>(self.isa, kg, reduction);
@@ -199,10 +232,24 @@ impl Conv2dPlan {
         for g in 0..groups {
             let (buffer, tail) = rest.split_at_mut(per_group);
             rest = tail;
-            let wg = &w[g * kg * reduction..(g + 1) * kg * reduction];
-            let a = MatRef::row_major(wg, kg, reduction, reduction);
-            packed.push(PackedA::in_buffer(self.isa, a, buffer));
+            packed.push(PackedA::in_buffer(self.isa, weights_of(g), buffer));
         }
+        self.gemm_with(&packed, x, out, scratch);
+    }
+
+    /// The GEMMs of every (image, group) block with group `g`'s weights
+    /// `a[g]`, the output columns split over the threads.
+    fn gemm_with<T: Float, A: PackA<T> + Sync>(
+        &self,
+        a: &[A],
+        x: &[T],
+        out: &mut [T],
+        scratch: &mut [T],
+    ) {
+        let s = &self.shape;
+        let (groups, cg, kg) = (s.groups, s.in_per_group(), s.out_per_group());
+        let pixels = s.output[0] * s.output[1];
+        let group_input = cg * s.input[0] * s.input[1];
         let nr = T::blocking(self.isa).nr;
         let work = split_columns(out, s.batch * groups, kg, pixels, self.threads, nr);
         let run_part = |pieces: Vec<Piece<'_, T>>, scratch: &mut [T]| {
@@ -212,10 +259,10 @@ impl Conv2dPlan {
                     &x[(n * s.in_channels + g * cg) * s.input[0] * s.input[1]..][..group_input];
                 if self.lowering == Lowering::Pointwise {
                     let b = Rows::new(xg, pixels);
-                    gemm(&packed[g], &b, piece.col0, piece.c, false, scratch);
+                    gemm(&a[g], &b, piece.col0, piece.c, false, scratch);
                 } else {
                     let b = Im2col::new(&self.geometry, xg);
-                    gemm(&packed[g], &b, piece.col0, piece.c, false, scratch);
+                    gemm(&a[g], &b, piece.col0, piece.c, false, scratch);
                 }
             }
         };

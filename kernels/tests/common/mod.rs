@@ -1,7 +1,7 @@
 //! Shared helpers for the kernel tests: data, naive references, ISA list.
 #![allow(dead_code)]
 
-use convoracle_kernels::{gemm, Element, Isa, MatMut, MatRef, PackedA};
+use convoracle_kernels::{gemm, Element, Isa, MatMut, MatRef, PackA};
 use std::io::Write;
 use std::sync::Once;
 
@@ -126,14 +126,14 @@ impl<T: TestElem> Problem<T> {
 
     /// Runs the kernel: `splits` column cut points (ascending), one gemm call
     /// per piece, like threads would.
-    pub fn run(&self, pa: &PackedA<T>, accumulate: bool, splits: &[usize]) -> Vec<T> {
+    pub fn run(&self, pa: &impl PackA<T>, accumulate: bool, splits: &[usize]) -> Vec<T> {
         let mut c = self.c0.clone();
         let b = self.b_view();
         let mut rest = MatMut::from_slice(&mut c, self.m, self.n, self.ldc);
         let mut start = 0;
         for &cut in splits.iter().chain(std::iter::once(&self.n)) {
             let (piece, tail) = rest.split_cols_at(cut - start);
-            let mut scratch = vec![T::ZERO; pa.scratch_len(piece.cols())];
+            let mut scratch = vec![T::ZERO; pa.gemm_scratch_len(piece.cols())];
             gemm(pa, &b, start, piece, accumulate, &mut scratch);
             rest = tail;
             start = cut;
