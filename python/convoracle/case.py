@@ -251,11 +251,12 @@ class Case:
 
     def onnx_attributes(self, auto_pad: bool = True) -> dict[str, Any]:
         """Attributes of `onnx_op`: kernel_shape, strides, dilations, group, and
-        `auto_pad` for a padding word (when `auto_pad`) or explicit `pads`;
-        output_padding for ConvTranspose, offset_group for DeformConv."""
+        `auto_pad` for a padding word (Conv only, when `auto_pad`: DeformConv has
+        no such attribute) or explicit `pads`; output_padding for ConvTranspose,
+        offset_group for DeformConv."""
         a: dict[str, Any] = {"kernel_shape": list(self.kernel_hw), "strides": list(self.stride),
                              "dilations": list(self.dilation), "group": self.groups}
-        if auto_pad and self.onnx_auto_pad is not None:
+        if auto_pad and self.onnx_auto_pad is not None and self.op == "conv2d":
             a["auto_pad"] = self.onnx_auto_pad
         else:
             a["pads"] = self.onnx_pads

@@ -172,6 +172,9 @@ def test_hand_made_cases(tmp_path):
     assert [a.shape if a is not None else None for a in d.onnx_inputs] == [
         (1, 4, 5, 5), (2, 2, 3, 3), (1, 36, 3, 3), None, (1, 18, 3, 3)]
     assert d.features == {"groups", "mask"}
+    d = write_case(tmp_path / "ds", {"op": "deform_conv2d", "padding": "same"},
+                   input=(1, 1, 4, 4), weight=(1, 1, 2, 2), offset=(1, 8, 4, 4))
+    assert "auto_pad" not in d.onnx_attributes() and d.onnx_attributes()["pads"] == [0, 0, 1, 1]
 
 
 def test_pad_input_follows_the_padding_modes(tmp_path):
