@@ -2,7 +2,6 @@
 `export --exclude`, and candidates and unsupported.txt through `verify-all`."""
 
 import json
-import shutil
 import subprocess
 
 import pytest
