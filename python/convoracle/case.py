@@ -312,8 +312,12 @@ def load_case(path: str | Path, manifest: Optional[dict[str, Any]] = None) -> Ca
                 manifest=manifest or {})
     try:
         _resolve(case, str(where))
-    except (KeyError, IndexError) as e:
-        raise CaseError(f"{where}: a tensor's rank does not fit op `{op}` ({e!r})") from e
+    except CaseError:
+        raise
+    except KeyError as e:  # the tensors are all there: a required field is not
+        raise CaseError(f"{where}: field {e} is missing (op `{op}` needs it)") from e
+    except (IndexError, ValueError, TypeError) as e:
+        raise CaseError(f"{where}: the tensors' shapes do not fit op `{op}` ({e})") from e
     return case
 
 

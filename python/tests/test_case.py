@@ -205,6 +205,14 @@ def test_refuses_what_rust_refuses(tmp_path, params, message):
         write_case(tmp_path / "bad", params, input=(1, 1, 4, 4), weight=(1, 1, 3, 3))
 
 
+def test_missing_fields_and_wrong_ranks_are_case_errors(tmp_path):
+    with pytest.raises(co.CaseError, match="field 'input_size' is missing"):
+        write_case(tmp_path / "a", {"op": "conv2d_backward_input"},
+                   grad_output=(1, 1, 2, 2), weight=(1, 1, 3, 3))
+    with pytest.raises(co.CaseError, match="shapes do not fit"):
+        write_case(tmp_path / "b", {"op": "conv2d"}, input=(1, 4, 4), weight=(1, 1, 3, 3))
+
+
 def test_a_wrong_dtype_is_refused(tmp_path):
     (tmp_path / "case.json").write_text('{"op": "conv2d", "dtype": "float32"}')
     np.save(tmp_path / "input.npy", np.zeros((1, 1, 3, 3)))  # float64
