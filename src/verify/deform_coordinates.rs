@@ -9,7 +9,8 @@
 //!
 //! with `L_y` (`L_x`) the largest absolute difference of vertically
 //! (horizontally) neighbouring input pixels in the 3x3 neighbourhood of
-//! `floor(p)` (zero outside the image).
+//! `floor(p)` (zero outside the image; differences with a non-finite pixel
+//! left out).
 
 use convoracle_reference::spec::shapes::deform_conv2d_geometry;
 use convoracle_reference::{Op, Problem, Result, Role, Tensor};
@@ -27,12 +28,22 @@ fn slopes(input: &Tensor<f64>, n: usize, c: usize, y: i64, x: i64) -> (f64, f64)
             0.0
         }
     };
+    // Differences with a non-finite pixel are left out: a non-finite pixel
+    // the sample reads makes the reference output non-finite (the
+    // non-finite policy judges it), and one it does not read must not make
+    // this term, hence the whole output's term, infinite or NaN (the bound
+    // then dropped the term of every tap of that output).
     let (mut ly, mut lx) = (0.0f64, 0.0f64);
     for yy in y - 1..=y + 1 {
         for xx in x - 1..=x + 1 {
             let v = at(yy, xx);
-            ly = ly.max((at(yy + 1, xx) - v).abs());
-            lx = lx.max((at(yy, xx + 1) - v).abs());
+            let (dy, dx) = ((at(yy + 1, xx) - v).abs(), (at(yy, xx + 1) - v).abs());
+            if dy.is_finite() {
+                ly = ly.max(dy);
+            }
+            if dx.is_finite() {
+                lx = lx.max(dx);
+            }
         }
     }
     (ly, lx)
