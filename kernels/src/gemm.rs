@@ -84,7 +84,7 @@ pub fn gemm<T: Element, A: PackA<T> + ?Sized, B: PackB<T> + ?Sized>(
             for ir in 0..m.div_ceil(mr) {
                 let i0 = ir * mr;
                 let rows = mr.min(m - i0);
-                let apanel = a.panel_in(ir, pc, kc, a_buffer);
+                let (apanel, lda) = a.panel_in(ir, pc, kc, a_buffer);
                 let ukr = kernels[rows - 1];
                 for (jr, bpanel) in bblock.chunks_exact(nr * kc).enumerate() {
                     let j0 = jc + jr * nr;
@@ -93,7 +93,7 @@ pub fn gemm<T: Element, A: PackA<T> + ?Sized, B: PackB<T> + ?Sized>(
                     // SAFETY: `ukr` belongs to `a.kernel_isa()`, which every
                     // PackA constructor checked the CPU supports; the kernel
                     // itself checks the slice lengths and the tile shape.
-                    unsafe { ukr(kc, apanel, bpanel, tile, acc) };
+                    unsafe { ukr(kc, apanel, lda, bpanel, tile, acc) };
                 }
             }
         }

@@ -85,6 +85,28 @@ impl<'a, T: Copy> MatRef<'a, T> {
         Some(&self.data[s..s + w])
     }
 
+    /// Rows `i0 .. i0+rows`, columns `j0 .. j0+w` in place, when rows are
+    /// contiguous (column stride 1): the slice from element (i0, j0) to
+    /// element (i0+rows-1, j0+w-1) and the row stride. `None` otherwise.
+    pub fn row_block(
+        &self,
+        i0: usize,
+        rows: usize,
+        j0: usize,
+        w: usize,
+    ) -> Option<(&'a [T], usize)> {
+        assert!(
+            rows >= 1 && i0 + rows <= self.rows && j0 + w <= self.cols,
+            "MatRef: row block out of range"
+        );
+        if self.col_stride != 1 || w == 0 {
+            return None;
+        }
+        let start = i0 * self.row_stride + j0;
+        let len = (rows - 1) * self.row_stride + w;
+        Some((&self.data[start..start + len], self.row_stride))
+    }
+
     /// The transposed view (no copy).
     pub fn t(&self) -> MatRef<'a, T> {
         MatRef {

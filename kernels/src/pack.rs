@@ -288,9 +288,17 @@ pub trait PackA<T: Element> {
     fn tiling(&self) -> Blocking;
     /// Scratch elements one panel needs (0 when the panels are stored).
     fn panel_scratch_len(&self) -> usize;
-    /// The k range `k0 .. k0+kc` of row panel `r`: `kc * mr` elements, in
-    /// `buffer` (at least [`PackA::panel_scratch_len`] long) or stored.
-    fn panel_in<'s>(&'s self, r: usize, k0: usize, kc: usize, buffer: &'s mut [T]) -> &'s [T];
+    /// The k range `k0 .. k0+kc` of row panel `r`, with its `lda`: packed
+    /// (`lda == 0`: `kc * mr` elements, stored or written into `buffer`,
+    /// which is at least [`PackA::panel_scratch_len`] long), or in place
+    /// (`lda > 0`: the panel's live rows, row-major with row stride `lda`).
+    fn panel_in<'s>(
+        &'s self,
+        r: usize,
+        k0: usize,
+        kc: usize,
+        buffer: &'s mut [T],
+    ) -> (&'s [T], usize);
     /// Scratch elements [`crate::gemm`] needs for a call on `n` columns.
     fn gemm_scratch_len(&self, n: usize) -> usize {
         let b = self.tiling();
@@ -321,23 +329,23 @@ impl<T: Element, S: AsRef<[T]>> PackA<T> for PackedA<T, S> {
         0
     }
 
-    fn panel_in<'s>(&'s self, r: usize, k0: usize, kc: usize, _: &'s mut [T]) -> &'s [T] {
-        self.panel(r, k0, kc)
+    fn panel_in<'s>(&'s self, r: usize, k0: usize, kc: usize, _: &'s mut [T]) -> (&'s [T], usize) {
+        (self.panel(r, k0, kc), 0)
     }
 }
 
-/// A (`m x k`, any layout) packed one `mr x kc` panel at a time, just
-/// before the microkernels use it, into a buffer that stays in L1.
+/// A (`m x k`) not packed ahead: a row-major A (column stride 1, e.g. conv
+/// weights) is read in place by the microkernels (`lda > 0`); any other
+/// layout is packed one `mr x kc` panel at a time, just before use, into a
+/// buffer that stays in L1.
 ///
-/// It suits C with few columns (one n block), where every panel is packed
-/// exactly once per call anyway: no packed copy of A is kept (for a conv
-/// layer with 512 x 4608 weights that is 9 MiB of scratch saved), and
-/// threads splitting C's columns pack their panels in parallel instead of
-/// one thread packing all of A first. With several n blocks a panel is
-/// packed once per block; [`PackedA`] is then cheaper. (Measured on one
-/// thread, resnet50.l4.3x3: packing costs the same share of the time
-/// either way, about half of the microkernels'; it is the transposing read
-/// of the weights, not the write of the copy.)
+/// It suits C with few columns (one n block), where every panel is used by
+/// one pass over B anyway: no packed copy of A is written (for a conv layer
+/// with 512 x 4608 weights, 9 MiB of scratch saved), and no time is spent
+/// transposing A into panels (measured on one thread, resnet50.l4.3x3:
+/// that packing cost about half as much as the microkernels). With several
+/// n blocks each panel would be read from memory once per block;
+/// [`PackedA`] is then cheaper.
 #[derive(Clone, Copy, Debug)]
 pub struct StreamedA<'a, T> {
     isa: Isa,
@@ -389,10 +397,23 @@ impl<T: Element> PackA<T> for StreamedA<'_, T> {
         self.blocking.mr * self.blocking.kc.min(self.a.cols())
     }
 
-    fn panel_in<'s>(&'s self, r: usize, k0: usize, kc: usize, buffer: &'s mut [T]) -> &'s [T] {
-        let panel = &mut buffer[..self.blocking.mr * kc];
-        pack_panel(panel, self.a, r, self.blocking.mr, k0, kc);
-        panel
+    fn panel_in<'s>(
+        &'s self,
+        r: usize,
+        k0: usize,
+        kc: usize,
+        buffer: &'s mut [T],
+    ) -> (&'s [T], usize) {
+        let mr = self.blocking.mr;
+        let rows = mr.min(self.a.rows() - r * mr);
+        // Row-major A (conv weights) is read in place by the kernels: no
+        // packing at all. Other layouts are packed into the buffer.
+        if let Some(block) = self.a.row_block(r * mr, rows, k0, kc) {
+            return block;
+        }
+        let panel = &mut buffer[..mr * kc];
+        pack_panel(panel, self.a, r, mr, k0, kc);
+        (panel, 0)
     }
 }
 

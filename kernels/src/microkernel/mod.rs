@@ -16,13 +16,19 @@ pub(crate) mod avx2;
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod avx512;
 
-/// One microkernel. Arguments: `kc`, the A micro-panel (`kc * MR` elements,
-/// k-major, `MR` rows per k), the B micro-panel (`kc * NR` elements, `NR`
-/// columns per k), the C tile (`M` rows, `1..=NR` columns), accumulate.
+/// One microkernel. Arguments: `kc`, the A micro-panel, `lda`, the B
+/// micro-panel (`kc * NR` elements, `NR` columns per k), the C tile (`M`
+/// rows, `1..=NR` columns), accumulate.
+///
+/// A is either packed (`lda == 0`: `kc * MR` elements, k-major, `MR` rows
+/// per k) or read in place from row-major storage (`lda > 0`: element
+/// (i, p) at `i * lda + p`, at least `(M - 1) * lda + kc` elements), which
+/// spares the packing of an operand used once. Both read the same values
+/// in the same order, so they give the same bits.
 ///
 /// Safety contract of calling it: the CPU supports the kernel's ISA (the
 /// kernels check every slice length and tile shape themselves).
-pub(crate) type Ukr<T> = unsafe fn(usize, &[T], &[T], MatMut<'_, T>, bool);
+pub(crate) type Ukr<T> = unsafe fn(usize, &[T], usize, &[T], MatMut<'_, T>, bool);
 
 /// The kernels of one (ISA, element type): blocking and one kernel per
 /// live-row count (`ukr[m - 1]` handles `m` rows).
@@ -64,6 +70,7 @@ macro_rules! simd_ukr {
         pub(crate) unsafe fn $name<const M: usize>(
             kc: usize,
             a: &[$t],
+            lda: usize,
             b: &[$t],
             mut c: MatMut<'_, $t>,
             accumulate: bool,
@@ -72,27 +79,52 @@ macro_rules! simd_ukr {
             const L: usize = $lanes;
             const NR: usize = 2 * L;
             assert!(M >= 1 && M <= MR && c.rows() == M && c.cols() >= 1 && c.cols() <= NR);
-            assert!(a.len() >= kc * MR && b.len() >= kc * NR);
+            assert!(b.len() >= kc * NR);
             let mut acc0 = [$zero(); M];
             let mut acc1 = [$zero(); M];
-            let mut ap = a.as_ptr();
             let mut bp = b.as_ptr();
-            for _ in 0..kc {
-                // SAFETY: before step p (< kc), ap = a + p*MR and bp = b + p*NR;
-                // we read ap[0..M] (M <= MR) and bp[0..NR], inside a (len >=
-                // kc*MR) and b (len >= kc*NR) by the asserts above; the
-                // advanced pointers are at most one past the end. Loads are
-                // unaligned loads; the target feature is enabled on this fn.
-                unsafe {
-                    let b0 = $load(bp);
-                    let b1 = $load(bp.add(L));
-                    for i in 0..M {
-                        let ai = $set1(*ap.add(i));
-                        acc0[i] = $fma(ai, b0, acc0[i]);
-                        acc1[i] = $fma(ai, b1, acc1[i]);
+            if lda > 0 {
+                // A in place, row-major: M row pointers.
+                assert!(kc == 0 || a.len() >= (M - 1) * lda + kc);
+                let rows: [*const $t; M] =
+                    std::array::from_fn(|i| a.as_ptr().wrapping_add(i * lda));
+                for p in 0..kc {
+                    // SAFETY: rows[i] + p (i < M, p < kc) is element
+                    // i*lda + p < (M-1)*lda + kc <= a.len() by the assert;
+                    // bp = b + p*NR and we read bp[0..NR] inside b (len >=
+                    // kc*NR). Unaligned loads; the target feature is
+                    // enabled on this fn.
+                    unsafe {
+                        let b0 = $load(bp);
+                        let b1 = $load(bp.add(L));
+                        for i in 0..M {
+                            let ai = $set1(*rows[i].add(p));
+                            acc0[i] = $fma(ai, b0, acc0[i]);
+                            acc1[i] = $fma(ai, b1, acc1[i]);
+                        }
+                        bp = bp.add(NR);
                     }
-                    ap = ap.add(MR);
-                    bp = bp.add(NR);
+                }
+            } else {
+                assert!(a.len() >= kc * MR);
+                let mut ap = a.as_ptr();
+                for _ in 0..kc {
+                    // SAFETY: before step p (< kc), ap = a + p*MR and bp = b + p*NR;
+                    // we read ap[0..M] (M <= MR) and bp[0..NR], inside a (len >=
+                    // kc*MR) and b (len >= kc*NR) by the asserts above; the
+                    // advanced pointers are at most one past the end. Loads are
+                    // unaligned loads; the target feature is enabled on this fn.
+                    unsafe {
+                        let b0 = $load(bp);
+                        let b1 = $load(bp.add(L));
+                        for i in 0..M {
+                            let ai = $set1(*ap.add(i));
+                            acc0[i] = $fma(ai, b0, acc0[i]);
+                            acc1[i] = $fma(ai, b1, acc1[i]);
+                        }
+                        ap = ap.add(MR);
+                        bp = bp.add(NR);
+                    }
                 }
             }
             if c.cols() == NR {

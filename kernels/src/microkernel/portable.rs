@@ -17,17 +17,22 @@ const BLOCKING: Blocking = Blocking {
 fn ukr<T: Element, const M: usize>(
     kc: usize,
     a: &[T],
+    lda: usize,
     b: &[T],
     mut c: MatMut<'_, T>,
     accumulate: bool,
 ) {
     assert!(M >= 1 && M <= MR && c.rows() == M && c.cols() >= 1 && c.cols() <= NR);
-    assert!(a.len() >= kc * MR && b.len() >= kc * NR);
+    assert!(b.len() >= kc * NR);
+    // Element (i, p) of A: packed (lda == 0) or row-major in place.
+    let (row_step, k_step) = if lda > 0 { (lda, 1) } else { (1, MR) };
+    assert!(kc == 0 || a.len() > (M - 1) * row_step + (kc - 1) * k_step);
     let mut acc = [[T::ZERO; NR]; M];
-    for (ap, bp) in a.chunks_exact(MR).zip(b.chunks_exact(NR)).take(kc) {
+    for (p, bp) in b.chunks_exact(NR).take(kc).enumerate() {
         for i in 0..M {
+            let ai = a[i * row_step + p * k_step];
             for j in 0..NR {
-                acc[i][j] = acc[i][j] + ap[i] * bp[j];
+                acc[i][j] = acc[i][j] + ai * bp[j];
             }
         }
     }
@@ -39,12 +44,26 @@ fn ukr<T: Element, const M: usize>(
     }
 }
 
-fn ukr_f32<const M: usize>(kc: usize, a: &[f32], b: &[f32], c: MatMut<'_, f32>, accumulate: bool) {
-    ukr::<f32, M>(kc, a, b, c, accumulate)
+fn ukr_f32<const M: usize>(
+    kc: usize,
+    a: &[f32],
+    lda: usize,
+    b: &[f32],
+    c: MatMut<'_, f32>,
+    accumulate: bool,
+) {
+    ukr::<f32, M>(kc, a, lda, b, c, accumulate)
 }
 
-fn ukr_f64<const M: usize>(kc: usize, a: &[f64], b: &[f64], c: MatMut<'_, f64>, accumulate: bool) {
-    ukr::<f64, M>(kc, a, b, c, accumulate)
+fn ukr_f64<const M: usize>(
+    kc: usize,
+    a: &[f64],
+    lda: usize,
+    b: &[f64],
+    c: MatMut<'_, f64>,
+    accumulate: bool,
+) {
+    ukr::<f64, M>(kc, a, lda, b, c, accumulate)
 }
 
 const F32_TABLE: [Ukr<f32>; MR] = ukr_table!(ukr_f32, 4);
