@@ -23,3 +23,19 @@ fn deform_coordinate_term_ignores_a_non_finite_pixel_the_sample_does_not_read() 
     let v = verify(&case.problem, &candidate, &Tolerance::default()).unwrap();
     assert_eq!(v.status, Status::Pass, "{v}");
 }
+
+/// PyTorch 2.15 dynamic conv (the experts' kernels mixed, then one conv),
+/// float32, an infinite input with expert weights 0 and 1: the mixture is
+/// exactly 1, so the output is inf. The reference once expanded the terms
+/// per expert and added `inf * 0 = NaN`; an infinite input now multiplies
+/// the exact mixed weight.
+#[test]
+fn dynamic_conv_infinite_input_times_the_mixed_kernel() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("reports/peers/pytorch/dynamic_conv_mixed_kernel_times_inf");
+    let case = read_case(&dir).unwrap();
+    let candidate =
+        npy::read_dtype(&dir.join("candidate_torch.npy"), case.problem.dtype()).unwrap();
+    let v = verify(&case.problem, &candidate, &Tolerance::default()).unwrap();
+    assert_eq!(v.status, Status::Pass, "{v}");
+}

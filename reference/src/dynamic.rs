@@ -5,9 +5,14 @@
 //!     i < kh, j < kw, e < E of x_padded[n, c, oy*sh - pt + i*dh, ox*sw - pl + j*dw]
 //!     * a[n, e] * w[e, k, c', i, j]
 //!
-//! The aggregated kernel sum_e a[n, e] * w[e] is never rounded: every term
-//! is the exact product of its three (or, for the bias, two) factors. A tap
-//! that reads padding still adds its zero product, as conv2d does, so an
+//! The aggregated kernel sum_e a[n, e] * w[e] is never rounded: for a
+//! finite input value the tap's terms are the exact products of their three
+//! factors, whose sum is exactly x times the mixed weight. An input value
+//! that is not finite multiplies the mixed weight itself (its exact sum):
+//! `inf` times a mixture that is a nonzero number is an infinity, as it is
+//! for every implementation that mixes the kernel first, where expanding it
+//! would add `inf * 0 = NaN` for an expert whose weight is 0. A tap that
+//! reads padding still adds its zero product, as conv2d does, so an
 //! infinite weight or attention times padding gives NaN.
 
 use crate::spec::geometry::tap_coordinate;
@@ -38,6 +43,7 @@ pub(crate) fn compute<T: Element>(
     let [out_h, out_w] = resolved.output;
 
     let mut sum = ExactSum::new();
+    let mut mixed = ExactSum::new();
     for n in 0..batch {
         for k in 0..kernels {
             let group = k / kernels_per_group;
@@ -51,10 +57,23 @@ pub(crate) fn compute<T: Element>(
                                 let y = tap_coordinate(oy, sh, pt, i, dh);
                                 let x = tap_coordinate(ox, sw, pl, j, dw);
                                 let value = padded_value(input, n, c, y, x, PaddingMode::Zeros);
-                                for e in 0..experts {
+                                let expert = |e: usize| {
                                     let a = attention.get(&[n, e]).to_f64();
-                                    let w = weight.get(&[e, k, ci, i, j]).to_f64();
-                                    sum.add_product(&[value, a, w]);
+                                    [a, weight.get(&[e, k, ci, i, j]).to_f64()]
+                                };
+                                if value.is_finite() {
+                                    for e in 0..experts {
+                                        let [a, w] = expert(e);
+                                        sum.add_product(&[value, a, w]);
+                                    }
+                                } else {
+                                    mixed.clear();
+                                    for e in 0..experts {
+                                        mixed.add_product(&expert(e));
+                                    }
+                                    // inf * m depends only on m's sign (or
+                                    // m itself when not finite).
+                                    sum.add_product(&[value, mixed.exact_sign()]);
                                 }
                             }
                         }

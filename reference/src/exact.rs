@@ -389,6 +389,20 @@ impl ExactSum {
         (negative, s.digits[s.lo..=s.hi].to_vec(), s.lo)
     }
 
+    /// The sign of the exact sum (-1.0, 0.0 or 1.0), or the sum itself when
+    /// it is not finite: what decides `inf * sum`, without the rounding that
+    /// would take a tiny nonzero sum to zero.
+    pub fn exact_sign(&self) -> f64 {
+        if let Some(v) = self.non_finite() {
+            return v;
+        }
+        match self.sign_magnitude() {
+            (_, digits, _) if digits.iter().all(|&d| d == 0) => 0.0,
+            (true, _, _) => -1.0,
+            (false, _, _) => 1.0,
+        }
+    }
+
     /// The exact sum rounded once to the nearest f64 (ties to even).
     ///
     /// Zero signs, in every `round_*`: an exact zero (an empty sum, a

@@ -64,6 +64,37 @@ fn the_aggregated_kernel_is_not_rounded() {
     check::<f64>();
 }
 
+#[test]
+fn an_infinite_input_multiplies_the_mixed_kernel() {
+    // x = inf with attention (1, 1): kernels (0, 1) mix to 1, so inf (an
+    // expert's zero weight does not make inf * 0 = NaN); kernels (1, -1)
+    // mix to exactly 0, so NaN; kernels (-2^-80, 0) and attention (2^-80,
+    // 1) mix to -2^-160, a nonzero number however small: -inf.
+    fn check<T: Element>() {
+        let x = tensor::<T>(&[1, 1, 1, 1], &[f64::INFINITY]);
+        let one = tensor::<T>(&[1, 2], &[1.0, 1.0]);
+        let cases = [
+            (vec![0.0, 1.0], &one, f64::INFINITY),
+            (vec![1.0, -1.0], &one, f64::NAN),
+        ];
+        for (kernels, a, expected) in cases {
+            let w = tensor::<T>(&[2, 1, 1, 1, 1], &kernels);
+            let got = values(&run(&dynamic(ConvGeometry::default(), &x, &w, a, None)))[0];
+            assert!(
+                got == expected || (got.is_nan() && expected.is_nan()),
+                "{kernels:?}: {got}"
+            );
+        }
+        let tiny = 2f64.powi(-80);
+        let w = tensor::<T>(&[2, 1, 1, 1, 1], &[-tiny, 0.0]);
+        let a = tensor::<T>(&[1, 2], &[tiny, 1.0]);
+        let got = values(&run(&dynamic(ConvGeometry::default(), &x, &w, &a, None)))[0];
+        assert_eq!(got, f64::NEG_INFINITY);
+    }
+    check::<f32>();
+    check::<f64>();
+}
+
 /// Random data: input, weight [E, K, C/groups, kh, kw], optional bias [E, K].
 fn data<T: Element>(
     g: &Geo,
