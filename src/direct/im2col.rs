@@ -374,13 +374,7 @@ impl<T: Float> Im2col<'_, T> {
                 if a > 0 {
                     dst[..a].fill(T::default());
                 }
-                if sw == 1 {
-                    copy_run(&mut dst[a..b], &plane[rt.src..rt.src + (b - a)]);
-                } else {
-                    for (d, s) in dst[a..b].iter_mut().zip(plane[rt.src..].iter().step_by(sw)) {
-                        *d = *s;
-                    }
-                }
+                copy_strided_run(&mut dst[a..b], &plane[rt.src..], sw);
                 if b < len {
                     dst[b..].fill(T::default());
                 }
@@ -436,13 +430,7 @@ impl<T: Float> PackB<T> for Im2col<'_, T> {
                     dst[..a].fill(T::default());
                     let x0 = ((ox0 + a) * sw) as i64 + tap.dx;
                     let row = &plane[y as usize * w + x0 as usize..];
-                    if sw == 1 {
-                        copy_run(&mut dst[a..b], &row[..b - a]);
-                    } else {
-                        for (k, d) in dst[a..b].iter_mut().enumerate() {
-                            *d = row[k * sw];
-                        }
-                    }
+                    copy_strided_run(&mut dst[a..b], row, sw);
                     dst[b..].fill(T::default());
                 } else if zeros && !(0..h as i64).contains(&y) {
                     dst.fill(T::default());
@@ -466,6 +454,32 @@ impl<T: Float> PackB<T> for Im2col<'_, T> {
             let start = (nc / nr) * nr * kc;
             for p in 0..kc {
                 panel[start + p * nr + tail..start + (p + 1) * nr].fill(T::default());
+            }
+        }
+    }
+}
+
+/// `dst[k] = src[k * stride]` for every k of `dst`. Strides 1 and 2 (the
+/// stems of most networks) get loops the compiler vectorises: a fixed-size
+/// copy, and pairs of which the first is kept (a shuffle per vector); a
+/// run-time stride gathers element by element.
+pub(crate) fn copy_strided_run<T: Copy>(dst: &mut [T], src: &[T], stride: usize) {
+    match stride {
+        1 => copy_run(dst, &src[..dst.len()]),
+        2 => {
+            let n = dst.len();
+            // The last pair may be cut short at the end of the row.
+            let full = n.min(src.len() / 2);
+            for (d, pair) in dst[..full].iter_mut().zip(src.chunks_exact(2)) {
+                *d = pair[0];
+            }
+            if full < n {
+                dst[full] = src[2 * full];
+            }
+        }
+        _ => {
+            for (d, s) in dst.iter_mut().zip(src.iter().step_by(stride)) {
+                *d = *s;
             }
         }
     }
