@@ -501,3 +501,24 @@ pub(crate) fn copy_run<T: Copy>(dst: &mut [T], src: &[T]) {
         *d = *s;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::copy_strided_run;
+
+    #[test]
+    fn strided_runs_take_every_stride_th_element_up_to_the_row_end() {
+        let src: Vec<f32> = (0..9).map(|v| v as f32).collect();
+        for stride in 1..5 {
+            // Every run length whose last element is still in the row,
+            // including the one that ends on the row's last element (for
+            // stride 2 the last pair is cut short there).
+            for len in 0..=(src.len() - 1) / stride + 1 {
+                let mut dst = vec![-1.0f32; len];
+                copy_strided_run(&mut dst, &src, stride);
+                let expected: Vec<f32> = (0..len).map(|k| (k * stride) as f32).collect();
+                assert_eq!(dst, expected, "stride {stride}, len {len}");
+            }
+        }
+    }
+}
