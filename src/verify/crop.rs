@@ -85,11 +85,14 @@ pub fn sub_problem(p: &Problem<f64>, crop: &Crop, channels: &[usize]) -> Option<
     }
     // The input span [start, end) a range of outputs reads on one axis, in
     // input coordinates (may reach past the image), and its part inside.
+    // (In i128, then back: huge strides or paddings give `None`, not a
+    // wrapped index.)
     let span = |out: &Range<usize>, axis: usize, size: usize, kernel: usize, before: i64| {
-        let s = g.stride[axis] as i64;
-        let d = g.dilation[axis] as i64;
-        let start = out.start as i64 * s - before;
-        let end = (out.end as i64 - 1) * s - before + (kernel as i64 - 1) * d + 1;
+        let s = g.stride[axis] as i128;
+        let d = g.dilation[axis] as i128;
+        let start = out.start as i128 * s - before as i128;
+        let end = (out.end as i128 - 1) * s - before as i128 + (kernel as i128 - 1) * d + 1;
+        let (start, end) = (i64::try_from(start).ok()?, i64::try_from(end).ok()?);
         let inside = start.clamp(0, size as i64)..end.clamp(0, size as i64);
         (!inside.is_empty()).then_some((start, end, inside))
     };
@@ -191,4 +194,79 @@ pub fn choose(shape: &[usize], worst: [usize; 4], side: usize, all_channels: boo
         out.push(middle);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use convoracle_reference::{compute, ConvGeometry};
+
+    /// The sub-problem's exact reference is the whole reference's part, on
+    /// windows at the border and in the interior, with strides, dilation,
+    /// asymmetric, negative and `same` padding.
+    #[test]
+    fn a_crop_computes_the_part_of_the_whole_output() {
+        let paddings = [
+            PaddingSpec::Explicit(Padding2d {
+                top: 2,
+                bottom: 0,
+                left: 1,
+                right: 3,
+            }),
+            PaddingSpec::Explicit(Padding2d {
+                top: -1,
+                bottom: 1,
+                left: 0,
+                right: -1,
+            }),
+            PaddingSpec::SameUpper,
+        ];
+        let mut seed = 7u64;
+        let mut next = move || {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+            ((seed >> 40) as f64 / (1u64 << 24) as f64) - 0.5
+        };
+        for padding in paddings {
+            for (stride, dilation) in [([1, 1], [1, 1]), ([2, 1], [1, 2]), ([1, 3], [2, 1])] {
+                if padding == PaddingSpec::SameUpper && stride != [1, 1] {
+                    continue;
+                }
+                let op = Op::Conv2d(Conv2dParams {
+                    geometry: ConvGeometry {
+                        stride,
+                        padding,
+                        dilation,
+                        groups: 1,
+                    },
+                    ..Conv2dParams::default()
+                });
+                let t = |shape: Vec<usize>, f: &mut dyn FnMut() -> f64| {
+                    let n = shape.iter().product();
+                    Tensor::new(shape, (0..n).map(|_| f()).collect()).unwrap()
+                };
+                let p = Problem::new(op)
+                    .with(Role::Input, t(vec![2, 3, 13, 11], &mut next))
+                    .with(Role::Weight, t(vec![5, 3, 3, 2], &mut next))
+                    .with(Role::Bias, t(vec![5], &mut next));
+                let whole = compute(&p).unwrap();
+                let s = whole.output.shape().to_vec();
+                for worst in [
+                    [0, 0, 0, 0],
+                    [1, 4, s[2] - 1, s[3] - 1],
+                    [1, 2, s[2] / 2, s[3] / 2],
+                ] {
+                    for crop in choose(&s, worst, 3, false) {
+                        let sub = sub_problem(&p, &crop, &crop.channels).unwrap();
+                        let part = compute(&sub).unwrap().output;
+                        assert_eq!(part.shape(), crop.shape().as_slice());
+                        let expected = cut(&whole.output, &crop, None).unwrap();
+                        assert_eq!(
+                            part, expected,
+                            "{padding:?} {stride:?} {dilation:?} {crop:?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
 }

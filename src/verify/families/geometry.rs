@@ -118,7 +118,7 @@ impl Mistake for GeometryMistake {
     fn apply(&self, problem: &Problem<f64>, _: DType) -> Option<Mutated> {
         let q = match *self {
             GeometryMistake::PaddingOffByOne { side, delta } => with_padding(problem, |p| {
-                *side.of(p) += delta;
+                *side.of(p) = side.of(p).saturating_add(delta);
             }),
             GeometryMistake::PaddingOnlyOn(keep) => with_padding(problem, |p| {
                 for side in Side::ALL.into_iter().filter(|s| *s != keep) {
@@ -132,8 +132,8 @@ impl Mistake for GeometryMistake {
                 with_padding(problem, |p| std::mem::swap(&mut p.left, &mut p.right))
             }
             GeometryMistake::StridePhase([y, x]) => with_padding(problem, |p| {
-                p.top -= y as i64;
-                p.left -= x as i64;
+                p.top = p.top.saturating_sub(y as i64);
+                p.left = p.left.saturating_sub(x as i64);
             }),
             GeometryMistake::DilationOnlyOnAxis(axis) => edit_op(problem, |op| {
                 let d = match op {
@@ -208,7 +208,7 @@ pub fn mistakes(p: &Problem<f64>) -> Vec<Box<dyn Mistake>> {
     let sides = [pad.top, pad.bottom, pad.left, pad.right];
     for (side, &amount) in Side::ALL.iter().zip(&sides) {
         for delta in [-1, 1] {
-            if amount + delta >= 0 {
+            if amount.checked_add(delta).is_some_and(|v| v >= 0) {
                 out.push(GeometryMistake::PaddingOffByOne { side: *side, delta });
             }
         }
