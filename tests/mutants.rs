@@ -427,3 +427,43 @@ fn unexplained_errors_are_localised() {
     );
     assert!(d.to_json()["localisation"]["fraction"].is_number());
 }
+
+/// A layer whose weights were shuffled (no mistake of the search) on 576
+/// terms per output: the loose bound of a coarse accumulation would cover
+/// the errors, but errors as large as the values are no rounding, so the
+/// diagnosis localises instead of blaming the precision.
+#[test]
+fn gross_errors_are_not_blamed_on_precision() {
+    use convoracle::backend::Backend;
+    use convoracle::direct::Direct;
+    use convoracle::reference::PaddingMode;
+    let p = cases::conv2d(
+        43,
+        [1, 64, 10, 10],
+        [16, 3, 3],
+        [1, 1],
+        cases::explicit(1, 1, 1, 1),
+        [1, 1],
+        1,
+        PaddingMode::Zeros,
+        false,
+    );
+    let mut shuffled = p.clone();
+    let w = shuffled.tensors.get_mut(&Role::Weight).unwrap();
+    let len = w.len();
+    let data = w.data_mut();
+    for i in 0..len {
+        data.swap(i, (i * 7919 + 13) % len);
+    }
+    let candidate = Direct::new().run_f32(&shuffled).unwrap();
+    let v = verify(
+        &AnyProblem::F32(p),
+        &AnyTensor::F32(candidate),
+        &Tolerance::new(Algorithm::Direct),
+    )
+    .unwrap();
+    let d = v.diagnosis.as_ref().unwrap();
+    println!("{d}");
+    assert!(d.matches.is_empty(), "{d}");
+    assert!(d.localisation.is_some(), "{d}");
+}
