@@ -43,20 +43,40 @@ fn mutants_are_caught_and_named_and_correct_implementations_pass() {
         }
     }
     let s = RosterSummary::of(&rows);
+    let rate = s.named as f64 / s.mutants as f64;
     println!(
-        "bugs caught: {} of {}; bugs named: {} of {}; \
+        "bugs caught: {} of {}; bugs named: {} of {} ({:.1}%); \
          false alarms: {} of {} correct runs",
-        s.caught, s.mutants, s.named, s.mutants, s.false_alarms, s.correct_runs
+        s.caught,
+        s.mutants,
+        s.named,
+        s.mutants,
+        100.0 * rate,
+        s.false_alarms,
+        s.correct_runs
     );
-    assert!(s.mutants >= 23, "the roster lost mutants: {}", s.mutants);
+    assert!(s.mutants >= 46, "the roster lost mutants: {}", s.mutants);
     assert!(
-        s.correct_runs >= 39,
+        s.correct_runs >= 44,
         "the roster lost correct runs: {}",
         s.correct_runs
     );
+    // Every mutant is caught; at least 90% are named (the roster names
+    // them all today: a miss is printed, and fails the test once the rate
+    // drops below 90%).
+    assert_eq!(
+        s.caught,
+        s.mutants,
+        "mutants not caught:\n{}",
+        misses.join("\n")
+    );
+    if !misses.is_empty() {
+        println!("not named:\n{}", misses.join("\n"));
+    }
     assert!(
-        misses.is_empty(),
-        "mutants not caught or not named:\n{}",
+        rate >= 0.9,
+        "named rate {:.1}% < 90%:\n{}",
+        100.0 * rate,
         misses.join("\n")
     );
     assert!(
@@ -315,4 +335,135 @@ fn deform_coordinates_rounded_like_torchvision_pass_the_direct_bound() {
     }
     println!("elements over the plain direct bound, within the coordinate term: {needed}");
     assert!(needed > 0, "the cases never needed the coordinate term");
+}
+
+/// A failing realistic layer (1x64x56x56, 64 outputs, 3x3, the weight read
+/// as OHWI) is diagnosed on crops of its output: the mistake is named, the
+/// search scored on crops, and only a few mistakes were recomputed on the
+/// whole layer (each whole recomputation costs about a second here; the
+/// search tries about 80 mistakes).
+#[test]
+fn realistic_layer_is_diagnosed_on_crops() {
+    use convoracle::backend::Backend;
+    use convoracle::direct::Direct;
+    use convoracle::reference::{PaddingMode, Tensor};
+    let p = cases::conv2d(
+        41,
+        [1, 64, 56, 56],
+        [64, 3, 3],
+        [1, 1],
+        cases::explicit(1, 1, 1, 1),
+        [1, 1],
+        1,
+        PaddingMode::Zeros,
+        false,
+    );
+    // The OIHW weight's memory read as OHWI: logical (o, i, h, w) at
+    // o*H*W*I + h*W*I + w*I + i.
+    let w = &p.tensors[&Role::Weight];
+    let [k, c, kh, kw] = [64, 64, 3, 3];
+    let read = Tensor::from_fn(vec![k, c, kh, kw], "ohwi", |i| {
+        w.data()[((i[0] * kh + i[2]) * kw + i[3]) * c + i[1]]
+    })
+    .unwrap();
+    let mut buggy = p.clone();
+    buggy.tensors.insert(Role::Weight, read);
+    let candidate = Direct::new().run_f32(&buggy).unwrap();
+    let v = verify(
+        &AnyProblem::F32(p),
+        &AnyTensor::F32(candidate),
+        &Tolerance::new(Algorithm::Direct),
+    )
+    .unwrap();
+    assert_eq!(v.status, Status::Fail, "{v}");
+    let d = v.diagnosis.as_ref().unwrap();
+    println!(
+        "{d}tried {}, crops {}, whole recomputations {}",
+        d.tried, d.cropped, d.full_recomputations
+    );
+    assert_eq!(d.names().first(), Some(&"weight read as OHWI"), "{d}");
+    assert!(d.cropped > 0, "the search did not crop: {d}");
+    assert!(
+        (1..=4).contains(&d.full_recomputations),
+        "{} whole recomputations",
+        d.full_recomputations
+    );
+}
+
+/// A corruption no mistake explains is localised: one output channel,
+/// interior, a constant offset, and the fraction affected.
+#[test]
+fn unexplained_errors_are_localised() {
+    use convoracle::verify::localisation::ErrorShape;
+    let p = cases::conv2d_cases()
+        .into_iter()
+        .find(|c| c.0 == "wide")
+        .unwrap()
+        .1;
+    let reference = convoracle::reference::compute(&p).unwrap().output;
+    let mut y = reference.clone();
+    // Channel 1, rows 1..=3, columns 1..=3 (the interior of a 5x5 output
+    // of a 3x3 kernel): + 100, beyond any precision claim.
+    for row in 1..4 {
+        for col in 1..4 {
+            y.data_mut()[25 + row * 5 + col] += 100.0;
+        }
+    }
+    let v = verify(
+        &AnyProblem::F32(p),
+        &AnyTensor::F32(y),
+        &Tolerance::new(Algorithm::Direct),
+    )
+    .unwrap();
+    let d = v.diagnosis.as_ref().unwrap();
+    println!("{d}");
+    let l = d.localisation.as_ref().expect("a localisation");
+    assert_eq!(l.channels, vec![1]);
+    assert_eq!(l.wrong, 9);
+    assert_eq!(l.region(), "interior");
+    assert!(
+        matches!(l.error, ErrorShape::Offset(o) if (o - 100.0).abs() < 1e-3),
+        "{l}"
+    );
+    assert!(d.to_json()["localisation"]["fraction"].is_number());
+}
+
+/// A layer whose weights were shuffled (no mistake of the search) on 576
+/// terms per output: the loose bound of a coarse accumulation would cover
+/// the errors, but errors as large as the values are no rounding, so the
+/// diagnosis localises instead of blaming the precision.
+#[test]
+fn gross_errors_are_not_blamed_on_precision() {
+    use convoracle::backend::Backend;
+    use convoracle::direct::Direct;
+    use convoracle::reference::PaddingMode;
+    let p = cases::conv2d(
+        43,
+        [1, 64, 10, 10],
+        [16, 3, 3],
+        [1, 1],
+        cases::explicit(1, 1, 1, 1),
+        [1, 1],
+        1,
+        PaddingMode::Zeros,
+        false,
+    );
+    let mut shuffled = p.clone();
+    let w = shuffled.tensors.get_mut(&Role::Weight).unwrap();
+    let len = w.len();
+    let data = w.data_mut();
+    for i in 0..len {
+        data.swap(i, (i * 7919 + 13) % len);
+    }
+    let candidate = Direct::new().run_f32(&shuffled).unwrap();
+    let v = verify(
+        &AnyProblem::F32(p),
+        &AnyTensor::F32(candidate),
+        &Tolerance::new(Algorithm::Direct),
+    )
+    .unwrap();
+    let d = v.diagnosis.as_ref().unwrap();
+    println!("{d}");
+    assert!(d.matches.is_empty(), "{d}");
+    assert!(d.localisation.is_some(), "{d}");
 }

@@ -172,6 +172,20 @@ pub fn conv2d_cases() -> Vec<(&'static str, Problem<f32>)> {
             ),
         ),
         (
+            "depthwise",
+            conv2d(
+                11,
+                [1, 3, 6, 6],
+                [6, 3, 3],
+                [1, 1],
+                p1,
+                [1, 1],
+                3,
+                Zeros,
+                false,
+            ),
+        ),
+        (
             "wide",
             conv2d(
                 8,
@@ -219,6 +233,16 @@ pub fn deform_case() -> Problem<f32> {
         .with(Role::Weight, rng.tensor(vec![2, 2, 3, 3]))
         .with(Role::Offset, offset)
         .with(Role::Bias, rng.tensor(vec![2]))
+}
+
+/// The deformable case with a modulation mask (v2), values in [0, 1).
+pub fn deform_masked_case() -> Problem<f32> {
+    let mut rng = Rng(12);
+    let mut mask = rng.tensor(vec![1, 9, 5, 5]);
+    mask.data_mut()
+        .iter_mut()
+        .for_each(|v| *v = 0.5 * (*v + 1.0));
+    deform_case().with(Role::Mask, mask)
 }
 
 /// Random data with a few bright pixels (about 5% of them 64 times

@@ -1,5 +1,6 @@
 //! The oracle's self-check: a roster of mutant implementations, one per
-//! catalogued bug (each must be caught and named by the diagnosis), and
+//! catalogued bug and several per searched family of mistakes (each must
+//! be caught, and at least 90% named, by the diagnosis), and
 //! correct implementations that sum differently from the reference (another
 //! order, im2col + GEMM, FFT, Winograd), which must pass under the bound they
 //! claim. `tests/mutants.rs` asserts on [`run_roster`]; the report shows it

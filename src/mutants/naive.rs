@@ -44,6 +44,43 @@ pub struct Bugs {
     pub border: Option<PaddingMode>,
     /// How partial sums are kept.
     pub acc: Acc,
+    /// The weight's OIHW memory read as if laid out in this axis order
+    /// (outermost first), e.g. `[0, 2, 3, 1]` for OHWI.
+    pub weight_layout: Option<[usize; 4]>,
+    /// Kernel rows and columns exchanged (kh and kw swapped in the index).
+    pub transpose_kernel: bool,
+    /// Kernel rows read bottom to top.
+    pub flip_rows: bool,
+    /// Kernel columns read right to left.
+    pub flip_cols: bool,
+    /// Kernel read rotated by 90 degrees clockwise.
+    pub rotate_kernel: bool,
+    /// The [top, bottom, left, right] padding the index uses instead of the case's.
+    pub padding: Option<[i64; 4]>,
+    /// Outputs sampled from `oy * stride + phase`.
+    pub stride_phase: [usize; 2],
+    /// Output channel q computes the channel `(q % groups) * K/groups + q / groups`
+    /// (outputs written channel-major).
+    pub outputs_channel_major: bool,
+    /// Input channels read last to first.
+    pub reverse_inputs: bool,
+    /// The bias subtracted.
+    pub bias_negated: bool,
+    /// Inputs rounded to this many significant bits (ties to even) first.
+    pub round_inputs: Option<i32>,
+    /// Weights rounded to this many significant bits (ties to even) first.
+    pub round_weights: Option<i32>,
+}
+
+/// `x` rounded to `bits` significant bits, ties to even (as a conversion
+/// to f16 / tf32 / bf16 does for values in their normal range).
+fn round_even(x: f32, bits: i32) -> f32 {
+    if x == 0.0 || !x.is_finite() {
+        return x;
+    }
+    let e = x.abs().log2().floor() as i32;
+    let scale = 2f64.powi(bits - 1 - e);
+    ((x as f64 * scale).round_ties_even() / scale) as f32
 }
 
 /// `x` rounded to `bits` significant bits (ties away from zero is enough here).
@@ -100,6 +137,24 @@ pub fn conv2d(problem: &Problem<f32>, bugs: Bugs) -> Tensor<f32> {
     if bugs.swap_pad_sides {
         (pt, pl) = (r.padding.bottom, r.padding.right);
     }
+    if let Some([top, _, left, _]) = bugs.padding {
+        (pt, pl) = (top, left);
+    }
+    pt -= bugs.stride_phase[0] as i64;
+    pl -= bugs.stride_phase[1] as i64;
+    // Memory strides of the weight's axes under the layout the kernel believes.
+    let wdims = [k, cg, kh, kw];
+    let mut wstride = [0usize; 4];
+    let order = bugs.weight_layout.unwrap_or([0, 1, 2, 3]);
+    let mut acc_stride = 1;
+    for &axis in order.iter().rev() {
+        wstride[axis] = acc_stride;
+        acc_stride *= wdims[axis];
+    }
+    let weight = |o: usize, c: usize, i: usize, j: usize| {
+        let v = w.data()[o * wstride[0] + c * wstride[1] + i * wstride[2] + j * wstride[3]];
+        bugs.round_weights.map_or(v, |b| round_even(v, b))
+    };
     let mut out_hw = r.output;
     if bugs.swap_stride_shape {
         let g = crate::reference::ConvGeometry {
@@ -116,15 +171,23 @@ pub fn conv2d(problem: &Problem<f32>, bugs: Bugs) -> Tensor<f32> {
     let shape = vec![n, k, out_hw[0], out_hw[1]];
     let mut terms = Vec::new();
     Tensor::from_fn(shape, "naive output", |idx| {
-        let [b, kk, oy, ox] = [idx[0], idx[1], idx[2], idx[3]];
+        let [b, q, oy, ox] = [idx[0], idx[1], idx[2], idx[3]];
+        let kk = if bugs.outputs_channel_major {
+            (q % groups) * kg + q / groups
+        } else {
+            q
+        };
         let group = kk / kg;
         terms.clear();
         for ci in 0..cg {
-            let c = if bugs.interleave_groups {
+            let mut c = if bugs.interleave_groups {
                 ci * groups + group
             } else {
                 group * cg + ci
             };
+            if bugs.reverse_inputs {
+                c = x.shape()[1] - 1 - c;
+            }
             for i in 0..kh {
                 for j in 0..kw {
                     let y = (oy * stride[0]) as i64 - pt + (i * dilation[0]) as i64;
@@ -133,12 +196,26 @@ pub fn conv2d(problem: &Problem<f32>, bugs: Bugs) -> Tensor<f32> {
                         (Some(a), Some(bb)) => x.at4(b, c, a, bb),
                         _ => 0.0,
                     };
-                    let (wi, wj) = if flip {
+                    let v = bugs.round_inputs.map_or(v, |bits| round_even(v, bits));
+                    let (mut wi, mut wj) = if flip {
                         (kh - 1 - i, kw - 1 - j)
                     } else {
                         (i, j)
                     };
-                    terms.push(v * w.at4(kk, ci, wi, wj));
+                    if bugs.transpose_kernel {
+                        (wi, wj) = (wj, wi);
+                    }
+                    if bugs.flip_rows {
+                        wi = kh - 1 - wi;
+                    }
+                    if bugs.flip_cols {
+                        wj = kw - 1 - wj;
+                    }
+                    if bugs.rotate_kernel {
+                        // Clockwise: the tap at (i, j) is the true (kw-1-j, i).
+                        (wi, wj) = (kw - 1 - wj, wi);
+                    }
+                    terms.push(v * weight(kk, ci, wi, wj));
                 }
             }
         }
@@ -151,8 +228,9 @@ pub fn conv2d(problem: &Problem<f32>, bugs: Bugs) -> Tensor<f32> {
             } else {
                 1
             };
+            let sign = if bugs.bias_negated { -1.0 } else { 1.0 };
             for _ in 0..times {
-                s += bias.data()[kk];
+                s += sign * bias.data()[kk];
             }
         }
         s

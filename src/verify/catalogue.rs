@@ -2,8 +2,10 @@
 //! what output the bug computes: usually the exact reference of a changed
 //! problem (a parameter change or a rearrangement of a tensor, see
 //! [`super::mutations`]), sometimes a changed claim (the errors of a fast
-//! algorithm or of a lower precision, see [`super::claims`]). A new bug is
-//! one entry here.
+//! algorithm or of a lower precision, see [`super::claims`]). A single
+//! named bug is one entry here; a bug with parameters (which side, which
+//! layout, which format) is a family in [`super::families`], searched
+//! beside these.
 //! A few bugs are no changed problem at all (deform_conv2d's clamped
 //! samples): their output comes from a small naive loop of their own.
 //! conv2d's zero padding computed as replicate is `border filled as

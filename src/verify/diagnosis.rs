@@ -1,29 +1,34 @@
-//! Diagnosis of a failing candidate: recompute the reference under every
-//! applicable known bug (see [`super::catalogue`]) and report the ones the
-//! candidate matches within the same tolerance.
+//! Diagnosis of a failing candidate: search the space of mistakes (see
+//! [`super::families`] and [`super::search`]): every mistake of every
+//! family that applies is recomputed by the exact reference and ranked by
+//! how well the candidate fits it; those it fits within the same tolerance
+//! everywhere are reported, best first. A large conv2d is searched on crops
+//! of its output and only the winners are recomputed whole.
 //!
-//! When no bug in the values matches, the same candidate is re-evaluated
-//! against the same reference under other claims (see [`super::claims`]):
-//! first the other algorithm classes at the claimed precision, of which the
-//! tightest that fit are reported (a Winograd or FFT implementation checked
-//! under the direct bound), then the lower precisions. Both are reported
-//! when both fit, the algorithm first: it keeps the precision the candidate
-//! claims, so it is the likelier story.
+//! When no mistake in the values matches, the same candidate is
+//! re-evaluated against the same reference under other claims (see
+//! [`super::claims`]): first the other algorithm classes at the claimed
+//! precision, of which the tightest that fit are reported (a Winograd or
+//! FFT implementation checked under the direct bound), then the lower
+//! precisions. Both are reported when both fit, the algorithm first: it
+//! keeps the precision the candidate claims, so it is the likelier story.
+//! When nothing fits at all, the diagnosis says where the error is (see
+//! [`super::localisation`]).
 //!
-//! A bug that changes the output size is tried twice: as it is (its output
-//! must then have the candidate's shape) and, for conv2d with zero padding,
-//! "fitted" to the candidate's shape: a kernel that loops over the right
-//! output range but computes its input index with the wrong parameter reads
-//! the top-left part of the bug's output, with zeros past the padded input.
+//! A mistake that changes the output size is taken as it is when its
+//! output has the candidate's shape and, for conv2d with zero padding,
+//! "fitted" otherwise: a kernel that loops over the right output range but
+//! computes its input index with the wrong parameter reads the top-left
+//! part of the mistake's output, with zeros past the padded input.
 
 use super::catalogue::{catalogue, BugModel, KnownBug};
 use super::evaluate::{compute_as, evaluate};
 use super::json::number;
+use super::localisation::{localise, Localisation};
+use super::search::{search, Found};
 use super::shape_diagnosis::{explain_shape, ShapeExplanation};
 use super::tolerance::Tolerance;
-use convoracle_reference::{
-    Computed, DType, Op, Padding2d, PaddingMode, PaddingSpec, Problem, Tensor,
-};
+use convoracle_reference::{Computed, DType, Problem, Role, Tensor};
 use serde_json::{json, Value};
 use std::fmt;
 
@@ -53,12 +58,19 @@ impl MatchKind {
 /// A known bug the candidate matches (or comes close to).
 #[derive(Debug, Clone, PartialEq)]
 pub struct BugMatch {
-    /// The catalogue name.
-    pub name: &'static str,
+    /// The mistake's name (`kernel flipped`, `weight read as OHWI`).
+    pub name: String,
     /// What the kernel author did.
-    pub description: &'static str,
+    pub description: String,
+    /// The family searched (`geometry`, `kernel`, `channels`, `terms`,
+    /// `precision`, `named` for the catalogue's bugs), or `algorithm` /
+    /// `precision` for a changed claim.
+    pub family: &'static str,
     /// Share of the elements within the bound of the bug's output.
     pub share_within: f64,
+    /// `||candidate - bug|| / ||bug||`: how far off the rest is (`None`
+    /// for a changed claim, whose values are the reference's).
+    pub residual: Option<f64>,
     /// A bug, another algorithm or a lower precision.
     pub kind: MatchKind,
 }
@@ -73,15 +85,23 @@ pub struct Diagnosis {
     pub closest: Option<BugMatch>,
     /// For a shape mismatch: the formulas that give the candidate's shape.
     pub shape_explanations: Vec<ShapeExplanation>,
-    /// How many catalogue entries could be tried on this case.
+    /// How many mistakes and claims could be tried on this case.
     pub tried: usize,
+    /// When nothing matches and the shapes agree: where the error is.
+    pub localisation: Option<Localisation>,
+    /// How many crops of the output the search scored on (0: it searched
+    /// the whole problem).
+    pub cropped: usize,
+    /// How many mistakes were recomputed on the whole problem to confirm
+    /// what the crops found.
+    pub full_recomputations: usize,
 }
 
 impl Diagnosis {
     /// One phrase for a summary line.
     pub fn headline(&self) -> String {
         if !self.matches.is_empty() {
-            let names: Vec<_> = self.matches.iter().map(|m| m.name).collect();
+            let names: Vec<_> = self.matches.iter().map(|m| m.name.as_str()).collect();
             format!("diagnosis: {}", names.join(" or "))
         } else if !self.shape_explanations.is_empty() {
             let names: Vec<_> = self.shape_explanations.iter().map(|s| s.name).collect();
@@ -92,6 +112,14 @@ impl Diagnosis {
                 c.name,
                 100.0 * c.share_within
             )
+        } else if let Some(l) = &self.localisation {
+            format!(
+                "diagnosis: no known mistake explains it ({} tried); {:.1}% wrong, on the {}, {}",
+                self.tried,
+                100.0 * l.fraction(),
+                l.region(),
+                l.error_words()
+            )
         } else {
             format!(
                 "diagnosis: no known bug explains it ({} tried on this case)",
@@ -101,10 +129,10 @@ impl Diagnosis {
     }
 
     /// The names of the matching bugs and shape explanations.
-    pub fn names(&self) -> Vec<&'static str> {
+    pub fn names(&self) -> Vec<&str> {
         self.matches
             .iter()
-            .map(|m| m.name)
+            .map(|m| m.name.as_str())
             .chain(self.shape_explanations.iter().map(|s| s.name))
             .collect()
     }
@@ -115,8 +143,10 @@ impl Diagnosis {
             json!({
                 "name": m.name,
                 "kind": m.kind.name(),
+                "family": m.family,
                 "description": m.description,
                 "share_within": number(m.share_within),
+                "residual": m.residual.map(number),
             })
         };
         json!({
@@ -126,6 +156,9 @@ impl Diagnosis {
                 .map(|s| json!({"name": s.name, "description": s.description}))
                 .collect::<Vec<_>>(),
             "tried": self.tried,
+            "localisation": self.localisation.as_ref().map(|l| l.to_json()),
+            "cropped": self.cropped,
+            "full_recomputations": self.full_recomputations,
         })
     }
 }
@@ -168,10 +201,17 @@ impl fmt::Display for Diagnosis {
                 )?,
                 None => {}
             }
+            if let Some(l) = &self.localisation {
+                writeln!(f, "  where: {l}")?;
+            }
         }
         Ok(())
     }
 }
+
+/// The largest relative L2 error another claim (algorithm or precision)
+/// may explain.
+const MAX_ROUNDING_L2: f64 = 0.5;
 
 /// Diagnoses `candidate` (widened, any shape) for `problem` (widened).
 pub fn diagnose(
@@ -180,69 +220,63 @@ pub fn diagnose(
     candidate: &Tensor<f64>,
     tolerance: &Tolerance,
 ) -> Diagnosis {
+    diagnose_with_reference(problem, dtype, candidate, tolerance, None)
+}
+
+/// As [`diagnose`], with the exact reference of `problem` in `dtype` when
+/// the caller has it (a verify has; it is not computed again).
+pub fn diagnose_with_reference(
+    problem: &Problem<f64>,
+    dtype: DType,
+    candidate: &Tensor<f64>,
+    tolerance: &Tolerance,
+    reference: Option<&Computed<f64>>,
+) -> Diagnosis {
     let kind = problem.op.kind();
     let mut out = Diagnosis {
         shape_explanations: explain_shape(problem, candidate.shape()),
         ..Diagnosis::default()
     };
-    let reference = compute_as(problem, dtype).ok();
-    let reference_share = reference
-        .as_ref()
-        .filter(|r| r.output.shape() == candidate.shape())
-        .and_then(|r| fit(problem, dtype, r, candidate, tolerance))
-        .map_or(0.0, |f| f.share);
-    let mut best: Option<BugMatch> = None;
-    let bugs: Vec<&KnownBug> = catalogue()
-        .iter()
-        .filter(|b| (b.applies_to)(kind))
-        .collect();
-    for bug in &bugs {
-        let (mutated, computed) = match bug.model {
-            BugModel::Problem(transform) => {
-                let Some(mutated) = transform(problem) else {
-                    continue;
-                };
-                match bug_output(&mutated, dtype, candidate.shape()) {
-                    Some(pair) => pair,
-                    None => continue,
-                }
-            }
-            BugModel::Output(output) => match output(problem, dtype) {
-                Some(c) if c.output.shape() == candidate.shape() => (problem.clone(), c),
-                _ => continue,
-            },
-            BugModel::Tolerance(_) | BugModel::Algorithm(_) => continue,
-        };
-        if reference
-            .as_ref()
-            .is_some_and(|r| r.output == computed.output)
-        {
-            // The bug cannot be seen on this case.
-            continue;
+    let computed;
+    let reference = match reference {
+        Some(r) => Some(r),
+        None => {
+            computed = compute_as(problem, dtype).ok();
+            computed.as_ref()
         }
-        out.tried += 1;
-        let Some(Fit { share, .. }) = fit(&mutated, dtype, &computed, candidate, tolerance) else {
-            continue;
-        };
-        let m = BugMatch {
-            name: bug.name,
-            description: bug.description,
-            share_within: share,
-            kind: MatchKind::Bug,
-        };
-        if share >= 1.0 {
-            out.matches.push(m);
-        } else if best.as_ref().is_none_or(|b| share > b.share_within) {
-            best = Some(m);
+    };
+    let same_shape = reference.filter(|r| r.output.shape() == candidate.shape());
+    let base = same_shape.and_then(|r| {
+        evaluate(problem, dtype, r, candidate.data(), tolerance)
+            .ok()
+            .map(|(c, b)| (c, b, r))
+    });
+    let reference_share = base.as_ref().map_or(0.0, |(c, _, _)| {
+        if c.elements == 0 {
+            1.0
+        } else {
+            c.acceptable() as f64 / c.elements as f64
         }
-    }
+    });
+    let found = search(problem, dtype, candidate, tolerance, reference);
+    out.tried = found.tried;
+    out.cropped = found.crops.len();
+    out.full_recomputations = found.full_recomputations;
+    out.matches = found.matches.iter().map(bug_match).collect();
     // Another claim explains a failure only when the values are right: try
-    // them when no value bug matched.
-    if out.matches.is_empty() {
-        if let Some(r) = reference
-            .as_ref()
-            .filter(|r| r.output.shape() == candidate.shape())
-        {
+    // them when no value bug matched, and only when the error is smaller
+    // than the values (a relative L2 error past one half is no rounding,
+    // though on a layer summing hundreds of terms the loose bounds of a
+    // coarse accumulation can cover it).
+    let rounding_sized = base
+        .as_ref()
+        .is_some_and(|(c, _, _)| c.relative_l2 < MAX_ROUNDING_L2);
+    if out.matches.is_empty() && rounding_sized {
+        if let Some(r) = same_shape {
+            let bugs: Vec<&KnownBug> = catalogue()
+                .iter()
+                .filter(|b| (b.applies_to)(kind))
+                .collect();
             let claims = Claims {
                 problem,
                 dtype,
@@ -255,9 +289,37 @@ pub fn diagnose(
         }
     }
     if out.matches.is_empty() {
-        out.closest = best.filter(|b| b.share_within > 0.5 && b.share_within > reference_share);
+        out.closest = found
+            .closest
+            .as_ref()
+            .map(bug_match)
+            .filter(|b| b.share_within > 0.5 && b.share_within > reference_share);
+        if let Some((_, b, r)) = &base {
+            let kernel = problem
+                .shape_of(Role::Weight)
+                .filter(|s| s.len() == 4)
+                .map_or([1, 1], |s| [s[2], s[3]]);
+            out.localisation = localise(
+                candidate.shape(),
+                kernel,
+                candidate.data(),
+                r.output.data(),
+                &b.hard,
+            );
+        }
     }
     out
+}
+
+fn bug_match(f: &Found) -> BugMatch {
+    BugMatch {
+        name: f.mistake.name(),
+        description: f.mistake.description(),
+        family: f.mistake.family().name(),
+        share_within: f.score.share,
+        residual: Some(f.score.residual),
+        kind: MatchKind::Bug,
+    }
 }
 
 /// The coarsest unit roundoff a claim involves.
@@ -318,9 +380,11 @@ impl Claims<'_> {
         minimal
             .into_iter()
             .map(|(_, bug)| BugMatch {
-                name: bug.name,
-                description: bug.description,
+                name: bug.name.to_string(),
+                description: bug.description.to_string(),
+                family: "algorithm",
                 share_within: 1.0,
+                residual: None,
                 kind: MatchKind::Algorithm,
             })
             .collect()
@@ -348,9 +412,11 @@ impl Claims<'_> {
             if self.fit(&t).is_some_and(|f| f.share >= 1.0) {
                 level = Some(u);
                 out.push(BugMatch {
-                    name: bug.name,
-                    description: bug.description,
+                    name: bug.name.to_string(),
+                    description: bug.description.to_string(),
+                    family: "precision",
                     share_within: 1.0,
+                    residual: None,
                     kind: MatchKind::Precision,
                 });
             }
@@ -392,86 +458,5 @@ fn fit(
         share,
         hard: b.hard,
         total_bound,
-    })
-}
-
-/// The bug's output with the candidate's shape: the mutated problem's
-/// reference as it is, or fitted (see the module doc). Returns the problem
-/// whose reference it is (for the bounds) and the output.
-fn bug_output(
-    mutated: &Problem<f64>,
-    dtype: DType,
-    target: &[usize],
-) -> Option<(Problem<f64>, Computed<f64>)> {
-    let computed = compute_as(mutated, dtype).ok();
-    if let Some(c) = &computed {
-        if c.output.shape() == target {
-            return Some((mutated.clone(), c.clone()));
-        }
-    }
-    let shape = mutated.output_shape().ok()?;
-    if target.len() != 4 || shape[..2] != target[..2] {
-        return None;
-    }
-    // Only conv2d with zero padding is fitted: extend the bottom/right
-    // padding so the output covers the target, then crop.
-    let Op::Conv2d(params) = &mutated.op else {
-        return None;
-    };
-    if params.padding_mode != PaddingMode::Zeros {
-        return None;
-    }
-    let input = mutated.shape_of(convoracle_reference::Role::Input)?;
-    let weight = mutated.shape_of(convoracle_reference::Role::Weight)?;
-    let resolved = params
-        .geometry
-        .resolve(
-            [input[2], input[3]],
-            [weight[2], weight[3]],
-            params.padding_mode,
-        )
-        .ok()?;
-    let mut extended = mutated.clone();
-    let Op::Conv2d(p) = &mut extended.op else {
-        return None;
-    };
-    // The padding `after` plus `deficit * stride`; `None` (no fitted model)
-    // when a huge stride, padding or candidate size (an empty candidate's
-    // dims may be near 2^64) makes it leave i64.
-    let extend = |axis: usize, after: i64| {
-        let deficit = target[2 + axis].saturating_sub(resolved.output[axis]) as i128;
-        let extra = deficit.checked_mul(p.geometry.stride[axis] as i128)?;
-        i64::try_from(extra.checked_add(after as i128)?).ok()
-    };
-    p.geometry.padding = PaddingSpec::Explicit(Padding2d {
-        bottom: extend(0, resolved.padding.bottom)?,
-        right: extend(1, resolved.padding.right)?,
-        ..resolved.padding
-    });
-    let full = compute_as(&extended, dtype).ok()?;
-    // The bounds of conv2d depend on the position only through S_i, so the
-    // extended problem gives the right bounds for the crop.
-    Some((extended, crop(&full, target)?))
-}
-
-/// The top-left `target[2] x target[3]` part of every output plane.
-fn crop(full: &Computed<f64>, target: &[usize]) -> Option<Computed<f64>> {
-    let s = full.output.shape();
-    if s[..2] != target[..2] || s[2] < target[2] || s[3] < target[3] {
-        return None;
-    }
-    let pick = |t: &Tensor<f64>| {
-        let mut data = Vec::with_capacity(target.iter().product());
-        // H*W overflows only for an empty output (nothing to crop).
-        for plane in t.data().chunks(s[2].checked_mul(s[3])?.max(1)) {
-            for row in plane.chunks(s[3]).take(target[2]) {
-                data.extend_from_slice(&row[..target[3]]);
-            }
-        }
-        Tensor::new(target.to_vec(), data).ok()
-    };
-    Some(Computed {
-        output: pick(&full.output)?,
-        magnitude: pick(&full.magnitude)?,
     })
 }

@@ -19,14 +19,18 @@ pub mod bounds;
 pub mod catalogue;
 mod claims;
 pub mod compare;
+pub mod crop;
 pub mod deform_clamp;
 pub mod deform_coordinates;
 pub mod diagnosis;
 pub mod evaluate;
+pub mod families;
 pub mod fft_norms;
 mod json;
-mod mutations;
+pub mod localisation;
+pub(crate) mod mutations;
 pub mod record;
+pub mod search;
 pub mod shape_diagnosis;
 pub mod terms;
 #[cfg(test)]
@@ -40,6 +44,8 @@ pub mod winograd;
 pub use catalogue::{catalogue, BugModel, KnownBug};
 pub use compare::{Comparison, ElementReport};
 pub use diagnosis::{BugMatch, Diagnosis, MatchKind};
+pub use families::{Family, Mistake};
+pub use localisation::Localisation;
 pub use record::{CheckRecord, CheckStatus};
 pub use shape_diagnosis::ShapeExplanation;
 pub use tolerance::{Accumulation, Algorithm, Tolerance, WinogradTile, C_FFT};
@@ -176,7 +182,13 @@ fn check(
         verdict.status = Status::Fail;
         verdict.failures.push(FailureKind::ShapeMismatch);
         if diagnose {
-            verdict.diagnosis = Some(diagnosis::diagnose(&wide, dtype, &candidate, tolerance));
+            verdict.diagnosis = Some(diagnosis::diagnose_with_reference(
+                &wide,
+                dtype,
+                &candidate,
+                tolerance,
+                Some(&reference),
+            ));
         }
         return Ok(verdict);
     }
@@ -224,7 +236,13 @@ fn check(
     };
     verdict.comparison = comparison;
     if verdict.status == Status::Fail && diagnose {
-        verdict.diagnosis = Some(diagnosis::diagnose(&wide, dtype, &candidate, tolerance));
+        verdict.diagnosis = Some(diagnosis::diagnose_with_reference(
+            &wide,
+            dtype,
+            &candidate,
+            tolerance,
+            Some(&reference),
+        ));
     }
     Ok(verdict)
 }

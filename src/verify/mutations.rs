@@ -7,7 +7,7 @@ use convoracle_reference::{
 };
 
 /// The conv2d parameters of the ops that have them.
-fn conv_params(op: &mut Op) -> Option<&mut Conv2dParams> {
+pub(super) fn conv_params(op: &mut Op) -> Option<&mut Conv2dParams> {
     match op {
         Op::Conv2d(p) => Some(p),
         Op::Conv2dBackwardInput(p) => Some(&mut p.conv),
@@ -22,7 +22,7 @@ fn conv_params(op: &mut Op) -> Option<&mut Conv2dParams> {
 }
 
 /// The geometry of the forward-like ops.
-fn geometry(op: &mut Op) -> Option<&mut ConvGeometry> {
+pub(super) fn geometry(op: &mut Op) -> Option<&mut ConvGeometry> {
     match op {
         Op::Conv2d(p) => Some(&mut p.geometry),
         Op::DeformConv2d(p) => Some(&mut p.geometry),
@@ -37,7 +37,10 @@ fn geometry(op: &mut Op) -> Option<&mut ConvGeometry> {
 
 /// `p` with its op changed by `edit`; `None` when `edit` says the bug does
 /// not apply or changes nothing.
-fn edit_op(p: &Problem<f64>, edit: impl FnOnce(&mut Op) -> Option<()>) -> Option<Problem<f64>> {
+pub(super) fn edit_op(
+    p: &Problem<f64>,
+    edit: impl FnOnce(&mut Op) -> Option<()>,
+) -> Option<Problem<f64>> {
     let mut q = p.clone();
     edit(&mut q.op)?;
     (q.op != p.op).then_some(q)

@@ -206,17 +206,12 @@ fn shape_mismatches_are_explained() {
     assert!(names.contains(&"stride axes swapped"), "{names:?}");
     // ceil instead of floor: (8 - 3) / 2 = 2.5 -> 4 columns.
     let ceil = Tensor::new(vec![1, 2, 5, 4], vec![0.0f32; 40]).unwrap();
-    let names = run(&p, ceil, Tolerance::default())
-        .diagnosis
-        .unwrap()
-        .names();
+    let d = run(&p, ceil, Tolerance::default()).diagnosis.unwrap();
+    let names = d.names();
     assert!(names.contains(&"ceil instead of floor"), "{names:?}");
     let nhwc = Tensor::new(vec![1, 5, 3, 2], vec![0.0f32; 30]).unwrap();
-    let names = run(&p, nhwc, Tolerance::default())
-        .diagnosis
-        .unwrap()
-        .names();
-    assert_eq!(names, vec!["channels-last layout"]);
+    let d = run(&p, nhwc, Tolerance::default()).diagnosis.unwrap();
+    assert_eq!(d.names(), vec!["channels-last layout"]);
 }
 
 #[test]
@@ -343,7 +338,8 @@ fn winograd_is_offered_only_where_winograd_computes() {
     let p = conv(3, [7, 7], 2, 3, [2, 2]);
     let v = run(&p, moved(&p, 40.0), Tolerance::default());
     assert_eq!(v.status, Status::Fail);
-    let names = v.diagnosis.unwrap().names();
+    let d = v.diagnosis.unwrap();
+    let names = d.names();
     assert!(
         names.iter().all(|n| !n.starts_with("Winograd")),
         "{names:?}"
