@@ -37,8 +37,10 @@ use crate::backend::{check_planned, Context, Plan};
 use crate::error::{Error, Result};
 use crate::problem_shape::ProblemShape;
 use crate::verify::{Algorithm, Tolerance};
-use convoracle_kernels::{gemm, packed_a_len, packed_b_len, Element, Isa, MatMut, MatRef, PackedA};
-use convoracle_reference::{ConvShape, DType, Op, OpGeometry, Problem, Role};
+use convoracle_kernels::{
+    gemm, packed_a_len, packed_b_len, Element, Isa, MatMut, MatRef, PackB, PackedA,
+};
+use convoracle_reference::{ConvShape, DType, Op, OpGeometry, PaddingMode, Problem, Role};
 use rayon::prelude::*;
 
 /// How a planned conv2d is computed.
@@ -52,11 +54,19 @@ enum Lowering {
     Depthwise,
 }
 
-/// A planned conv2d (see the module docs).
+/// A planned conv2d (see the module docs): the problem it was planned for
+/// and the convolution that computes it.
 pub(crate) struct Conv2dPlan {
     problem: ProblemShape,
     dtype: DType,
     output_shape: Vec<usize>,
+    conv: DirectConv,
+}
+
+/// A convolution planned on slices: the lowering, its geometry and scratch
+/// sizes. conv2d plans one; the composite ops plan one per step and
+/// deform_conv2d one whose B packer samples bilinearly.
+pub(crate) struct DirectConv {
     shape: ConvShape,
     geometry: Im2colGeometry,
     isa: Isa,
@@ -81,56 +91,170 @@ pub(crate) fn plan(
             "conv2d::plan was given another op".to_string(),
         ));
     };
-    let output_shape = shape.output_shape();
-    let size = dtype.size() as u128;
-    let outputs: u128 = output_shape.iter().map(|&v| v as u128).product();
-    context.check_bytes(outputs * size, "output")?;
-
-    let unpadded = shape.padding == Default::default();
-    let lowering = if shape.in_per_group() == 1 && shape.groups > 1 {
-        Lowering::Depthwise
-    } else if shape.kernel == [1, 1] && shape.stride == [1, 1] && unpadded {
-        Lowering::Pointwise
-    } else {
-        Lowering::Im2col
-    };
-    let pixels = shape.output[0] * shape.output[1];
-    let reduction = shape.in_per_group() * shape.taps();
-    let blocking = match dtype {
-        DType::F32 => <f32 as Element>::blocking(isa),
-        DType::F64 => <f64 as Element>::blocking(isa),
-    };
-    let (weights, per_thread) = match lowering {
-        Lowering::Depthwise => (0, 0),
-        _ => {
-            let weights = shape.groups as u128
-                * shape.out_per_group().div_ceil(blocking.mr) as u128
-                * blocking.mr as u128
-                * reduction as u128;
-            context.check_bytes(weights * size, "packed weights")?;
-            let per_thread = packed_b_len(
-                blocking.kc.min(reduction),
-                blocking.nc.min(pixels),
-                blocking.nr,
-            ) + 16;
-            (weights as usize, per_thread)
-        }
-    };
-    let threads = context.thread_count();
-    let scratch = weights as u128 + per_thread as u128 * threads as u128;
-    context.check_bytes(scratch * size, "scratch")?;
+    let conv = DirectConv::new(
+        &shape,
+        params.flip_kernel,
+        params.padding_mode,
+        dtype,
+        isa,
+        context,
+    )?;
     Ok(Conv2dPlan {
         problem: problem.clone(),
         dtype,
-        output_shape,
-        shape,
-        geometry: Im2colGeometry::new(&shape, params.flip_kernel, params.padding_mode),
-        isa,
-        threads,
-        lowering,
-        weights,
-        per_thread,
+        output_shape: shape.output_shape(),
+        conv,
     })
+}
+
+/// `shape` for one sample of its batch: the steps of the ops that run
+/// sample by sample (a kernel per sample, an intermediate per sample).
+pub(crate) fn batch_one(shape: &ConvShape) -> ConvShape {
+    ConvShape { batch: 1, ..*shape }
+}
+
+impl DirectConv {
+    /// Plans the convolution `shape` (its lowering chosen from the shapes)
+    /// within `context`'s memory limit.
+    pub(crate) fn new(
+        shape: &ConvShape,
+        flip: bool,
+        mode: PaddingMode,
+        dtype: DType,
+        isa: Isa,
+        context: &Context,
+    ) -> Result<Self> {
+        let unpadded = shape.padding == Default::default();
+        let lowering = if shape.in_per_group() == 1 && shape.groups > 1 {
+            Lowering::Depthwise
+        } else if shape.kernel == [1, 1] && shape.stride == [1, 1] && unpadded {
+            Lowering::Pointwise
+        } else {
+            Lowering::Im2col
+        };
+        Self::with_lowering(shape, flip, mode, lowering, dtype, isa, context)
+    }
+
+    /// Plans the GEMM of `shape` (weights times a B of `C/g*kh*kw` rows and
+    /// `Ho*Wo` columns per (image, group)) for a caller that supplies its
+    /// own B packer through [`DirectConv::gemm_with`] (zeros padding).
+    pub(crate) fn gemm_only(
+        shape: &ConvShape,
+        dtype: DType,
+        isa: Isa,
+        context: &Context,
+    ) -> Result<Self> {
+        let mode = PaddingMode::Zeros;
+        Self::with_lowering(shape, false, mode, Lowering::Im2col, dtype, isa, context)
+    }
+
+    fn with_lowering(
+        shape: &ConvShape,
+        flip: bool,
+        mode: PaddingMode,
+        lowering: Lowering,
+        dtype: DType,
+        isa: Isa,
+        context: &Context,
+    ) -> Result<Self> {
+        let size = dtype.size() as u128;
+        let outputs: u128 = shape.output_shape().iter().map(|&v| v as u128).product();
+        context.check_bytes(outputs * size, "output")?;
+        let pixels = shape.output[0] * shape.output[1];
+        let reduction = shape.in_per_group() * shape.taps();
+        let blocking = match dtype {
+            DType::F32 => <f32 as Element>::blocking(isa),
+            DType::F64 => <f64 as Element>::blocking(isa),
+        };
+        let (weights, per_thread) = match lowering {
+            Lowering::Depthwise => (0, 0),
+            _ => {
+                let weights = shape.groups as u128
+                    * shape.out_per_group().div_ceil(blocking.mr) as u128
+                    * blocking.mr as u128
+                    * reduction as u128;
+                context.check_bytes(weights * size, "packed weights")?;
+                let per_thread = packed_b_len(
+                    blocking.kc.min(reduction),
+                    blocking.nc.min(pixels),
+                    blocking.nr,
+                ) + 16;
+                (weights as usize, per_thread)
+            }
+        };
+        let threads = context.thread_count();
+        let scratch = weights as u128 + per_thread as u128 * threads as u128;
+        context.check_bytes(scratch * size, "scratch")?;
+        Ok(DirectConv {
+            shape: *shape,
+            geometry: Im2colGeometry::new(shape, flip, mode),
+            isa,
+            threads,
+            lowering,
+            weights,
+            per_thread,
+        })
+    }
+
+    /// The convolution's geometry.
+    pub(crate) fn shape(&self) -> &ConvShape {
+        &self.shape
+    }
+
+    /// Scratch elements [`DirectConv::run`] needs.
+    pub(crate) fn scratch_len(&self) -> usize {
+        self.weights + self.per_thread * self.threads
+    }
+
+    /// The lowering and threads, in words.
+    pub(crate) fn describe(&self) -> String {
+        let how = match self.lowering {
+            Lowering::Im2col => "implicit GEMM (im2col packer)",
+            Lowering::Pointwise => "GEMM on the input (1x1)",
+            Lowering::Depthwise => "direct depthwise kernel",
+        };
+        format!("{how}, {}, {} thread(s)", self.isa, self.threads)
+    }
+
+    /// `out = conv(x, w) + bias` on slices of the planned shapes (`x` the
+    /// whole input, `out` the whole output, C order), with `scratch` of
+    /// [`DirectConv::scratch_len`] elements.
+    pub(crate) fn run<T: Float>(
+        &self,
+        x: &[T],
+        w: &[T],
+        bias: Option<&[T]>,
+        out: &mut [T],
+        scratch: &mut [T],
+    ) {
+        if out.is_empty() {
+            return;
+        }
+        match self.lowering {
+            Lowering::Depthwise => self.depthwise(x, w, bias, out),
+            Lowering::Pointwise => {
+                let s = &self.shape;
+                let (cg, pixels) = (s.in_per_group(), s.output[0] * s.output[1]);
+                let group_input = cg * s.input[0] * s.input[1];
+                self.gemm_with(w, out, scratch, |n, g| {
+                    let at = (n * s.in_channels + g * cg) * s.input[0] * s.input[1];
+                    Rows::new(&x[at..][..group_input], pixels)
+                });
+            }
+            Lowering::Im2col => {
+                let s = &self.shape;
+                let cg = s.in_per_group();
+                let group_input = cg * s.input[0] * s.input[1];
+                self.gemm_with(w, out, scratch, |n, g| {
+                    let at = (n * s.in_channels + g * cg) * s.input[0] * s.input[1];
+                    Im2col::new(&self.geometry, &x[at..][..group_input])
+                });
+            }
+        }
+        if let (Some(bias), false) = (bias, self.lowering == Lowering::Depthwise) {
+            self.add_bias(bias, out);
+        }
+    }
 }
 
 impl Conv2dPlan {
@@ -139,21 +263,12 @@ impl Conv2dPlan {
         let x = problem.tensor(Role::Input)?.data();
         let w = problem.tensor(Role::Weight)?.data();
         let bias = problem.optional(Role::Bias).map(|b| b.data());
-        if out.is_empty() {
-            return Ok(());
-        }
-        match self.lowering {
-            Lowering::Depthwise => self.depthwise(x, w, bias, out),
-            Lowering::Im2col | Lowering::Pointwise => {
-                self.gemm(x, w, out, scratch);
-                if let Some(bias) = bias {
-                    self.add_bias(bias, out);
-                }
-            }
-        }
+        self.conv.run(x, w, bias, out, scratch);
         Ok(())
     }
+}
 
+impl DirectConv {
     /// Runs `f` on the plan's pool, or inline for one thread.
     fn on_pool<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
         if self.threads == 1 {
@@ -185,12 +300,20 @@ impl Conv2dPlan {
         }
     }
 
-    fn gemm<T: Float>(&self, x: &[T], w: &[T], out: &mut [T], scratch: &mut [T]) {
+    /// `out[n, g] = W_g * B(n, g)` for every image n and group g, B
+    /// packed by `b_of(n, g)` (`C/g*kh*kw` rows, `Ho*Wo` columns), the
+    /// columns split over the plan's threads (see the module docs).
+    pub(crate) fn gemm_with<T: Float, B: PackB<T>>(
+        &self,
+        w: &[T],
+        out: &mut [T],
+        scratch: &mut [T],
+        b_of: impl Fn(usize, usize) -> B + Sync,
+    ) {
         let s = &self.shape;
         let (groups, cg, kg) = (s.groups, s.in_per_group(), s.out_per_group());
         let pixels = s.output[0] * s.output[1];
         let reduction = cg * s.taps();
-        let group_input = cg * s.input[0] * s.input[1];
         // The weights packed into the front of the scratch, group by group.
         let (packed_w, scratch) = scratch.split_at_mut(self.weights);
         let per_group = packed_a_len::<T>(self.isa, kg, reduction);
@@ -208,15 +331,7 @@ impl Conv2dPlan {
         let run_part = |pieces: Vec<Piece<'_, T>>, scratch: &mut [T]| {
             for piece in pieces {
                 let (n, g) = (piece.block / groups, piece.block % groups);
-                let xg =
-                    &x[(n * s.in_channels + g * cg) * s.input[0] * s.input[1]..][..group_input];
-                if self.lowering == Lowering::Pointwise {
-                    let b = Rows::new(xg, pixels);
-                    gemm(&packed[g], &b, piece.col0, piece.c, false, scratch);
-                } else {
-                    let b = Im2col::new(&self.geometry, xg);
-                    gemm(&packed[g], &b, piece.col0, piece.c, false, scratch);
-                }
+                gemm(&packed[g], &b_of(n, g), piece.col0, piece.c, false, scratch);
             }
         };
         if work.len() == 1 {
@@ -234,7 +349,7 @@ impl Conv2dPlan {
     }
 
     /// `out[n, k, ..] += bias[k]`, after the GEMM (one pass, in parallel).
-    fn add_bias<T: Float>(&self, bias: &[T], out: &mut [T]) {
+    pub(crate) fn add_bias<T: Float>(&self, bias: &[T], out: &mut [T]) {
         let pixels = self.shape.output[0] * self.shape.output[1];
         let k_all = self.shape.out_channels;
         let row = |(r, row): (usize, &mut [T])| {
@@ -316,7 +431,7 @@ impl Plan for Conv2dPlan {
     }
 
     fn scratch_len(&self) -> usize {
-        self.weights + self.per_thread * self.threads
+        self.conv.scratch_len()
     }
 
     fn claim(&self) -> Tolerance {
@@ -324,12 +439,7 @@ impl Plan for Conv2dPlan {
     }
 
     fn describe(&self) -> String {
-        let how = match self.lowering {
-            Lowering::Im2col => "implicit GEMM (im2col packer)",
-            Lowering::Pointwise => "GEMM on the input (1x1)",
-            Lowering::Depthwise => "direct depthwise kernel",
-        };
-        format!("{how}, {}, {} thread(s)", self.isa, self.threads)
+        self.conv.describe()
     }
 
     fn execute_f32(

@@ -5,7 +5,7 @@
 //! Each op family plans in its own file; this file dispatches and holds
 //! what they share (the ISA chosen at run time, the thread pools).
 
-use crate::backend::{run_planned, Backend, Context, Plan, Unsupported};
+use crate::backend::{run_planned, Backend, Context, Plan};
 use crate::error::Result;
 use crate::problem_shape::ProblemShape;
 use crate::{AnyProblem, AnyTensor};
@@ -14,12 +14,17 @@ use convoracle_reference::{DType, OpKind, Problem, Tensor};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
+mod aspp;
 mod backward_weight;
 mod col2im;
+mod composites;
 mod conv2d;
+mod deform;
 mod depthwise;
+mod dynamic;
 mod im2col;
 mod im2col_t;
+mod op_plan;
 mod pointwise;
 mod scalar;
 mod taps;
@@ -68,21 +73,7 @@ impl Backend for Direct {
         "direct"
     }
 
-    fn supports(&self, problem: &ProblemShape, _: DType) -> std::result::Result<(), Unsupported> {
-        // Every parameter, both dtypes, of the ops that have landed
-        // (conv2d.rs; transposed.rs; backward_weight.rs).
-        match problem.kind() {
-            OpKind::Conv2d
-            | OpKind::ConvTranspose2d
-            | OpKind::Conv2dBackwardInput
-            | OpKind::Conv2dBackwardWeight => Ok(()),
-            kind @ (OpKind::DeformConv2d
-            | OpKind::DynamicConv2d
-            | OpKind::DepthwiseSeparable2d
-            | OpKind::SpatiallySeparable2d
-            | OpKind::Aspp) => Err(Unsupported::op(kind)),
-        }
-    }
+    // `supports`: the default (every op, every parameter, both dtypes).
 
     fn plan<'a>(
         &'a self,
@@ -105,10 +96,14 @@ impl Backend for Direct {
             OpKind::Conv2dBackwardWeight => Ok(Box::new(backward_weight::WeightGradPlan::new(
                 problem, dtype, self.isa, context,
             )?)),
-            kind => Err(crate::backend::unsupported(
-                self.name(),
-                Unsupported::op(kind),
+            OpKind::DeformConv2d => Ok(Box::new(deform::plan(problem, dtype, self.isa, context)?)),
+            OpKind::DynamicConv2d => {
+                Ok(Box::new(dynamic::plan(problem, dtype, self.isa, context)?))
+            }
+            OpKind::DepthwiseSeparable2d | OpKind::SpatiallySeparable2d => Ok(Box::new(
+                composites::plan(problem, dtype, self.isa, context)?,
             )),
+            OpKind::Aspp => Ok(Box::new(aspp::plan(problem, dtype, self.isa, context)?)),
         }
     }
 
@@ -147,8 +142,26 @@ pub(crate) fn pool(threads: usize) -> Arc<rayon::ThreadPool> {
 }
 
 /// The element types the direct backend computes in: f32 and f64, with
-/// both the reference's and the kernels' element traits.
-pub(crate) trait Float: convoracle_reference::Element + convoracle_kernels::Element {}
+/// both the reference's and the kernels' element traits, and the few
+/// operations the bilinear sampler and the mean pool need in the dtype.
+pub(crate) trait Float:
+    convoracle_reference::Element
+    + convoracle_kernels::Element
+    + std::ops::Sub<Output = Self>
+    + std::ops::Div<Output = Self>
+{
+    /// The largest integer not above the value.
+    fn floor(self) -> Self;
+}
 
-impl Float for f32 {}
-impl Float for f64 {}
+impl Float for f32 {
+    fn floor(self) -> Self {
+        f32::floor(self)
+    }
+}
+
+impl Float for f64 {
+    fn floor(self) -> Self {
+        f64::floor(self)
+    }
+}
