@@ -31,12 +31,12 @@
 //! weight tensor's size up to the MR rounding); depthwise none.
 
 use super::im2col::{Im2col, Im2colGeometry};
+use super::op_plan::{Compute, OpPlan};
 use super::pointwise::Rows;
 use super::{depthwise, pool, Float};
-use crate::backend::{check_planned, Context, Plan};
+use crate::backend::Context;
 use crate::error::{Error, Result};
 use crate::problem_shape::ProblemShape;
-use crate::verify::{Algorithm, Tolerance};
 use convoracle_kernels::{
     gemm, packed_a_len, packed_b_len, Element, Isa, MatMut, MatRef, PackB, PackedA,
 };
@@ -54,14 +54,9 @@ enum Lowering {
     Depthwise,
 }
 
-/// A planned conv2d (see the module docs): the problem it was planned for
-/// and the convolution that computes it.
-pub(crate) struct Conv2dPlan {
-    problem: ProblemShape,
-    dtype: DType,
-    output_shape: Vec<usize>,
-    conv: DirectConv,
-}
+/// A planned conv2d (see the module docs): the convolution of the whole
+/// batch, reading the problem's input, weight and bias.
+pub(crate) struct Conv2d(DirectConv);
 
 /// A convolution planned on slices: the lowering, its geometry and scratch
 /// sizes. conv2d plans one; the composite ops plan one per step and
@@ -85,7 +80,7 @@ pub(crate) fn plan(
     dtype: DType,
     isa: Isa,
     context: &Context,
-) -> Result<Conv2dPlan> {
+) -> Result<OpPlan<Conv2d>> {
     let (Op::Conv2d(params), OpGeometry::Conv2d(shape)) = (&problem.op, problem.geometry()?) else {
         return Err(Error::Implementation(
             "conv2d::plan was given another op".to_string(),
@@ -99,12 +94,7 @@ pub(crate) fn plan(
         isa,
         context,
     )?;
-    Ok(Conv2dPlan {
-        problem: problem.clone(),
-        dtype,
-        output_shape: shape.output_shape(),
-        conv,
-    })
+    OpPlan::new(problem, dtype, Conv2d(conv))
 }
 
 /// `shape` for one sample of its batch: the steps of the ops that run
@@ -257,13 +247,20 @@ impl DirectConv {
     }
 }
 
-impl Conv2dPlan {
+impl Compute for Conv2d {
+    fn scratch_len(&self) -> usize {
+        self.0.scratch_len()
+    }
+
+    fn describe(&self) -> String {
+        self.0.describe()
+    }
+
     fn run<T: Float>(&self, problem: &Problem<T>, out: &mut [T], scratch: &mut [T]) -> Result<()> {
-        check_planned(self, problem, out.len(), scratch.len())?;
         let x = problem.tensor(Role::Input)?.data();
         let w = problem.tensor(Role::Weight)?.data();
         let bias = problem.optional(Role::Bias).map(|b| b.data());
-        self.conv.run(x, w, bias, out, scratch);
+        self.0.run(x, w, bias, out, scratch);
         Ok(())
     }
 }
@@ -415,48 +412,4 @@ fn split_columns<T: Copy>(
         }
     }
     work
-}
-
-impl Plan for Conv2dPlan {
-    fn problem(&self) -> &ProblemShape {
-        &self.problem
-    }
-
-    fn dtype(&self) -> DType {
-        self.dtype
-    }
-
-    fn output_shape(&self) -> &[usize] {
-        &self.output_shape
-    }
-
-    fn scratch_len(&self) -> usize {
-        self.conv.scratch_len()
-    }
-
-    fn claim(&self) -> Tolerance {
-        Tolerance::new(Algorithm::Direct)
-    }
-
-    fn describe(&self) -> String {
-        self.conv.describe()
-    }
-
-    fn execute_f32(
-        &self,
-        problem: &Problem<f32>,
-        out: &mut [f32],
-        scratch: &mut [f32],
-    ) -> Result<()> {
-        self.run(problem, out, scratch)
-    }
-
-    fn execute_f64(
-        &self,
-        problem: &Problem<f64>,
-        out: &mut [f64],
-        scratch: &mut [f64],
-    ) -> Result<()> {
-        self.run(problem, out, scratch)
-    }
 }

@@ -27,6 +27,7 @@ use crate::error::{Error, Result};
 use crate::problem_shape::ProblemShape;
 use convoracle_kernels::{Isa, PackB};
 use convoracle_reference::{DType, DeformShape, OpGeometry, Problem, Role};
+use std::cell::RefCell;
 
 /// A planned deform_conv2d: the geometry and the GEMM that consumes the
 /// deformable columns.
@@ -80,6 +81,7 @@ impl Compute for Deform {
             x: &x[n * image..][..image],
             offset: &offset[n * offsets..][..offsets],
             mask: mask.map(|m| &m[n * masks..][..masks]),
+            samples: RefCell::new(SampleCache::default()),
         });
         if let Some(bias) = problem.optional(Role::Bias) {
             self.gemm.add_bias(bias.data(), out);
@@ -99,86 +101,182 @@ struct DeformColumns<'a, T> {
     offset: &'a [T],
     /// The image's mask `[G*kh*kw, Ho, Wo]` (v2).
     mask: Option<&'a [T]>,
+    /// The sampling points of the current column block. Every channel of
+    /// an offset group samples at the same points, so they are resolved
+    /// once per (tap, column) and reused by the block's `C/g` channels and
+    /// by every k block of the GEMM (one cache per GEMM call and thread:
+    /// its allocation is made once per call, not per panel).
+    samples: RefCell<SampleCache<T>>,
+}
+
+/// One resolved sampling point: `m * (w[0] v[0] + w[1] v[1] + w[2] v[2] +
+/// w[3] v[3])` with `v[k]` the pixel at `corner[k]` of the channel's plane,
+/// or 0 when that corner is outside the image.
+#[derive(Clone, Copy, Default)]
+struct Point<T> {
+    weights: [T; 4],
+    corners: [usize; 4],
+    /// Bit k: corner k lies inside the image.
+    inside: u8,
+    mask: T,
+    kind: PointKind,
+}
+
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+enum PointKind {
+    /// Bilinear in the image.
+    #[default]
+    Bilinear,
+    /// At or beyond -1 / H / W: the sample is 0.
+    Outside,
+    /// A non-finite offset: the sample is NaN.
+    NotANumber,
+}
+
+/// The points of one column block (`n0 .. n0 + nc`) of one offset group,
+/// `taps x nc`, resolved tap by tap as rows ask for them.
+#[derive(Default)]
+struct SampleCache<T> {
+    points: Vec<Point<T>>,
+    ready: Vec<bool>,
+    key: Option<(usize, usize, usize)>,
 }
 
 impl<T: Float> PackB<T> for DeformColumns<'_, T> {
     fn pack(&self, k0: usize, kc: usize, n0: usize, nc: usize, nr: usize, panel: &mut [T]) {
         let s = &self.shape.conv;
         let taps = s.taps();
-        let [_, kw] = s.kernel;
-        let [out_h, out_w] = s.output;
-        let pixels = out_h * out_w;
         let [h, w] = s.input;
         let per_offset_group = (s.in_channels / self.shape.offset_groups.max(1)).max(1);
+        let mut cache = self.samples.borrow_mut();
         for p in 0..kc {
             let (ci, t) = ((k0 + p) / taps, (k0 + p) % taps);
-            let (i, j) = (t / kw, t % kw);
             let c = self.group * s.in_per_group() + ci;
             let og = c / per_offset_group;
+            if cache.key != Some((og, n0, nc)) {
+                cache.key = Some((og, n0, nc));
+                cache.points.resize(taps * nc, Point::default());
+                cache.ready.clear();
+                cache.ready.resize(taps, false);
+            }
+            if !cache.ready[t] {
+                self.resolve(og, t, n0, &mut cache.points[t * nc..][..nc]);
+                cache.ready[t] = true;
+            }
             let plane = &self.x[c * h * w..][..h * w];
-            let dy = &self.offset[(og * 2 * taps + 2 * t) * pixels..][..pixels];
-            let dx = &self.offset[(og * 2 * taps + 2 * t + 1) * pixels..][..pixels];
-            let mask = self.mask.map(|m| &m[(og * taps + t) * pixels..][..pixels]);
-            // The tap's integer position at output (0, 0), then per pixel.
-            let y0 = (i * s.dilation[0]) as i64 - s.padding.top;
-            let x0 = (j * s.dilation[1]) as i64 - s.padding.left;
-            for jp in 0..nc.div_ceil(nr) {
+            let points = &cache.points[t * nc..][..nc];
+            for (jp, points) in points.chunks(nr).enumerate() {
                 let dst = &mut panel[jp * nr * kc + p * nr..][..nr];
-                let first = n0 + jp * nr;
-                let len = nr.min(n0 + nc - first);
-                for (jj, d) in dst[..len].iter_mut().enumerate() {
-                    let q = first + jj;
-                    let (oy, ox) = (q / out_w, q % out_w);
-                    let base_y = T::from_f64(((oy * s.stride[0]) as i64 + y0) as f64);
-                    let base_x = T::from_f64(((ox * s.stride[1]) as i64 + x0) as f64);
-                    let v = sample(plane, [h, w], [base_y, dy[q]], [base_x, dx[q]]);
-                    *d = match mask {
-                        Some(m) => m[q] * v,
-                        None => v,
-                    };
+                for (d, point) in dst.iter_mut().zip(points) {
+                    *d = point.value(plane);
                 }
-                dst[len..].fill(T::ZERO);
+                dst[points.len()..].fill(T::ZERO);
             }
         }
     }
 }
 
-/// torchvision's `bilinear_interpolate` of `plane` (`h x w`) at
-/// `(base_y + dy, base_x + dx)`, the sums computed in the dtype (see the
-/// module docs); NaN for a non-finite offset.
-fn sample<T: Float>(
-    plane: &[T],
-    [h, w]: [usize; 2],
-    [base_y, dy]: [T; 2],
-    [base_x, dx]: [T; 2],
-) -> T {
-    if !dy.to_f64().is_finite() || !dx.to_f64().is_finite() {
-        return T::from_f64(f64::NAN);
-    }
-    let (y, x) = (base_y + dy, base_x + dx);
-    let minus_one = T::from_f64(-1.0);
-    if y <= minus_one || T::from_f64(h as f64) <= y || x <= minus_one || T::from_f64(w as f64) <= x
-    {
-        return T::ZERO;
-    }
-    let (y_low, x_low) = (y.floor(), x.floor());
-    let (ly, lx) = (y - y_low, x - x_low);
-    let one = T::from_f64(1.0);
-    let (hy, hx) = (one - ly, one - lx);
-    // Inside (-1, h) and (-1, w): the floors are small integers.
-    let (yl, xl) = (y_low.to_f64() as i64, x_low.to_f64() as i64);
-    let at = |yy: i64, xx: i64| {
-        if (0..h as i64).contains(&yy) && (0..w as i64).contains(&xx) {
-            plane[yy as usize * w + xx as usize]
-        } else {
-            T::ZERO
+impl<T: Float> DeformColumns<'_, T> {
+    /// The sampling points of tap `t` of offset group `og` for the output
+    /// pixels `n0 ..` (as many as `points`).
+    fn resolve(&self, og: usize, t: usize, n0: usize, points: &mut [Point<T>]) {
+        let s = &self.shape.conv;
+        let taps = s.taps();
+        let [_, kw] = s.kernel;
+        let [out_h, out_w] = s.output;
+        let pixels = out_h * out_w;
+        let (i, j) = (t / kw, t % kw);
+        let dy = &self.offset[(og * 2 * taps + 2 * t) * pixels..][..pixels];
+        let dx = &self.offset[(og * 2 * taps + 2 * t + 1) * pixels..][..pixels];
+        let mask = self.mask.map(|m| &m[(og * taps + t) * pixels..][..pixels]);
+        // The tap's integer position at output (0, 0), then per pixel, in
+        // i128 as the reference (validation bounds it by 2^67).
+        let y0 = i as i128 * s.dilation[0] as i128 - s.padding.top as i128;
+        let x0 = j as i128 * s.dilation[1] as i128 - s.padding.left as i128;
+        let [sh, sw] = s.stride.map(|v| v as i128);
+        let (mut oy, mut ox) = (n0 / out_w.max(1), n0 % out_w.max(1));
+        for (q, point) in (n0..).zip(points.iter_mut()) {
+            let base_y = T::from_f64((oy as i128 * sh + y0) as f64);
+            let base_x = T::from_f64((ox as i128 * sw + x0) as f64);
+            *point = if dy[q].to_f64().is_finite() && dx[q].to_f64().is_finite() {
+                Point::new(s.input, base_y + dy[q], base_x + dx[q])
+            } else {
+                Point {
+                    kind: PointKind::NotANumber,
+                    ..Point::default()
+                }
+            };
+            // Without a mask torchvision stores the sample itself; 1 * v is v.
+            point.mask = mask.map_or(T::from_f64(1.0), |m| m[q]);
+            ox += 1;
+            if ox == out_w {
+                (oy, ox) = (oy + 1, 0);
+            }
         }
-    };
-    let (v1, v2, v3, v4) = (
-        at(yl, xl),
-        at(yl, xl + 1),
-        at(yl + 1, xl),
-        at(yl + 1, xl + 1),
-    );
-    hy * hx * v1 + hy * lx * v2 + ly * hx * v3 + ly * lx * v4
+    }
+}
+
+impl<T: Float> Point<T> {
+    /// torchvision's `bilinear_interpolate` at the point `(y, x)` computed
+    /// in the dtype (see the module docs), resolved for every channel.
+    fn new([h, w]: [usize; 2], y: T, x: T) -> Self {
+        // Widening to f64 is exact, so these are the dtype's comparisons.
+        let (yf, xf) = (y.to_f64(), x.to_f64());
+        if yf <= -1.0 || h as f64 <= yf || xf <= -1.0 || w as f64 <= xf {
+            return Point {
+                kind: PointKind::Outside,
+                ..Point::default()
+            };
+        }
+        let (yl, xl) = (floor_inside(yf), floor_inside(xf));
+        let (ly, lx) = (y - T::from_f64(yl as f64), x - T::from_f64(xl as f64));
+        let one = T::from_f64(1.0);
+        let (hy, hx) = (one - ly, one - lx);
+        let mut point = Point {
+            weights: [hy * hx, hy * lx, ly * hx, ly * lx],
+            ..Point::default()
+        };
+        let cells = [(yl, xl), (yl, xl + 1), (yl + 1, xl), (yl + 1, xl + 1)];
+        for (k, (yy, xx)) in cells.into_iter().enumerate() {
+            if (0..h as i64).contains(&yy) && (0..w as i64).contains(&xx) {
+                point.corners[k] = yy as usize * w + xx as usize;
+                point.inside |= 1 << k;
+            }
+        }
+        point
+    }
+
+    /// `m * sample` on one channel's plane: the four corners summed in
+    /// torchvision's order, a corner outside the image read as 0.
+    #[inline(always)]
+    fn value(&self, plane: &[T]) -> T {
+        let v = match self.kind {
+            PointKind::Bilinear => {
+                let at = |k: usize| {
+                    if self.inside & (1 << k) != 0 {
+                        plane[self.corners[k]]
+                    } else {
+                        T::ZERO
+                    }
+                };
+                let [w1, w2, w3, w4] = self.weights;
+                w1 * at(0) + w2 * at(1) + w3 * at(2) + w4 * at(3)
+            }
+            PointKind::Outside => T::ZERO,
+            PointKind::NotANumber => T::from_f64(f64::NAN),
+        };
+        self.mask * v
+    }
+}
+
+/// `floor(v)` for `v` in (-1, 2^62) (inside the image): truncation, one less below zero (a
+/// conversion instead of a `floor` call, which the baseline x86-64 target
+/// has no instruction for).
+fn floor_inside(v: f64) -> i64 {
+    let t = v as i64;
+    if (t as f64) > v {
+        t - 1
+    } else {
+        t
+    }
 }

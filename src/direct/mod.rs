@@ -142,26 +142,16 @@ pub(crate) fn pool(threads: usize) -> Arc<rayon::ThreadPool> {
 }
 
 /// The element types the direct backend computes in: f32 and f64, with
-/// both the reference's and the kernels' element traits, and the few
-/// operations the bilinear sampler and the mean pool need in the dtype.
+/// both the reference's and the kernels' element traits, and the
+/// subtraction and division the bilinear sampler and the mean pool need in
+/// the dtype.
 pub(crate) trait Float:
     convoracle_reference::Element
     + convoracle_kernels::Element
     + std::ops::Sub<Output = Self>
     + std::ops::Div<Output = Self>
 {
-    /// The largest integer not above the value.
-    fn floor(self) -> Self;
 }
 
-impl Float for f32 {
-    fn floor(self) -> Self {
-        f32::floor(self)
-    }
-}
-
-impl Float for f64 {
-    fn floor(self) -> Self {
-        f64::floor(self)
-    }
-}
+impl Float for f32 {}
+impl Float for f64 {}
