@@ -8,8 +8,13 @@
 //! torchvision's `deformable_im2col` does (`src/verify/deform_coordinates.rs`
 //! bounds what rounding that sum costs; the reference uses the offset
 //! exactly). The packer writes B block by block straight into the GEMM's
-//! packed panels ([`DeformColumns`]), so the workspace is conv2d's: the
-//! packed weights and one B block per thread, whatever the image size.
+//! packed panels ([`DeformColumns`]), so the workspace is conv2d's (the
+//! packed weights and one B block per thread) plus, per thread, the
+//! resolved sampling points of one column block (`kh*kw x nc` points of
+//! four weights, four corner indices and the mask value), whatever the
+//! image size. Every channel of an offset group samples at the same
+//! points, so they are resolved once per (tap, column block) and each B
+//! element is then four loads and four multiply-adds.
 //!
 //! The sampler is torchvision's `bilinear_interpolate`, term for term: zero
 //! when the point is at or beyond -1 / H / W; otherwise the four corners
@@ -25,7 +30,7 @@ use super::Float;
 use crate::backend::Context;
 use crate::error::{Error, Result};
 use crate::problem_shape::ProblemShape;
-use convoracle_kernels::{Isa, PackB};
+use convoracle_kernels::{Element, Isa, PackB};
 use convoracle_reference::{DType, DeformShape, OpGeometry, Problem, Role};
 use std::cell::RefCell;
 
@@ -49,6 +54,19 @@ pub(crate) fn plan(
         ));
     };
     let gemm = DirectConv::gemm_only(&shape.conv, dtype, isa, context)?;
+    // The sampling points of one column block, per thread (outside the
+    // scratch: the packer owns them), within the memory limit too.
+    let nc = match dtype {
+        DType::F32 => <f32 as Element>::blocking(isa).nc,
+        DType::F64 => <f64 as Element>::blocking(isa).nc,
+    };
+    let pixels = shape.conv.output[0] * shape.conv.output[1];
+    let points = shape.conv.taps() as u128 * nc.min(pixels) as u128;
+    let bytes = points * std::mem::size_of::<Point<f64>>() as u128;
+    context.check_bytes(
+        bytes * context.thread_count() as u128,
+        "deform sampling points",
+    )?;
     OpPlan::new(problem, dtype, Deform { shape, gemm })
 }
 
