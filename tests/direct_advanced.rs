@@ -143,44 +143,43 @@ fn aspp(c: usize, b: usize, k: usize, [h, w]: [usize; 2], rates: &[usize]) -> Pr
 }
 
 /// Shapes past the blocking edges, each small enough for the exact
-/// reference: a reduction of 270 or 280 (two k blocks), 17 to 20 output
+/// reference: a reduction of 270 or 280 (two k blocks), 9 to 19 output
 /// channels (past every mr), 529 to 576 output pixels (past every nc).
 fn edge_cases() -> Vec<ProblemShape> {
     vec![
         deform(1, 30, 17, [8, 8], 1, 2),
         deform(1, 4, 6, [23, 23], 2, 2),
-        dynamic(3, 30, 17, 8, 1),
+        dynamic(2, 30, 17, 8, 1),
         dynamic(2, 4, 8, 24, 4),
         depthwise(6, 2, 17, 48, 2),
         depthwise(140, 2, 17, 5, 1),
         spatial(3, 5, 19, 24),
-        aspp(5, 6, 17, [10, 14], &[1, 12, 30]),
+        aspp(5, 6, 9, [10, 14], &[1, 12, 30]),
         aspp(3, 4, 5, [24, 24], &[2, 24]),
     ]
 }
 
-/// Runs `spec` on `direct` in both dtypes: bit-identical to the reference
-/// on integer data (the exact claim), within the direct bound on random data.
+/// Runs `spec` on `direct`: f64 on integer data bit-identical to the
+/// reference (the exact claim), f32 on random data within the direct bound
+/// (the suite runs every dtype with every data mode; here the pairs that
+/// keep the exact reference's time low).
 fn check(spec: &ProblemShape, threads: usize) -> Result<(), TestCaseError> {
     let direct = Direct::new();
-    for dtype in [DType::F32, DType::F64] {
-        for (data, algorithm) in [
-            (DataMode::Integer, Algorithm::Exact),
-            (DataMode::Random, Algorithm::Direct),
-        ] {
-            let algorithm = if spec.integer_exact() {
-                algorithm
-            } else {
-                Algorithm::Direct
-            };
-            let problem =
-                fill(spec, dtype, data, 7).map_err(|e| TestCaseError::fail(e.to_string()))?;
-            let out = run_planned(&direct, &problem, &Context::new().threads(threads))
-                .map_err(|e| TestCaseError::fail(e.to_string()))?;
-            let verdict = verify(&problem, &out, &Tolerance::new(algorithm))
-                .map_err(|e| TestCaseError::fail(e.to_string()))?;
-            prop_assert!(verdict.passed(), "{dtype} {data:?}: {verdict}\n{spec:?}");
-        }
+    for (dtype, data, algorithm) in [
+        (DType::F64, DataMode::Integer, Algorithm::Exact),
+        (DType::F32, DataMode::Random, Algorithm::Direct),
+    ] {
+        let algorithm = if spec.integer_exact() {
+            algorithm
+        } else {
+            Algorithm::Direct
+        };
+        let problem = fill(spec, dtype, data, 7).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let out = run_planned(&direct, &problem, &Context::new().threads(threads))
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let verdict = verify(&problem, &out, &Tolerance::new(algorithm))
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert!(verdict.passed(), "{dtype} {data:?}: {verdict}\n{spec:?}");
     }
     Ok(())
 }
