@@ -315,3 +315,29 @@ fn deform_coordinates_rounded_in_f32_pass_the_direct_bound() {
     let verdict = verify(&problem, &out, &Tolerance::new(Algorithm::Direct)).unwrap();
     assert!(verdict.passed(), "{verdict}");
 }
+
+/// The PyTorch / torchvision fixtures of these ops (fixtures/cases/), each
+/// computed by `direct` and verified under the direct claim (what
+/// `convoracle run --backend direct` then `verify-all` does).
+#[test]
+fn the_fixtures_pass_on_direct() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join("cases");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&root).unwrap() {
+        let dir = entry.unwrap().path();
+        if !dir.join("case.json").exists() {
+            continue;
+        }
+        let case = convoracle::case::read_case(&dir).unwrap();
+        if !OPS.contains(&case.problem.shape().kind()) {
+            continue;
+        }
+        let out = run_planned(&Direct::new(), &case.problem, &Context::new()).unwrap();
+        let verdict = verify(&case.problem, &out, &Tolerance::new(Algorithm::Direct)).unwrap();
+        assert!(verdict.passed(), "{}: {verdict}", dir.display());
+        checked += 1;
+    }
+    assert!(checked >= 5, "only {checked} fixtures of these ops");
+}
