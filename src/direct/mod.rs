@@ -5,12 +5,12 @@
 //! Each op family plans in its own file; this file dispatches and holds
 //! what they share (the ISA chosen at run time, the thread pools).
 
-use crate::backend::{run_planned, Backend, Context, Plan};
+use crate::backend::{run_planned, Backend, Context, Plan, Unsupported};
 use crate::error::Result;
 use crate::problem_shape::ProblemShape;
 use crate::{AnyProblem, AnyTensor};
 use convoracle_kernels::Isa;
-use convoracle_reference::{DType, OpKind, Problem, Tensor};
+use convoracle_reference::{ConvShape, DType, OpGeometry, OpKind, Problem, Tensor};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -73,7 +73,27 @@ impl Backend for Direct {
         "direct"
     }
 
-    // `supports`: the default (every op, every parameter, both dtypes).
+    fn supports(&self, problem: &ProblemShape, _: DType) -> std::result::Result<(), Unsupported> {
+        // Every op, every parameter, both dtypes, as long as the tap
+        // coordinates fit the i64 arithmetic of the packers (invalid
+        // problems are left to the plan's validation).
+        let Ok(geometry) = problem.geometry() else {
+            return Ok(());
+        };
+        let convs: Vec<ConvShape> = match &geometry {
+            OpGeometry::DepthwiseSeparable2d(d) => vec![d.depthwise, d.pointwise],
+            OpGeometry::SpatiallySeparable2d(s) => vec![s.vertical, s.horizontal],
+            OpGeometry::Aspp(a) => a.rates.iter().map(|&r| a.dilated_branch(r)).collect(),
+            other => other.conv().copied().into_iter().collect(),
+        };
+        if convs.iter().all(coordinates_fit) {
+            Ok(())
+        } else {
+            Err(Unsupported::new(format!(
+                "tap coordinates beyond 2^{COORDINATE_BITS} (padding, dilation or stride this large)"
+            )))
+        }
+    }
 
     fn plan<'a>(
         &'a self,
@@ -120,6 +140,26 @@ impl Backend for Direct {
             AnyTensor::F32(_) => unreachable!("an f64 plan returns f64"),
         }
     }
+}
+
+/// Tap coordinates (padding, kernel extent, strided output extent, input
+/// size) stay below 2^COORDINATE_BITS in magnitude, so that the packers'
+/// i64 sums of a few of them cannot overflow.
+const COORDINATE_BITS: u32 = 40;
+
+/// Whether every coordinate `shape` leads to is below 2^COORDINATE_BITS.
+fn coordinates_fit(shape: &ConvShape) -> bool {
+    let limit = 1u128 << COORDINATE_BITS;
+    let p = shape.padding;
+    let pads = [p.top, p.bottom, p.left, p.right].map(|v| v.unsigned_abs() as u128);
+    let extents = (0..2).flat_map(|a| {
+        [
+            shape.kernel[a].saturating_sub(1) as u128 * shape.dilation[a] as u128,
+            shape.output[a] as u128 * shape.stride[a] as u128,
+            shape.input[a] as u128,
+        ]
+    });
+    pads.into_iter().chain(extents).all(|v| v < limit)
 }
 
 /// The rayon pool of `threads` threads, built once per count and shared by
