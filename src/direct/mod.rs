@@ -75,8 +75,8 @@ impl Backend for Direct {
 
     fn supports(&self, problem: &ProblemShape, _: DType) -> std::result::Result<(), Unsupported> {
         // Every op, every parameter, both dtypes, as long as the tap
-        // coordinates fit the i64 arithmetic of the packers (invalid
-        // problems are left to the plan's validation).
+        // coordinates fit the packers' i64 sums and 32-bit tap tables
+        // (invalid problems are left to the plan's validation).
         let Ok(geometry) = problem.geometry() else {
             return Ok(());
         };
@@ -90,7 +90,7 @@ impl Backend for Direct {
             Ok(())
         } else {
             Err(Unsupported::new(format!(
-                "tap coordinates beyond 2^{COORDINATE_BITS} (padding, dilation or stride this large)"
+                "axes or tap coordinates of 2^{COORDINATE_BITS} or more (padding, dilation, stride or sizes this large)"
             )))
         }
     }
@@ -144,8 +144,9 @@ impl Backend for Direct {
 
 /// Tap coordinates (padding, kernel extent, strided output extent, input
 /// size) stay below 2^COORDINATE_BITS in magnitude, so that the packers'
-/// i64 sums of a few of them cannot overflow.
-const COORDINATE_BITS: u32 = 40;
+/// i64 sums of a few of them cannot overflow and every axis fits the
+/// transposed ops' 32-bit tap tables.
+const COORDINATE_BITS: u32 = 31;
 
 /// Whether every coordinate `shape` leads to is below 2^COORDINATE_BITS.
 fn coordinates_fit(shape: &ConvShape) -> bool {
