@@ -227,8 +227,14 @@ pub fn direct_ops(data: &[u8]) {
     };
     let moderate = |v: f64| v == 0.0 || (2f64.powi(-20)..=2f64.powi(20)).contains(&v.abs());
     let all_moderate = match &problem {
-        AnyProblem::F32(p) => p.tensors.values().all(|t| t.data().iter().all(|v| moderate(f64::from(*v)))),
-        AnyProblem::F64(p) => p.tensors.values().all(|t| t.data().iter().all(|v| moderate(*v))),
+        AnyProblem::F32(p) => p
+            .tensors
+            .values()
+            .all(|t| t.data().iter().all(|v| moderate(f64::from(*v)))),
+        AnyProblem::F64(p) => p
+            .tensors
+            .values()
+            .all(|t| t.data().iter().all(|v| moderate(*v))),
     };
     match verify(&problem, &out, &Tolerance::default()) {
         Ok(v) => assert!(
