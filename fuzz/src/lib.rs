@@ -8,6 +8,8 @@
 //!   writes and reads back bit for bit.
 //! - [`reference_ops`]: a problem of tiny shapes and extreme parameters
 //!   built from the bytes -> the exact reference -> verify.
+//! - [`direct_ops`]: the same problems -> the `direct` backend (every op,
+//!   one to three threads) -> checked against the reference.
 //!
 //! Every check panics (a crash for the fuzzer) only when convoracle breaks
 //! a promise: a panic of its own on some input, or an invariant violated.
@@ -180,6 +182,72 @@ where
                 "verify refused a wrong candidate: {e}"
             );
         }
+    }
+}
+
+/// A problem built from the bytes, computed by the `direct` backend and
+/// the reference: `direct` must not panic, must plan exactly the problems
+/// that validate (or stop at the memory limit, or at a feature it says it
+/// lacks through `supports`), give the output shape, and
+/// pass the `direct` bound wherever the data are moderate (every value 0
+/// or of magnitude in [2^-20, 2^20], so that no partial sum overflows or
+/// underflows; extreme values only have to run).
+pub fn direct_ops(data: &[u8]) {
+    use convoracle::backend::{run_planned, Backend, Context};
+    set_memory_limit(16 << 10);
+    let mut b = Bytes::new(data);
+    let Some(problem) = problem::build(&mut b) else {
+        return;
+    };
+    let threads = 1 + usize::from(b.byte() % 3);
+    let context = Context::new().threads(threads).memory_limit(1 << 20);
+    let direct = convoracle::direct::Direct::new();
+    let valid = problem.shape().output_shape();
+    let out = match (run_planned(&direct, &problem, &context), &valid) {
+        (Ok(out), Ok(shape)) => {
+            assert_eq!(out.shape(), shape.as_slice(), "direct's output shape");
+            out
+        }
+        (Ok(out), Err(e)) => panic!("direct computed {:?} but validation says {e}", out.shape()),
+        (Err(e), Ok(_)) => {
+            // The memory limit, or tap coordinates beyond what the backend
+            // says it supports (`Backend::supports`, checked first).
+            let lacking = direct.supports(&problem.shape(), problem.dtype()).is_err();
+            assert!(
+                lacking
+                    || matches!(
+                        e,
+                        convoracle::Error::Spec(convoracle::reference::Error::TooLarge { .. })
+                    ),
+                "valid problem, yet direct says: {e}"
+            );
+            return;
+        }
+        (Err(_), Err(_)) => return,
+    };
+    let moderate = |v: f64| v == 0.0 || (2f64.powi(-20)..=2f64.powi(20)).contains(&v.abs());
+    let all_moderate = match &problem {
+        AnyProblem::F32(p) => p
+            .tensors
+            .values()
+            .all(|t| t.data().iter().all(|v| moderate(f64::from(*v)))),
+        AnyProblem::F64(p) => p
+            .tensors
+            .values()
+            .all(|t| t.data().iter().all(|v| moderate(*v))),
+    };
+    match verify(&problem, &out, &Tolerance::default()) {
+        Ok(v) => assert!(
+            !all_moderate || v.status != Status::Fail,
+            "direct fails the direct bound on moderate data:\n{v}"
+        ),
+        Err(e) => assert!(
+            matches!(
+                e,
+                convoracle::Error::Spec(convoracle::reference::Error::TooLarge { .. })
+            ),
+            "verify refused direct's output: {e}"
+        ),
     }
 }
 

@@ -26,24 +26,26 @@
 //! # Scratch (bounded, independent of the image size)
 //! GEMM: `threads * (16 + packed_b_len(min(KC, C/g*kh*kw), min(NC,
 //! Ho*Wo), NR))` elements, at most `threads * (KC * round_up(NC, NR) + 16)` (for
-//! f32 on AVX-512, 256 x 512 + 16 per thread: 512 KiB), plus either one
-//! `MR x KC` weight panel per thread, when an output map fits one n block
-//! (`Ho*Wo <= NC`: the weights are packed panel by panel inside the GEMM),
-//! or the weights packed per call, `g * round_up(K/g, MR) * C/g*kh*kw`
-//! elements (the weight tensor's size up to the MR rounding); depthwise
-//! none.
+//! f32 on AVX-512, 256 x 512 + 16 per thread: 512 KiB), plus, when an output
+//! map needs more than one n block (`Ho*Wo > NC`), the weights packed per
+//! call, `g * round_up(K/g, MR) * C/g*kh*kw` elements (the weight tensor's
+//! size up to the MR rounding). With one n block the microkernels read the
+//! weights in place (`StreamedA`: each weight panel is used by one pass over
+//! B anyway, and transposing it into panels cost about half as much as the
+//! GEMM on ResNet-50's 7x7 layers); depthwise none.
 
 use super::im2col::{Im2col, Im2colGeometry};
+use super::op_plan::{Compute, OpPlan};
 use super::pointwise::Rows;
 use super::{depthwise, pool, Float};
-use crate::backend::{check_planned, Context, Plan};
+use crate::backend::Context;
 use crate::error::{Error, Result};
 use crate::problem_shape::ProblemShape;
-use crate::verify::{Algorithm, Tolerance};
 use convoracle_kernels::{
-    gemm, packed_a_len, packed_b_len, Element, Isa, MatMut, MatRef, PackA, PackedA, StreamedA,
+    gemm, packed_a_len, packed_b_len, Element, Isa, MatMut, MatRef, PackA, PackB, PackedA,
+    StreamedA,
 };
-use convoracle_reference::{ConvShape, DType, Op, OpGeometry, Problem, Role};
+use convoracle_reference::{ConvShape, DType, Op, OpGeometry, PaddingMode, Problem, Role};
 use rayon::prelude::*;
 
 /// How a planned conv2d is computed.
@@ -57,17 +59,20 @@ enum Lowering {
     Depthwise,
 }
 
-/// A planned conv2d (see the module docs).
-pub(crate) struct Conv2dPlan {
-    problem: ProblemShape,
-    dtype: DType,
-    output_shape: Vec<usize>,
+/// A planned conv2d (see the module docs): the convolution of the whole
+/// batch, reading the problem's input, weight and bias.
+pub(crate) struct Conv2d(DirectConv);
+
+/// A convolution planned on slices: the lowering, its geometry and scratch
+/// sizes. conv2d plans one; the composite ops plan one per step and
+/// deform_conv2d one whose B packer samples bilinearly.
+pub(crate) struct DirectConv {
     shape: ConvShape,
     geometry: Im2colGeometry,
     isa: Isa,
     threads: usize,
     lowering: Lowering,
-    /// Weights packed panel by panel inside the GEMM (no packed copy).
+    /// The weights read in place by the GEMM (no packed copy).
     stream_weights: bool,
     /// Scratch elements of the packed weights (all groups).
     weights: usize,
@@ -82,102 +87,206 @@ pub(crate) fn plan(
     dtype: DType,
     isa: Isa,
     context: &Context,
-) -> Result<Conv2dPlan> {
+) -> Result<OpPlan<Conv2d>> {
     let (Op::Conv2d(params), OpGeometry::Conv2d(shape)) = (&problem.op, problem.geometry()?) else {
         return Err(Error::Implementation(
             "conv2d::plan was given another op".to_string(),
         ));
     };
-    let output_shape = shape.output_shape();
-    let size = dtype.size() as u128;
-    let outputs: u128 = output_shape.iter().map(|&v| v as u128).product();
-    context.check_bytes(outputs * size, "output")?;
-
-    let unpadded = shape.padding == Default::default();
-    let lowering = if shape.in_per_group() == 1 && shape.groups > 1 {
-        Lowering::Depthwise
-    } else if shape.kernel == [1, 1] && shape.stride == [1, 1] && unpadded {
-        Lowering::Pointwise
-    } else {
-        Lowering::Im2col
-    };
-    let pixels = shape.output[0] * shape.output[1];
-    let reduction = shape.in_per_group() * shape.taps();
-    let blocking = match dtype {
-        DType::F32 => <f32 as Element>::blocking(isa),
-        DType::F64 => <f64 as Element>::blocking(isa),
-    };
-    // With one n block per (image, group) (small outputs: the deep layers
-    // of a network), each weight panel is used once per call: packed just
-    // before use (StreamedA), no packed copy of the weights is kept, and
-    // the threads pack their panels in parallel instead of one thread
-    // packing every weight before the GEMMs start.
-    let stream_weights = lowering != Lowering::Depthwise && pixels <= blocking.nc;
-    let (weights, per_thread) = match lowering {
-        Lowering::Depthwise => (0, 0),
-        _ if stream_weights => {
-            let panel = blocking.mr * blocking.kc.min(reduction);
-            let per_thread = packed_b_len(
-                blocking.kc.min(reduction),
-                blocking.nc.min(pixels),
-                blocking.nr,
-            ) + panel
-                + 16;
-            (0, per_thread)
-        }
-        _ => {
-            let weights = shape.groups as u128
-                * shape.out_per_group().div_ceil(blocking.mr) as u128
-                * blocking.mr as u128
-                * reduction as u128;
-            context.check_bytes(weights * size, "packed weights")?;
-            let per_thread = packed_b_len(
-                blocking.kc.min(reduction),
-                blocking.nc.min(pixels),
-                blocking.nr,
-            ) + 16;
-            (weights as usize, per_thread)
-        }
-    };
-    let threads = context.thread_count();
-    let scratch = weights as u128 + per_thread as u128 * threads as u128;
-    context.check_bytes(scratch * size, "scratch")?;
-    Ok(Conv2dPlan {
-        problem: problem.clone(),
+    let conv = DirectConv::new(
+        &shape,
+        params.flip_kernel,
+        params.padding_mode,
         dtype,
-        output_shape,
-        shape,
-        geometry: Im2colGeometry::new(&shape, params.flip_kernel, params.padding_mode),
         isa,
-        threads,
-        lowering,
-        stream_weights,
-        weights,
-        per_thread,
-    })
+        context,
+    )?;
+    OpPlan::new(problem, dtype, Conv2d(conv))
 }
 
-impl Conv2dPlan {
-    fn run<T: Float>(&self, problem: &Problem<T>, out: &mut [T], scratch: &mut [T]) -> Result<()> {
-        check_planned(self, problem, out.len(), scratch.len())?;
-        let x = problem.tensor(Role::Input)?.data();
-        let w = problem.tensor(Role::Weight)?.data();
-        let bias = problem.optional(Role::Bias).map(|b| b.data());
+/// `shape` for one sample of its batch: the steps of the ops that run
+/// sample by sample (a kernel per sample, an intermediate per sample).
+pub(crate) fn batch_one(shape: &ConvShape) -> ConvShape {
+    ConvShape { batch: 1, ..*shape }
+}
+
+impl DirectConv {
+    /// Plans the convolution `shape` (its lowering chosen from the shapes)
+    /// within `context`'s memory limit.
+    pub(crate) fn new(
+        shape: &ConvShape,
+        flip: bool,
+        mode: PaddingMode,
+        dtype: DType,
+        isa: Isa,
+        context: &Context,
+    ) -> Result<Self> {
+        let unpadded = shape.padding == Default::default();
+        let lowering = if shape.in_per_group() == 1 && shape.groups > 1 {
+            Lowering::Depthwise
+        } else if shape.kernel == [1, 1] && shape.stride == [1, 1] && unpadded {
+            Lowering::Pointwise
+        } else {
+            Lowering::Im2col
+        };
+        Self::with_lowering(shape, flip, mode, lowering, dtype, isa, context)
+    }
+
+    /// Plans the GEMM of `shape` (weights times a B of `C/g*kh*kw` rows and
+    /// `Ho*Wo` columns per (image, group)) for a caller that supplies its
+    /// own B packer through [`DirectConv::gemm_with`] (zeros padding).
+    pub(crate) fn gemm_only(
+        shape: &ConvShape,
+        dtype: DType,
+        isa: Isa,
+        context: &Context,
+    ) -> Result<Self> {
+        let mode = PaddingMode::Zeros;
+        Self::with_lowering(shape, false, mode, Lowering::Im2col, dtype, isa, context)
+    }
+
+    fn with_lowering(
+        shape: &ConvShape,
+        flip: bool,
+        mode: PaddingMode,
+        lowering: Lowering,
+        dtype: DType,
+        isa: Isa,
+        context: &Context,
+    ) -> Result<Self> {
+        let size = dtype.size() as u128;
+        let outputs: u128 = shape.output_shape().iter().map(|&v| v as u128).product();
+        context.check_bytes(outputs * size, "output")?;
+        let pixels = shape.output[0] * shape.output[1];
+        let reduction = shape.in_per_group() * shape.taps();
+        let blocking = match dtype {
+            DType::F32 => <f32 as Element>::blocking(isa),
+            DType::F64 => <f64 as Element>::blocking(isa),
+        };
+        let stream_weights = lowering != Lowering::Depthwise && pixels <= blocking.nc;
+        let (weights, per_thread) = match lowering {
+            Lowering::Depthwise => (0, 0),
+            _ if stream_weights => {
+                // A packing buffer of one panel, for weights not row-major
+                // (never the case here, but StreamedA accepts any layout).
+                let panel = blocking.mr * blocking.kc.min(reduction);
+                let per_thread = packed_b_len(
+                    blocking.kc.min(reduction),
+                    blocking.nc.min(pixels),
+                    blocking.nr,
+                ) + panel
+                    + 16;
+                (0, per_thread)
+            }
+            _ => {
+                let weights = shape.groups as u128
+                    * shape.out_per_group().div_ceil(blocking.mr) as u128
+                    * blocking.mr as u128
+                    * reduction as u128;
+                context.check_bytes(weights * size, "packed weights")?;
+                let per_thread = packed_b_len(
+                    blocking.kc.min(reduction),
+                    blocking.nc.min(pixels),
+                    blocking.nr,
+                ) + 16;
+                (weights as usize, per_thread)
+            }
+        };
+        let threads = context.thread_count();
+        let scratch = weights as u128 + per_thread as u128 * threads as u128;
+        context.check_bytes(scratch * size, "scratch")?;
+        Ok(DirectConv {
+            shape: *shape,
+            geometry: Im2colGeometry::new(shape, flip, mode),
+            isa,
+            threads,
+            lowering,
+            stream_weights,
+            weights,
+            per_thread,
+        })
+    }
+
+    /// The convolution's geometry.
+    pub(crate) fn shape(&self) -> &ConvShape {
+        &self.shape
+    }
+
+    /// Scratch elements [`DirectConv::run`] needs.
+    pub(crate) fn scratch_len(&self) -> usize {
+        self.weights + self.per_thread * self.threads
+    }
+
+    /// The lowering and threads, in words.
+    pub(crate) fn describe(&self) -> String {
+        let how = match self.lowering {
+            Lowering::Im2col => "implicit GEMM (im2col packer)",
+            Lowering::Pointwise => "GEMM on the input (1x1)",
+            Lowering::Depthwise => "direct depthwise kernel",
+        };
+        format!("{how}, {}, {} thread(s)", self.isa, self.threads)
+    }
+
+    /// `out = conv(x, w) + bias` on slices of the planned shapes (`x` the
+    /// whole input, `out` the whole output, C order), with `scratch` of
+    /// [`DirectConv::scratch_len`] elements.
+    pub(crate) fn run<T: Float>(
+        &self,
+        x: &[T],
+        w: &[T],
+        bias: Option<&[T]>,
+        out: &mut [T],
+        scratch: &mut [T],
+    ) {
         if out.is_empty() {
-            return Ok(());
+            return;
         }
         match self.lowering {
             Lowering::Depthwise => self.depthwise(x, w, bias, out),
-            Lowering::Im2col | Lowering::Pointwise => {
-                self.gemm(x, w, out, scratch);
-                if let Some(bias) = bias {
-                    self.add_bias(bias, out);
-                }
+            Lowering::Pointwise => {
+                let s = &self.shape;
+                let (cg, pixels) = (s.in_per_group(), s.output[0] * s.output[1]);
+                let group_input = cg * s.input[0] * s.input[1];
+                self.gemm_with(w, out, scratch, |n, g| {
+                    let at = (n * s.in_channels + g * cg) * s.input[0] * s.input[1];
+                    Rows::new(&x[at..][..group_input], pixels)
+                });
+            }
+            Lowering::Im2col => {
+                let s = &self.shape;
+                let cg = s.in_per_group();
+                let group_input = cg * s.input[0] * s.input[1];
+                self.gemm_with(w, out, scratch, |n, g| {
+                    let at = (n * s.in_channels + g * cg) * s.input[0] * s.input[1];
+                    Im2col::new(&self.geometry, &x[at..][..group_input])
+                });
             }
         }
-        Ok(())
+        if let (Some(bias), false) = (bias, self.lowering == Lowering::Depthwise) {
+            self.add_bias(bias, out);
+        }
+    }
+}
+
+impl Compute for Conv2d {
+    fn scratch_len(&self) -> usize {
+        self.0.scratch_len()
     }
 
+    fn describe(&self) -> String {
+        self.0.describe()
+    }
+
+    fn run<T: Float>(&self, problem: &Problem<T>, out: &mut [T], scratch: &mut [T]) -> Result<()> {
+        let x = problem.tensor(Role::Input)?.data();
+        let w = problem.tensor(Role::Weight)?.data();
+        let bias = problem.optional(Role::Bias).map(|b| b.data());
+        self.0.run(x, w, bias, out, scratch);
+        Ok(())
+    }
+}
+
+impl DirectConv {
     /// Runs `f` on the plan's pool, or inline for one thread.
     fn on_pool<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
         if self.threads == 1 {
@@ -209,7 +318,16 @@ impl Conv2dPlan {
         }
     }
 
-    fn gemm<T: Float>(&self, x: &[T], w: &[T], out: &mut [T], scratch: &mut [T]) {
+    /// `out[n, g] = W_g * B(n, g)` for every image n and group g, B
+    /// packed by `b_of(n, g)` (`C/g*kh*kw` rows, `Ho*Wo` columns), the
+    /// columns split over the plan's threads (see the module docs).
+    pub(crate) fn gemm_with<T: Float, B: PackB<T>>(
+        &self,
+        w: &[T],
+        out: &mut [T],
+        scratch: &mut [T],
+        b_of: impl Fn(usize, usize) -> B + Sync,
+    ) {
         let s = &self.shape;
         let (groups, kg) = (s.groups, s.out_per_group());
         let reduction = s.in_per_group() * s.taps();
@@ -221,7 +339,7 @@ impl Conv2dPlan {
             let streamed: Vec<StreamedA<'_, T>> = (0..groups)
                 .map(|g| StreamedA::new(self.isa, weights_of(g)))
                 .collect();
-            self.gemm_with(&streamed, x, out, scratch);
+            self.gemm_each(&streamed, out, scratch, b_of);
             return;
         }
         // The weights packed into the front of the scratch, group by group.
@@ -234,36 +352,27 @@ impl Conv2dPlan {
             rest = tail;
             packed.push(PackedA::in_buffer(self.isa, weights_of(g), buffer));
         }
-        self.gemm_with(&packed, x, out, scratch);
+        self.gemm_each(&packed, out, scratch, b_of);
     }
 
-    /// The GEMMs of every (image, group) block with group `g`'s weights
+    /// The GEMMs of every (image n, group g) block with group g's weights
     /// `a[g]`, the output columns split over the threads.
-    fn gemm_with<T: Float, A: PackA<T> + Sync>(
+    fn gemm_each<T: Float, A: PackA<T> + Sync, B: PackB<T>>(
         &self,
         a: &[A],
-        x: &[T],
         out: &mut [T],
         scratch: &mut [T],
+        b_of: impl Fn(usize, usize) -> B + Sync,
     ) {
         let s = &self.shape;
-        let (groups, cg, kg) = (s.groups, s.in_per_group(), s.out_per_group());
+        let (groups, kg) = (s.groups, s.out_per_group());
         let pixels = s.output[0] * s.output[1];
-        let group_input = cg * s.input[0] * s.input[1];
         let nr = T::blocking(self.isa).nr;
         let work = split_columns(out, s.batch * groups, kg, pixels, self.threads, nr);
         let run_part = |pieces: Vec<Piece<'_, T>>, scratch: &mut [T]| {
             for piece in pieces {
                 let (n, g) = (piece.block / groups, piece.block % groups);
-                let xg =
-                    &x[(n * s.in_channels + g * cg) * s.input[0] * s.input[1]..][..group_input];
-                if self.lowering == Lowering::Pointwise {
-                    let b = Rows::new(xg, pixels);
-                    gemm(&a[g], &b, piece.col0, piece.c, false, scratch);
-                } else {
-                    let b = Im2col::new(&self.geometry, xg);
-                    gemm(&a[g], &b, piece.col0, piece.c, false, scratch);
-                }
+                gemm(&a[g], &b_of(n, g), piece.col0, piece.c, false, scratch);
             }
         };
         if work.len() == 1 {
@@ -281,7 +390,7 @@ impl Conv2dPlan {
     }
 
     /// `out[n, k, ..] += bias[k]`, after the GEMM (one pass, in parallel).
-    fn add_bias<T: Float>(&self, bias: &[T], out: &mut [T]) {
+    pub(crate) fn add_bias<T: Float>(&self, bias: &[T], out: &mut [T]) {
         let pixels = self.shape.output[0] * self.shape.output[1];
         let k_all = self.shape.out_channels;
         let row = |(r, row): (usize, &mut [T])| {
@@ -347,53 +456,4 @@ fn split_columns<T: Copy>(
         }
     }
     work
-}
-
-impl Plan for Conv2dPlan {
-    fn problem(&self) -> &ProblemShape {
-        &self.problem
-    }
-
-    fn dtype(&self) -> DType {
-        self.dtype
-    }
-
-    fn output_shape(&self) -> &[usize] {
-        &self.output_shape
-    }
-
-    fn scratch_len(&self) -> usize {
-        self.weights + self.per_thread * self.threads
-    }
-
-    fn claim(&self) -> Tolerance {
-        Tolerance::new(Algorithm::Direct)
-    }
-
-    fn describe(&self) -> String {
-        let how = match self.lowering {
-            Lowering::Im2col => "implicit GEMM (im2col packer)",
-            Lowering::Pointwise => "GEMM on the input (1x1)",
-            Lowering::Depthwise => "direct depthwise kernel",
-        };
-        format!("{how}, {}, {} thread(s)", self.isa, self.threads)
-    }
-
-    fn execute_f32(
-        &self,
-        problem: &Problem<f32>,
-        out: &mut [f32],
-        scratch: &mut [f32],
-    ) -> Result<()> {
-        self.run(problem, out, scratch)
-    }
-
-    fn execute_f64(
-        &self,
-        problem: &Problem<f64>,
-        out: &mut [f64],
-        scratch: &mut [f64],
-    ) -> Result<()> {
-        self.run(problem, out, scratch)
-    }
 }

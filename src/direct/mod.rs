@@ -10,17 +10,22 @@ use crate::error::Result;
 use crate::problem_shape::ProblemShape;
 use crate::{AnyProblem, AnyTensor};
 use convoracle_kernels::Isa;
-use convoracle_reference::{DType, OpKind, Problem, Tensor};
+use convoracle_reference::{ConvShape, DType, OpGeometry, OpKind, Problem, Tensor};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
+mod aspp;
 mod backward_weight;
 mod col2im;
+mod composites;
 mod conv2d;
+mod deform;
 mod depthwise;
+mod dynamic;
 pub mod estimate;
 mod im2col;
 mod im2col_t;
+mod op_plan;
 mod pointwise;
 mod scalar;
 mod taps;
@@ -70,18 +75,24 @@ impl Backend for Direct {
     }
 
     fn supports(&self, problem: &ProblemShape, _: DType) -> std::result::Result<(), Unsupported> {
-        // Every parameter, both dtypes, of the ops that have landed
-        // (conv2d.rs; transposed.rs; backward_weight.rs).
-        match problem.kind() {
-            OpKind::Conv2d
-            | OpKind::ConvTranspose2d
-            | OpKind::Conv2dBackwardInput
-            | OpKind::Conv2dBackwardWeight => Ok(()),
-            kind @ (OpKind::DeformConv2d
-            | OpKind::DynamicConv2d
-            | OpKind::DepthwiseSeparable2d
-            | OpKind::SpatiallySeparable2d
-            | OpKind::Aspp) => Err(Unsupported::op(kind)),
+        // Every op, every parameter, both dtypes, as long as the tap
+        // coordinates fit the packers' i64 sums and 32-bit tap tables
+        // (invalid problems are left to the plan's validation).
+        let Ok(geometry) = problem.geometry() else {
+            return Ok(());
+        };
+        let convs: Vec<ConvShape> = match &geometry {
+            OpGeometry::DepthwiseSeparable2d(d) => vec![d.depthwise, d.pointwise],
+            OpGeometry::SpatiallySeparable2d(s) => vec![s.vertical, s.horizontal],
+            OpGeometry::Aspp(a) => a.rates.iter().map(|&r| a.dilated_branch(r)).collect(),
+            other => other.conv().copied().into_iter().collect(),
+        };
+        if convs.iter().all(coordinates_fit) {
+            Ok(())
+        } else {
+            Err(Unsupported::new(format!(
+                "axes or tap coordinates of 2^{COORDINATE_BITS} or more (padding, dilation, stride or sizes this large)"
+            )))
         }
     }
 
@@ -106,10 +117,14 @@ impl Backend for Direct {
             OpKind::Conv2dBackwardWeight => Ok(Box::new(backward_weight::WeightGradPlan::new(
                 problem, dtype, self.isa, context,
             )?)),
-            kind => Err(crate::backend::unsupported(
-                self.name(),
-                Unsupported::op(kind),
+            OpKind::DeformConv2d => Ok(Box::new(deform::plan(problem, dtype, self.isa, context)?)),
+            OpKind::DynamicConv2d => {
+                Ok(Box::new(dynamic::plan(problem, dtype, self.isa, context)?))
+            }
+            OpKind::DepthwiseSeparable2d | OpKind::SpatiallySeparable2d => Ok(Box::new(
+                composites::plan(problem, dtype, self.isa, context)?,
             )),
+            OpKind::Aspp => Ok(Box::new(aspp::plan(problem, dtype, self.isa, context)?)),
         }
     }
 
@@ -126,6 +141,27 @@ impl Backend for Direct {
             AnyTensor::F32(_) => unreachable!("an f64 plan returns f64"),
         }
     }
+}
+
+/// Tap coordinates (padding, kernel extent, strided output extent, input
+/// size) stay below 2^COORDINATE_BITS in magnitude, so that the packers'
+/// i64 sums of a few of them cannot overflow and every axis fits the
+/// transposed ops' 32-bit tap tables.
+const COORDINATE_BITS: u32 = 31;
+
+/// Whether every coordinate `shape` leads to is below 2^COORDINATE_BITS.
+fn coordinates_fit(shape: &ConvShape) -> bool {
+    let limit = 1u128 << COORDINATE_BITS;
+    let p = shape.padding;
+    let pads = [p.top, p.bottom, p.left, p.right].map(|v| v.unsigned_abs() as u128);
+    let extents = (0..2).flat_map(|a| {
+        [
+            shape.kernel[a].saturating_sub(1) as u128 * shape.dilation[a] as u128,
+            shape.output[a] as u128 * shape.stride[a] as u128,
+            shape.input[a] as u128,
+        ]
+    });
+    pads.into_iter().chain(extents).all(|v| v < limit)
 }
 
 /// The rayon pool of `threads` threads, built once per count and shared by
@@ -148,8 +184,16 @@ pub(crate) fn pool(threads: usize) -> Arc<rayon::ThreadPool> {
 }
 
 /// The element types the direct backend computes in: f32 and f64, with
-/// both the reference's and the kernels' element traits.
-pub(crate) trait Float: convoracle_reference::Element + convoracle_kernels::Element {}
+/// both the reference's and the kernels' element traits, and the
+/// subtraction and division the bilinear sampler and the mean pool need in
+/// the dtype.
+pub(crate) trait Float:
+    convoracle_reference::Element
+    + convoracle_kernels::Element
+    + std::ops::Sub<Output = Self>
+    + std::ops::Div<Output = Self>
+{
+}
 
 impl Float for f32 {}
 impl Float for f64 {}
