@@ -4,10 +4,11 @@
 use crate::backend::{Backend, Reference};
 use crate::direct::Direct;
 use crate::error::{Error, Result};
+use crate::exact::Exact;
 use crate::fft::Fft;
 
 /// The names of the backends this build has.
-pub const BACKENDS: &[&str] = &["reference", "direct", "fft"];
+pub const BACKENDS: &[&str] = &["reference", "exact", "direct", "fft"];
 
 /// The backend of a name, or a usage error listing the known ones.
 ///
@@ -19,6 +20,7 @@ pub const BACKENDS: &[&str] = &["reference", "direct", "fft"];
 pub fn by_name(name: &str) -> Result<Box<dyn Backend>> {
     match name {
         "reference" => Ok(Box::new(Reference)),
+        "exact" => Ok(Box::new(Exact)),
         "direct" => Ok(Box::new(Direct::new())),
         "fft" => Ok(Box::new(Fft::new())),
         other => Err(Error::Usage(format!(
