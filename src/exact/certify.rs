@@ -59,7 +59,8 @@ pub(crate) fn f32_from_f64_sum(sum: f64, magnitude: f64, terms: usize) -> Option
 /// with `sum |t| <= gamma_n T` and `sum |q| <= u T`; `low` sums those 2n
 /// values plainly, off by at most `gamma_{2n} (gamma_n + u) T`. Products
 /// near the underflow range have an inexact TwoProduct error `q`, off by at
-/// most 2^-1075 each: an absolute `terms * 2^-1074` covers them. The
+/// most 2^-1075 each, as are the roundings of `low` in the subnormal range:
+/// an absolute `(2 terms + 2) 2^-1074` covers them. The
 /// constant is doubled for the rounding of `T` itself.
 pub(crate) fn f64_from_double_double(
     high: f64,
@@ -78,7 +79,9 @@ pub(crate) fn f64_from_double_double(
     let g2n = gamma(2 * terms + 2)?;
     let gn = gamma(terms + 1)?;
     let tiny = f64::from_bits(1); // 2^-1074
-    let e = 2.0 * g2n * (gn + U) * magnitude * SLACK + (terms as f64 + 1.0) * tiny;
+                                  // The absolute term: n inexact TwoProducts near underflow and 2n
+                                  // roundings of `low` in the subnormal range, each at most 2^-1075.
+    let e = 2.0 * g2n * (gn + U) * magnitude * SLACK + (2.0 * terms as f64 + 2.0) * tiny;
     // `low -+ e` rounds once each; 2u (|low| + e) absorbs it.
     let e = e + 2.0 * U * (low.abs() + e) + tiny;
     let (lo, hi) = (high + (low - e), high + (low + e));

@@ -11,8 +11,10 @@
 //! * **float32** ([`fast_f32`]): the direct backend's GEMM machinery in
 //!   f64 (products of f32 are exact there), twice: the sums and the sums of
 //!   absolute values that bound their error.
-//! * **float64** ([`fast_f64`]): a double-double accumulation (TwoProduct
-//!   by FMA, TwoSum) over the reference's term lists, threaded.
+//! * **float64**: a double-double accumulation (TwoProduct, TwoSum): for
+//!   conv2d on im2col tiles, vectorised across pixels ([`conv2d_f64`]);
+//!   for the other ops, and for conv2d data near the underflow or overflow
+//!   range, over the reference's term lists ([`fast_f64`]), threaded.
 //! * **Which ops**: conv2d (every option: padding modes, flipped kernels,
 //!   groups, depthwise, bias), conv_transpose2d, conv2d_backward_input and
 //!   conv2d_backward_weight, whose terms are products of two factors. The
@@ -29,6 +31,7 @@
 //! a relative `gamma_n` of the reference's).
 
 mod certify;
+mod conv2d_f64;
 mod double_double;
 mod fallback;
 mod fast_f32;
@@ -41,7 +44,9 @@ use crate::backend::Context;
 use crate::direct::pool;
 use crate::error::Result;
 use crate::problem_shape::ProblemShape;
-use convoracle_reference::{Computed, Element, ElementTerms, OpKind, Problem, Tensor};
+use convoracle_reference::{
+    Computed, Element, ElementTerms, Op, OpGeometry, OpKind, Problem, Tensor,
+};
 use rayon::prelude::*;
 use std::ops::Range;
 
@@ -102,11 +107,18 @@ impl Certified for f32 {
 
 impl Certified for f64 {
     fn decide(
-        _: &Problem<f64>,
+        problem: &Problem<f64>,
         element_terms: &ElementTerms<'_, f64>,
         dims: [usize; 4],
         context: &Context,
     ) -> Result<Decided<f64>> {
+        if let (Op::Conv2d(params), OpGeometry::Conv2d(shape)) = (&problem.op, problem.geometry()?)
+        {
+            if conv2d_f64::in_safe_range(problem) {
+                let terms = element_terms.max_terms();
+                return conv2d_f64::decide(problem, params, &shape, terms, context);
+            }
+        }
         Ok(fast_f64::decide(
             element_terms,
             dims,
