@@ -89,5 +89,15 @@ fn run<T: Element + convoracle::exact::Certified>([c, h, w, k, kernel]: [usize; 
             report.elements,
             report.fallback_fraction()
         );
+        let start = Instant::now();
+        let (_, report) = convoracle::exact::compute_output(&p, &Context::new()).unwrap();
+        println!(
+            "{:?} {name}, output only (the backend's path): {:.1} ms, {} of {} fell back ({:.2e})",
+            T::DTYPE,
+            start.elapsed().as_secs_f64() * 1e3,
+            report.fallbacks,
+            report.elements,
+            report.fallback_fraction()
+        );
     }
 }

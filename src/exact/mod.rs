@@ -85,6 +85,7 @@ pub trait Certified: Element {
         element_terms: &ElementTerms<'_, Self>,
         dims: [usize; 4],
         context: &Context,
+        with_magnitudes: bool,
     ) -> Result<Decided<Self>>;
 }
 
@@ -94,6 +95,7 @@ impl Certified for f32 {
         element_terms: &ElementTerms<'_, f32>,
         _: [usize; 4],
         context: &Context,
+        with_magnitudes: bool,
     ) -> Result<Decided<f32>> {
         let shape = problem
             .tensors
@@ -101,7 +103,8 @@ impl Certified for f32 {
             .fold(ProblemShape::new(problem.op.clone()), |s, (role, t)| {
                 s.with(*role, t.shape())
             });
-        fast_f32::decide(problem, &shape, element_terms.max_terms(), context)
+        let terms = element_terms.max_terms();
+        fast_f32::decide(problem, &shape, terms, context, with_magnitudes)
     }
 }
 
@@ -111,6 +114,7 @@ impl Certified for f64 {
         element_terms: &ElementTerms<'_, f64>,
         dims: [usize; 4],
         context: &Context,
+        _: bool,
     ) -> Result<Decided<f64>> {
         if let (Op::Conv2d(params), OpGeometry::Conv2d(shape)) = (&problem.op, problem.geometry()?)
         {
@@ -155,6 +159,25 @@ pub fn compute<T: Certified>(
     problem: &Problem<T>,
     context: &Context,
 ) -> Result<(Computed<T>, ExactReport)> {
+    compute_with(problem, context, true)
+}
+
+/// [`compute`]'s output alone, without the magnitudes `S_i` (their
+/// entries are the bounds the fast path used), which lets a conv2d in
+/// float32 skip the GEMM of absolute values: what the `exact` backend runs.
+pub fn compute_output<T: Certified>(
+    problem: &Problem<T>,
+    context: &Context,
+) -> Result<(Tensor<T>, ExactReport)> {
+    let (computed, report) = compute_with(problem, context, false)?;
+    Ok((computed.output, report))
+}
+
+fn compute_with<T: Certified>(
+    problem: &Problem<T>,
+    context: &Context,
+    with_magnitudes: bool,
+) -> Result<(Computed<T>, ExactReport)> {
     let shape = problem.output_shape()?;
     let elements: usize = shape.iter().product();
     if !has_fast_path(problem.op.kind()) {
@@ -175,7 +198,7 @@ pub fn compute<T: Certified>(
         mut values,
         mut magnitudes,
     } = if elements > 0 && all_finite(problem) {
-        T::decide(problem, &element_terms, dims, context)?
+        T::decide(problem, &element_terms, dims, context, with_magnitudes)?
     } else {
         Decided {
             values: vec![None; elements],

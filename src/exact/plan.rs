@@ -1,7 +1,7 @@
 //! The engine as a backend named `exact`: claims `exact`, like the
 //! reference, and computes on the context's threads.
 
-use super::{compute, Certified};
+use super::{compute_output, Certified};
 use crate::backend::{check_planned, Backend, Context, Plan};
 use crate::error::Result;
 use crate::problem_shape::ProblemShape;
@@ -51,11 +51,11 @@ impl Backend for Exact {
     }
 
     fn run_f32(&self, problem: &Problem<f32>) -> Result<Tensor<f32>> {
-        Ok(compute(problem, &Context::new())?.0.output)
+        Ok(compute_output(problem, &Context::new())?.0)
     }
 
     fn run_f64(&self, problem: &Problem<f64>) -> Result<Tensor<f64>> {
-        Ok(compute(problem, &Context::new())?.0.output)
+        Ok(compute_output(problem, &Context::new())?.0)
     }
 }
 
@@ -76,8 +76,8 @@ impl ExactPlan {
         scratch_len: usize,
     ) -> Result<()> {
         check_planned(self, problem, out.len(), scratch_len)?;
-        let (computed, _) = compute(problem, &self.context)?;
-        out.copy_from_slice(computed.output.data());
+        let (output, _) = compute_output(problem, &self.context)?;
+        out.copy_from_slice(output.data());
         Ok(())
     }
 }
