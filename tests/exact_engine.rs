@@ -304,6 +304,17 @@ fn check<T: Element + exact::Certified>(
         )));
     }
     prop_assert_eq!(report.elements, expected.output.data().len());
+    // The backend's path (output only: f32 conv2d bounds T without a GEMM).
+    let (output, _) = exact::compute_output(&p, &Context::new().threads(threads))
+        .map_err(|e| TestCaseError::fail(format!("the engine failed: {e}")))?;
+    if let Some(i) = same_bits(output.data(), expected.output.data()) {
+        return Err(TestCaseError::fail(format!(
+            "{:?} {data:?}, output only: element {i}: engine {:?}, reference {:?}",
+            T::DTYPE,
+            output.data().get(i),
+            expected.output.data().get(i),
+        )));
+    }
     Ok(Some(report))
 }
 
