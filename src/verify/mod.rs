@@ -140,6 +140,18 @@ pub fn verify_against(
     check(problem, reference, candidate, tolerance, true)
 }
 
+/// As [`verify_against`], with the diagnosis of a failure only when
+/// `diagnose` is set (see [`verify_without_diagnosis`]).
+pub fn verify_against_with(
+    problem: &AnyProblem,
+    reference: &AnyComputed,
+    candidate: &AnyTensor,
+    tolerance: &Tolerance,
+    diagnose: bool,
+) -> Result<Verdict> {
+    check(problem, reference, candidate, tolerance, diagnose)
+}
+
 fn check(
     problem: &AnyProblem,
     reference: &AnyComputed,
