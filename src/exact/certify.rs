@@ -24,35 +24,52 @@ pub(crate) fn gamma(k: usize) -> Option<f64> {
     (ku < 1.0 / 64.0).then(|| ku / (1.0 - ku) * SLACK)
 }
 
-/// The f32 rounding of the exact sum `s` of at most `terms` products of two
-/// f32 (each exact in f64), given `sum`, an f64 sum of those products in any
-/// order, and `magnitude`, an f64 sum of their absolute values in any
-/// order. `None` when undecided or not finite.
+/// The f32 decision for sums of at most `n` products of two f32 (each
+/// exact in f64), its constants computed once per call.
 ///
-/// Bound: `|sum - s| <= gamma_{n-1} T` with `T = sum |p|`, and `T <=
-/// magnitude (1 + 2 gamma_n)`; every partial sum is a multiple of 2^-298, so
-/// no underflow enters. The two additions that form `lo` and `hi` round
-/// too; `4u (|sum| + e)` absorbs them.
-pub(crate) fn f32_from_f64_sum(sum: f64, magnitude: f64, terms: usize) -> Option<f32> {
-    if !sum.is_finite() || !magnitude.is_finite() {
-        return None;
-    }
-    if magnitude == 0.0 {
-        // Every term is a zero: the exact sum is zero, which the reference
-        // rounds to +0.0 whatever the signs of the zero terms.
-        return Some(0.0);
-    }
-    let g = gamma(terms)?;
-    let e = g * magnitude * (1.0 + 2.0 * g) * SLACK;
-    let e = e + 4.0 * U * (sum.abs() + e);
-    let (lo, hi) = ((sum - e) as f32, (sum + e) as f32);
-    (lo.to_bits() == hi.to_bits()).then_some(lo)
+/// Bound: `|sum - s| <= gamma_{n-1} T` with `T = sum |p|`, for an f64 sum in
+/// any order, and `T <= magnitude (1 + 2 gamma_n)` for an f64 sum of the
+/// `|p|` (or any upper bound of `T`); every partial sum is a multiple of
+/// 2^-298, so no underflow enters. The two additions that form `lo` and
+/// `hi` round too; `4u (|sum| + e)` absorbs them.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct F32Decision {
+    /// `e = factor * magnitude`: `gamma_n (1 + 2 gamma_n)` with slack.
+    factor: f64,
 }
 
-/// The f64 rounding of the exact sum `s` of at most `terms` terms, given a
-/// double-double `(high, low)` from [`super::double_double`] and
-/// `magnitude`, the f64 sum of the terms' rounded absolute values.
-/// `None` when undecided or not finite.
+impl F32Decision {
+    /// The decision for sums of at most `terms` terms; `None` when no
+    /// useful bound exists (about 2^50 terms).
+    pub(crate) fn new(terms: usize) -> Option<Self> {
+        let g = gamma(terms)?;
+        Some(F32Decision {
+            factor: g * (1.0 + 2.0 * g) * SLACK,
+        })
+    }
+
+    /// The f32 rounding of the exact sum, given `sum`, its f64 sum, and
+    /// `magnitude`, an upper bound of `sum |p|` as above. `None` when
+    /// undecided or not finite.
+    #[inline]
+    pub(crate) fn decide(&self, sum: f64, magnitude: f64) -> Option<f32> {
+        if !sum.is_finite() || !magnitude.is_finite() {
+            return None;
+        }
+        if magnitude == 0.0 {
+            // Every term is a zero: the exact sum is zero, which the reference
+            // rounds to +0.0 whatever the signs of the zero terms.
+            return Some(0.0);
+        }
+        let e = self.factor * magnitude;
+        let e = e + 4.0 * U * (sum.abs() + e);
+        let (lo, hi) = ((sum - e) as f32, (sum + e) as f32);
+        (lo.to_bits() == hi.to_bits()).then_some(lo)
+    }
+}
+
+/// The f64 decision for double-double sums of at most `n` terms, its
+/// constants computed once per call.
 ///
 /// Bound (Ogita, Rump and Oishi 2005, Dot2, for the pair before its final
 /// addition): the TwoSum errors are exact, so `s = high + sum(t) + sum(q)`
@@ -60,32 +77,61 @@ pub(crate) fn f32_from_f64_sum(sum: f64, magnitude: f64, terms: usize) -> Option
 /// values plainly, off by at most `gamma_{2n} (gamma_n + u) T`. Products
 /// near the underflow range have an inexact TwoProduct error `q`, off by at
 /// most 2^-1075 each, as are the roundings of `low` in the subnormal range:
-/// an absolute `(2 terms + 2) 2^-1074` covers them. The
-/// constant is doubled for the rounding of `T` itself.
-pub(crate) fn f64_from_double_double(
-    high: f64,
-    low: f64,
-    magnitude: f64,
-    terms: usize,
-) -> Option<f64> {
-    if !high.is_finite() || !low.is_finite() || !magnitude.is_finite() {
-        return None;
+/// an absolute `(2 terms + 2) 2^-1074` covers them. The constant is doubled
+/// for the rounding of `T` itself.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct F64Decision {
+    factor: f64,
+    absolute: f64,
+}
+
+impl F64Decision {
+    /// The decision for sums of at most `terms` terms; `None` when no
+    /// useful bound exists.
+    pub(crate) fn new(terms: usize) -> Option<Self> {
+        let g2n = gamma(2 * terms + 2)?;
+        let gn = gamma(terms + 1)?;
+        Some(F64Decision {
+            factor: 2.0 * g2n * (gn + U) * SLACK,
+            absolute: (2.0 * terms as f64 + 2.0) * TINY,
+        })
     }
-    if magnitude == 0.0 {
-        // Every product rounded to zero: the exact sum may still be a
-        // nonzero subnormal product; only the exact path knows its sign.
-        return None;
+
+    /// The f64 rounding of the exact sum, given a double-double
+    /// `(high, low)` from [`super::double_double`] (or the same algorithm)
+    /// and `magnitude`, the f64 sum of the terms' rounded absolute values.
+    /// `None` when undecided or not finite.
+    #[inline]
+    pub(crate) fn decide(&self, high: f64, low: f64, magnitude: f64) -> Option<f64> {
+        if !high.is_finite() || !low.is_finite() || !magnitude.is_finite() {
+            return None;
+        }
+        if magnitude == 0.0 {
+            // Every product rounded to zero: the exact sum may still be a
+            // nonzero subnormal product; only the exact path knows its sign.
+            return None;
+        }
+        let e = self.factor * magnitude + self.absolute;
+        // `low -+ e` rounds once each; 2u (|low| + e) absorbs it.
+        let e = e + 2.0 * U * (low.abs() + e) + TINY;
+        let (lo, hi) = (high + (low - e), high + (low + e));
+        (lo.to_bits() == hi.to_bits()).then_some(lo)
     }
-    let g2n = gamma(2 * terms + 2)?;
-    let gn = gamma(terms + 1)?;
-    let tiny = f64::from_bits(1); // 2^-1074
-                                  // The absolute term: n inexact TwoProducts near underflow and 2n
-                                  // roundings of `low` in the subnormal range, each at most 2^-1075.
-    let e = 2.0 * g2n * (gn + U) * magnitude * SLACK + (2.0 * terms as f64 + 2.0) * tiny;
-    // `low -+ e` rounds once each; 2u (|low| + e) absorbs it.
-    let e = e + 2.0 * U * (low.abs() + e) + tiny;
-    let (lo, hi) = (high + (low - e), high + (low + e));
-    (lo.to_bits() == hi.to_bits()).then_some(lo)
+}
+
+/// The smallest positive f64, 2^-1074.
+const TINY: f64 = f64::from_bits(1);
+
+/// [`F32Decision::decide`] for one sum (tests).
+#[cfg(test)]
+fn f32_from_f64_sum(sum: f64, magnitude: f64, terms: usize) -> Option<f32> {
+    F32Decision::new(terms)?.decide(sum, magnitude)
+}
+
+/// [`F64Decision::decide`] for one sum (tests).
+#[cfg(test)]
+fn f64_from_double_double(high: f64, low: f64, magnitude: f64, terms: usize) -> Option<f64> {
+    F64Decision::new(terms)?.decide(high, low, magnitude)
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@
 //! that once for the whole problem, and a problem outside it takes the
 //! exact path.
 
-use super::certify::f64_from_double_double;
+use super::certify::F64Decision;
 use super::Decided;
 use crate::backend::Context;
 use crate::direct::pool;
@@ -69,6 +69,7 @@ pub(crate) fn decide(
     let tiles = pixels.div_ceil(TILE);
     let units = s.batch * s.groups * tiles;
     let output_len = s.batch * s.out_channels * pixels;
+    let decision = F64Decision::new(terms);
     context.check_bytes((rows * TILE * 2 * 8) as u128, "im2col tile")?;
     // The weights split once, in the reference's term order per kernel:
     // (ci, i, j) reads w[k, ci, i', j'] (flipped taps for true convolution).
@@ -162,7 +163,7 @@ pub(crate) fn decide(
             }
             out.extend((0..len).map(|q| {
                 (
-                    f64_from_double_double(high[q], low[q], mag[q], terms),
+                    decision.and_then(|d| d.decide(high[q], low[q], mag[q])),
                     mag[q],
                 )
             }));

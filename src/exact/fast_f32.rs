@@ -4,7 +4,7 @@
 //! threaded, in whatever order its lowering chooses: im2col, pointwise,
 //! depthwise, transposed or weight-gradient GEMM), and run again on the
 //! absolute values it gives `T = sum |x| |w|`, which bounds the error of
-//! the first run. [`super::certify::f32_from_f64_sum`] decides each element.
+//! the first run. [`F32Decision`] decides each element.
 //!
 //! When the caller needs the output alone (not the magnitudes `S_i`), a
 //! conv2d skips the second run: `T` of element (n, k, ..) is at most
@@ -12,7 +12,7 @@
 //! value of the group's input planes, or a padding zero), a bound that is
 //! looser than `T` but almost never changes a decision on real data.
 
-use super::certify::f32_from_f64_sum;
+use super::certify::F32Decision;
 use super::Decided;
 use crate::any::{AnyProblem, AnyTensor};
 use crate::backend::{execute, Backend, Context};
@@ -49,19 +49,37 @@ pub(crate) fn decide(
         }
     };
     let sums = run(widened(|v| v as f64))?;
-    let magnitudes = match (&problem.op, with_magnitudes) {
-        (Op::Conv2d(_), false) => conv2d_bounds(problem, terms)?,
-        _ => run(widened(|v| (v as f64).abs()))?,
+    let Some(decision) = F32Decision::new(terms) else {
+        let values = vec![None; sums.len()];
+        return Ok(Decided {
+            values,
+            magnitudes: vec![0.0; sums.len()],
+        });
     };
+    if let (Op::Conv2d(_), false) = (&problem.op, with_magnitudes) {
+        // One bound per output plane (n, k); the magnitudes are not needed
+        // (zeros, never touched, cost no memory traffic).
+        let planes = conv2d_bounds(problem, terms)?;
+        let pixels = sums.len() / planes.len().max(1);
+        let values = super::on_threads(context, sums.len(), |range| {
+            range
+                .map(|i| decision.decide(sums[i], planes[i / pixels]))
+                .collect()
+        });
+        let magnitudes = vec![0.0; sums.len()];
+        return Ok(Decided { values, magnitudes });
+    }
+    let magnitudes = run(widened(|v| (v as f64).abs()))?;
     let values = super::on_threads(context, sums.len(), |range| {
         range
-            .map(|i| f32_from_f64_sum(sums[i], magnitudes[i], terms))
+            .map(|i| decision.decide(sums[i], magnitudes[i]))
             .collect()
     });
     Ok(Decided { values, magnitudes })
 }
 
-/// Per element of a conv2d, an upper bound of `T = sum |term|`: the largest
+/// Per output plane (n, k) of a conv2d, an upper bound of `T = sum |term|`
+/// of its elements: the largest
 /// input magnitude of the image's group times the kernel's 1-norm, plus
 /// the bias, with `gamma` for the rounding of the norm, the product and the
 /// sum.
@@ -76,10 +94,9 @@ fn conv2d_bounds(problem: &Problem<f32>, terms: usize) -> Result<Vec<f64>> {
     let bias = problem.optional(Role::Bias).map(|b| b.data());
     let (cg, kg) = (s.in_per_group(), s.out_per_group());
     let plane = s.input[0] * s.input[1];
-    let pixels = s.output[0] * s.output[1];
     let reduction = cg * s.taps();
     let slack = 1.0 + 2.0 * super::certify::gamma(terms + 3).unwrap_or(f64::INFINITY);
-    let mut bounds = Vec::with_capacity(s.batch * s.out_channels * pixels);
+    let mut bounds = Vec::with_capacity(s.batch * s.out_channels);
     for n in 0..s.batch {
         // The largest input magnitude of each group of image n.
         let largest: Vec<f64> = (0..s.groups)
@@ -96,7 +113,7 @@ fn conv2d_bounds(problem: &Problem<f32>, terms: usize) -> Result<Vec<f64>> {
                 .sum();
             let b = bias.map_or(0.0, |b| (b[k] as f64).abs());
             let bound = (largest * norm + b) * slack;
-            bounds.extend(std::iter::repeat_n(bound, pixels));
+            bounds.push(bound);
         }
     }
     Ok(bounds)

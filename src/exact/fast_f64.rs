@@ -1,10 +1,10 @@
 //! The fast path for float64 data: products are not exact in f64, so each
 //! element is accumulated as a double-double ([`super::double_double`]) over
 //! the reference's own term lists, threaded over output elements, and
-//! decided by [`super::certify::f64_from_double_double`]. Its magnitude is
+//! decided by [`F64Decision`]. Its magnitude is
 //! summed in the reference's order, so `S_i` is the reference's bit for bit.
 
-use super::certify::f64_from_double_double;
+use super::certify::F64Decision;
 use super::double_double::DoubleDouble;
 use super::{index_of, Decided};
 use crate::backend::Context;
@@ -19,12 +19,13 @@ pub(crate) fn decide(
     context: &Context,
 ) -> Decided<f64> {
     let elements = dims.iter().product();
+    let decision = F64Decision::new(terms);
     let pairs: Vec<(Option<f64>, f64)> = super::on_threads(context, elements, |range| {
         range
             .map(|i| {
                 let mut sum = DoubleDouble::default();
                 element_terms.each(index_of(i, dims), |factors| sum.add_term(factors));
-                let value = f64_from_double_double(sum.high, sum.low, sum.magnitude, terms);
+                let value = decision.and_then(|d| d.decide(sum.high, sum.low, sum.magnitude));
                 (value, sum.magnitude)
             })
             .collect()
