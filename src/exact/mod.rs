@@ -197,12 +197,22 @@ fn compute_with<T: Certified>(
     let Decided {
         mut values,
         mut magnitudes,
-    } = if elements > 0 && all_finite(problem) {
-        T::decide(problem, &element_terms, dims, context, with_magnitudes)?
-    } else {
-        Decided {
+    } = {
+        let undecided = || Decided {
             values: vec![None; elements],
             magnitudes: vec![0.0; elements],
+        };
+        // An empty operand leaves every element a bias or the empty sum (and
+        // its other dims are bounded by no data, so the fast path's tables
+        // could be huge): the exact path is cheap and safe there.
+        let operands_filled = problem.tensors.values().all(|t| !t.data().is_empty());
+        if elements > 0 && operands_filled && all_finite(problem) {
+            // The fast path is an optimisation: when it cannot run (a scratch
+            // over the context's memory limit), the exact path still can.
+            T::decide(problem, &element_terms, dims, context, with_magnitudes)
+                .unwrap_or_else(|_| undecided())
+        } else {
+            undecided()
         }
     };
     let undecided: Vec<usize> = (0..elements).filter(|&i| values[i].is_none()).collect();
