@@ -23,7 +23,9 @@
 //!   itself: every element counts as a fallback.
 //! * **Non-finite inputs**: when any operand holds a NaN or an infinity,
 //!   every element takes the exact path, which owns the IEEE rules (the
-//!   fast path cannot tell which terms a NaN reached).
+//!   fast path cannot tell which terms a NaN reached). Likewise when an
+//!   operand is empty, or the fast path cannot run within the context's
+//!   memory limit.
 //!
 //! The magnitudes `S_i` returned beside the output are the reference's
 //! bit for bit for float64 data and for fallback elements; for float32
