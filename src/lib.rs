@@ -15,6 +15,7 @@ pub mod bench;
 pub mod case;
 pub mod direct;
 pub mod error;
+pub mod exact;
 pub mod fft;
 pub mod mutants;
 pub mod problem_features;

@@ -56,7 +56,7 @@ fn main() -> ExitCode {
     }
     let result = match &args.command {
         Command::Run(a) => cli::run::run(a, &context),
-        Command::Verify(a) => cli::verify::run(a),
+        Command::Verify(a) => cli::verify::run(a, &context),
         Command::VerifyAll(a) => cli::verify_all::run(a),
         Command::Export(a) => cli::export::run(a),
         Command::Bench(a) => cli::bench::run(a, &context),

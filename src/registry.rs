@@ -5,10 +5,11 @@ use crate::auto::Auto;
 use crate::backend::{Backend, Reference};
 use crate::direct::Direct;
 use crate::error::{Error, Result};
+use crate::exact::Exact;
 use crate::fft::Fft;
 
 /// The names of the backends this build has.
-pub const BACKENDS: &[&str] = &["reference", "direct", "fft", "auto"];
+pub const BACKENDS: &[&str] = &["reference", "exact", "direct", "fft", "auto"];
 
 /// The backend of a name, or a usage error listing the known ones.
 ///
@@ -20,6 +21,7 @@ pub const BACKENDS: &[&str] = &["reference", "direct", "fft", "auto"];
 pub fn by_name(name: &str) -> Result<Box<dyn Backend>> {
     match name {
         "reference" => Ok(Box::new(Reference)),
+        "exact" => Ok(Box::new(Exact)),
         "direct" => Ok(Box::new(Direct::new())),
         "fft" => Ok(Box::new(Fft::new())),
         "auto" => Ok(Box::new(Auto::new())),

@@ -24,6 +24,7 @@ pub mod error;
 pub mod exact;
 pub mod spec;
 pub mod tensor;
+pub mod terms;
 
 mod aspp;
 mod backward;
@@ -38,6 +39,7 @@ pub use error::{Error, Result};
 pub use exact::ExactSum;
 pub use spec::*;
 pub use tensor::Tensor;
+pub use terms::ElementTerms;
 
 /// The reference result: the correctly rounded output and, per element, the
 /// magnitude `S_i` (sum of the absolute values of the terms).

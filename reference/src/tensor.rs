@@ -160,6 +160,7 @@ impl<T: Copy + Default> Tensor<T> {
     }
 
     /// The element at (n, c, h, w) of a rank-4 tensor.
+    #[inline]
     pub fn at4(&self, n: usize, c: usize, h: usize, w: usize) -> T {
         let s = &self.shape;
         debug_assert!(s.len() == 4 && n < s[0] && c < s[1] && h < s[2] && w < s[3]);

@@ -6,7 +6,9 @@
 
 use clap::Args;
 use convoracle::case::{npy, read_case};
-use convoracle::verify::{verify, Accumulation, Algorithm, Tolerance, WinogradTile};
+use convoracle::verify::{
+    verify_against_with, Accumulation, Algorithm, AnyComputed, Tolerance, WinogradTile,
+};
 use convoracle::Error;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -87,15 +89,23 @@ pub struct VerifyArgs {
 }
 
 /// Reads the case and the candidate, verifies, prints the verdict.
-pub fn run(args: &VerifyArgs) -> convoracle::Result<ExitCode> {
+///
+/// The reference is the certified `exact` engine's, on `context`'s threads
+/// (the same bits as the reference crate for any thread count).
+pub fn run(args: &VerifyArgs, context: &convoracle::Context) -> convoracle::Result<ExitCode> {
     let tolerance = args.claim.tolerance()?;
     let case = read_case(&args.case)?;
     let candidate = npy::read_dtype(&args.candidate, case.problem.dtype())?;
-    let verdict = if args.no_diagnosis {
-        convoracle::verify::verify_without_diagnosis(&case.problem, &candidate, &tolerance)?
-    } else {
-        verify(&case.problem, &candidate, &tolerance)?
-    };
+    // The reference by the certified engine, with its report of how many
+    // elements needed the exact fallback (printed with --json).
+    let (reference, exact) = AnyComputed::compute_exact(&case.problem, context)?;
+    let verdict = verify_against_with(
+        &case.problem,
+        &reference,
+        &candidate,
+        &tolerance,
+        !args.no_diagnosis,
+    )?;
     if args.json {
         // The full verdict, plus the flat record every aggregate is built from.
         let mut json = verdict.to_json();
@@ -106,6 +116,7 @@ pub fn run(args: &VerifyArgs) -> convoracle::Result<ExitCode> {
         let record =
             convoracle::verify::CheckRecord::from_verdict(&name, "candidate", &verdict, None);
         json["record"] = serde_json::to_value(record).unwrap_or_default();
+        json["exact"] = serde_json::to_value(exact).unwrap_or_default();
         println!("{json}");
     } else {
         println!("case: {}", args.case.display());

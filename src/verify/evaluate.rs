@@ -6,8 +6,10 @@ use super::bounds;
 use super::compare::{self, Comparison};
 use super::tolerance::Tolerance;
 use crate::any::AnyProblem;
+use crate::backend::Context;
 use crate::error::Result;
-use convoracle_reference::{compute, Computed, DType, Problem};
+use crate::exact;
+use convoracle_reference::{Computed, DType, Problem};
 
 /// Bounds and comparison of a candidate (C order, the reference's shape)
 /// against a reference of `problem`.
@@ -49,9 +51,13 @@ pub fn widen(problem: &AnyProblem) -> Problem<f64> {
 /// Computes the exact reference of a widened problem in `dtype` (narrowing
 /// is exact for tensors that came from `dtype` and were only rearranged,
 /// negated or doubled) and widens the result again.
+///
+/// Computed by the certified engine ([`crate::exact`]) on one thread: the
+/// reference crate's bits.
 pub fn compute_as(problem: &Problem<f64>, dtype: DType) -> Result<Computed<f64>> {
+    let context = Context::new();
     match dtype {
-        DType::F64 => Ok(compute(problem)?),
+        DType::F64 => Ok(exact::compute(problem, &context)?.0),
         DType::F32 => {
             let narrow = Problem {
                 op: problem.op.clone(),
@@ -61,7 +67,7 @@ pub fn compute_as(problem: &Problem<f64>, dtype: DType) -> Result<Computed<f64>>
                     .map(|(r, t)| (*r, t.map(|v| v as f32)))
                     .collect(),
             };
-            let c = compute(&narrow)?;
+            let (c, _) = exact::compute(&narrow, &context)?;
             Ok(Computed {
                 output: c.output.map(|v| v as f64),
                 magnitude: c.magnitude,

@@ -52,8 +52,10 @@ pub use tolerance::{Accumulation, Algorithm, Tolerance, WinogradTile, C_FFT};
 pub use verdict::{FailureKind, Status, Verdict};
 
 use crate::any::{AnyProblem, AnyTensor};
+use crate::backend::Context;
 use crate::error::{Error, Result};
-use convoracle_reference::{compute, Computed, DType};
+use crate::exact::{self, ExactReport};
+use convoracle_reference::{Computed, DType};
 use evaluate::{evaluate, widen};
 
 /// A reference result of either dtype.
@@ -66,11 +68,25 @@ pub enum AnyComputed {
 }
 
 impl AnyComputed {
-    /// Computes the exact reference of `problem`.
+    /// Computes the exact reference of `problem`, on one thread, by the
+    /// certified engine ([`crate::exact`]: the reference crate's bits, fast).
     pub fn compute(problem: &AnyProblem) -> Result<Self> {
+        Ok(Self::compute_exact(problem, &Context::new())?.0)
+    }
+
+    /// Computes the exact reference of `problem` by the certified engine on
+    /// `context`'s threads, with the engine's report (how many elements
+    /// needed its exact fallback).
+    pub fn compute_exact(problem: &AnyProblem, context: &Context) -> Result<(Self, ExactReport)> {
         Ok(match problem {
-            AnyProblem::F32(p) => AnyComputed::F32(compute(p)?),
-            AnyProblem::F64(p) => AnyComputed::F64(compute(p)?),
+            AnyProblem::F32(p) => {
+                let (c, r) = exact::compute(p, context)?;
+                (AnyComputed::F32(c), r)
+            }
+            AnyProblem::F64(p) => {
+                let (c, r) = exact::compute(p, context)?;
+                (AnyComputed::F64(c), r)
+            }
         })
     }
 
@@ -128,6 +144,18 @@ pub fn verify_against(
     tolerance: &Tolerance,
 ) -> Result<Verdict> {
     check(problem, reference, candidate, tolerance, true)
+}
+
+/// As [`verify_against`], with the diagnosis of a failure only when
+/// `diagnose` is set (see [`verify_without_diagnosis`]).
+pub fn verify_against_with(
+    problem: &AnyProblem,
+    reference: &AnyComputed,
+    candidate: &AnyTensor,
+    tolerance: &Tolerance,
+    diagnose: bool,
+) -> Result<Verdict> {
+    check(problem, reference, candidate, tolerance, diagnose)
 }
 
 fn check(

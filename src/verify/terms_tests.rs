@@ -20,7 +20,7 @@ use convoracle_reference::spec::shapes::{
     backward_weight_geometry, conv2d_geometry, deform_conv2d_geometry,
     depthwise_separable2d_geometry, dynamic_conv2d_geometry, spatially_separable2d_geometry,
 };
-use convoracle_reference::Problem;
+use convoracle_reference::{compute, Problem};
 use convoracle_reference::{
     Conv2dBackwardWeightParams, Conv2dParams, ConvGeometry, Op, OpKind, Padding2d, PaddingMode,
     PaddingSpec, Role, Tensor,

@@ -2,7 +2,7 @@
 //! mode, the notes, shape diagnosis and the JSON form.
 
 use super::*;
-use convoracle_reference::Problem;
+use convoracle_reference::{compute, Problem};
 use convoracle_reference::{
     Conv2dParams, ConvGeometry, ConvTranspose2dParams, Op, Padding2d, Role, Tensor,
 };

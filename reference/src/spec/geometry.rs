@@ -105,6 +105,7 @@ impl PaddingMode {
     /// zero. `coord` is relative to the unpadded input (negative above it);
     /// the caller has checked the padding fits the mode (see
     /// [`ConvGeometry::resolve`]).
+    #[inline]
     pub fn source(self, coord: i64, size: usize) -> Option<usize> {
         let n = size as i64;
         if (0..n).contains(&coord) {
@@ -318,6 +319,7 @@ pub(crate) fn validate_pair(field: &str, pair: [usize; 2]) -> Result<()> {
 /// keeps what every padding mode makes of it (a zero, or replicate's edge;
 /// reflect and circular padding are bounded by the input size, so their
 /// coordinates are small).
+#[inline]
 pub fn tap_coordinate(o: usize, stride: usize, before: i64, t: usize, dilation: usize) -> i64 {
     let c = o as i128 * stride as i128 - before as i128 + t as i128 * dilation as i128;
     c.clamp(i64::MIN as i128, i64::MAX as i128) as i64

@@ -1,0 +1,201 @@
+//! conv2d in float64 on the fast path: im2col tiles and a double-double
+//! accumulation vectorised across the output pixels of a tile (the
+//! generic per-element term lists cost more in indexing than in
+//! arithmetic). Per (image, group, tile of pixels) the tile's im2col
+//! columns are built once, with every operand already split in halves
+//! (Veltkamp), and reused by the group's output channels; each element
+//! sums its terms in the reference's order (channel, kernel row, kernel
+//! column, then the bias), so its magnitude `S_i` is the reference's.
+//!
+//! TwoProduct is Dekker's (from the split halves), exact when no product
+//! comes near the underflow or overflow range: [`in_safe_range`] checks
+//! that once for the whole problem, and a problem outside it takes the
+//! exact path.
+
+use super::certify::F64Decision;
+use super::Decided;
+use crate::backend::Context;
+use crate::direct::pool;
+use crate::error::{Error, Result};
+use convoracle_reference::spec::geometry::tap_coordinate;
+use convoracle_reference::{Conv2dParams, ConvShape, Problem, Role};
+use rayon::prelude::*;
+
+/// Output pixels per tile: the tile's columns and accumulators stay in cache.
+const TILE: usize = 256;
+
+/// Veltkamp's splitter for f64: 2^27 + 1.
+const SPLITTER: f64 = 134_217_729.0;
+
+/// Whether every nonzero operand value lies in [2^-480, 2^480]: then every
+/// nonzero product and every partial product of the split halves lies in
+/// [2^-1064, 2^986], where Dekker's TwoProduct is exact, and no split
+/// overflows.
+pub(crate) fn in_safe_range(problem: &Problem<f64>) -> bool {
+    let (lo, hi) = (2f64.powi(-480), 2f64.powi(480));
+    problem.tensors.values().all(|t| {
+        t.data()
+            .iter()
+            .all(|&v| v == 0.0 || (lo..=hi).contains(&v.abs()))
+    })
+}
+
+/// `a` split into halves of at most 26 significant bits each, `a = hi + lo`.
+#[inline(always)]
+fn split(a: f64) -> (f64, f64) {
+    let c = SPLITTER * a;
+    let hi = c - (c - a);
+    (hi, a - hi)
+}
+
+/// Every element of a conv2d problem accumulated and decided; `terms`
+/// bounds the number of terms of any element.
+pub(crate) fn decide(
+    problem: &Problem<f64>,
+    params: &Conv2dParams,
+    s: &ConvShape,
+    terms: usize,
+    context: &Context,
+) -> Result<Decided<f64>> {
+    let x = problem.tensor(Role::Input)?.data();
+    let w = problem.tensor(Role::Weight)?.data();
+    let bias = problem.optional(Role::Bias).map(|b| b.data());
+    let (cg, kg) = (s.in_per_group(), s.out_per_group());
+    let [kh, kw] = s.kernel;
+    let [h, wd] = s.input;
+    let [out_h, out_w] = s.output;
+    let pixels = out_h * out_w;
+    let rows = cg * kh * kw;
+    let tiles = pixels.div_ceil(TILE);
+    let units = s.batch * s.groups * tiles;
+    let output_len = s.batch * s.out_channels * pixels;
+    let decision = F64Decision::new(terms);
+    context.check_bytes((rows * TILE * 2 * 8) as u128, "im2col tile")?;
+    // The weights split once, in the reference's term order per kernel:
+    // (ci, i, j) reads w[k, ci, i', j'] (flipped taps for true convolution).
+    let weight_index = |k: usize, ci: usize, i: usize, j: usize| {
+        let (wi, wj) = if params.flip_kernel {
+            (kh - 1 - i, kw - 1 - j)
+        } else {
+            (i, j)
+        };
+        ((k * cg + ci) * kh + wi) * kw + wj
+    };
+    let mut split_w: Vec<(f64, f64, f64)> = Vec::with_capacity(s.out_channels * rows);
+    for k in 0..s.out_channels {
+        for ci in 0..cg {
+            for i in 0..kh {
+                for j in 0..kw {
+                    let v = w[weight_index(k, ci, i, j)];
+                    let (hi, lo) = split(v);
+                    split_w.push((v, hi, lo));
+                }
+            }
+        }
+    }
+    let unit = |u: usize| -> Vec<(Option<f64>, f64)> {
+        let tile = u % tiles;
+        let g = (u / tiles) % s.groups;
+        let n = u / tiles / s.groups;
+        let p0 = tile * TILE;
+        let len = TILE.min(pixels - p0);
+        // The tile's im2col columns, split: row r = (ci, i, j), column q.
+        let mut col_hi = vec![0.0; rows * len];
+        let mut col_lo = vec![0.0; rows * len];
+        let mut col = vec![0.0; rows * len];
+        for ci in 0..cg {
+            let plane = &x[(n * s.in_channels + g * cg + ci) * h * wd..][..h * wd];
+            for i in 0..kh {
+                for j in 0..kw {
+                    let r = (ci * kh + i) * kw + j;
+                    for q in 0..len {
+                        let (oy, ox) = ((p0 + q) / out_w, (p0 + q) % out_w);
+                        let y = tap_coordinate(oy, s.stride[0], s.padding.top, i, s.dilation[0]);
+                        let xx = tap_coordinate(ox, s.stride[1], s.padding.left, j, s.dilation[1]);
+                        let v = match (
+                            params.padding_mode.source(y, h),
+                            params.padding_mode.source(xx, wd),
+                        ) {
+                            (Some(yy), Some(xs)) => plane[yy * wd + xs],
+                            _ => 0.0,
+                        };
+                        let (vh, vl) = split(v);
+                        col[r * len + q] = v;
+                        col_hi[r * len + q] = vh;
+                        col_lo[r * len + q] = vl;
+                    }
+                }
+            }
+        }
+        let mut out = Vec::with_capacity(kg * len);
+        let (mut high, mut low, mut mag) = (vec![0.0; len], vec![0.0; len], vec![0.0; len]);
+        for kk in 0..kg {
+            let k = g * kg + kk;
+            high.fill(0.0);
+            low.fill(0.0);
+            mag.fill(0.0);
+            for r in 0..rows {
+                let (wv, wh, wl) = split_w[k * rows + r];
+                let xs = &col[r * len..][..len];
+                let xh = &col_hi[r * len..][..len];
+                let xl = &col_lo[r * len..][..len];
+                for q in 0..len {
+                    // TwoProduct (Dekker) and TwoSum, as in DoubleDouble.
+                    let p = xs[q] * wv;
+                    let e = ((xh[q] * wh - p) + xh[q] * wl + xl[q] * wh) + xl[q] * wl;
+                    mag[q] += p.abs();
+                    let sum = high[q] + p;
+                    let z = sum - high[q];
+                    let t = (high[q] - (sum - z)) + (p - z);
+                    high[q] = sum;
+                    low[q] += t + e;
+                }
+            }
+            if let Some(b) = bias {
+                let b = b[k];
+                for q in 0..len {
+                    mag[q] += b.abs();
+                    let sum = high[q] + b;
+                    let z = sum - high[q];
+                    low[q] += (high[q] - (sum - z)) + (b - z);
+                    high[q] = sum;
+                }
+            }
+            out.extend((0..len).map(|q| {
+                (
+                    decision.and_then(|d| d.decide(high[q], low[q], mag[q])),
+                    mag[q],
+                )
+            }));
+        }
+        out
+    };
+    let threads = context.thread_count();
+    let results: Vec<Vec<(Option<f64>, f64)>> = if threads == 1 {
+        (0..units).map(unit).collect()
+    } else {
+        pool(threads).install(|| (0..units).into_par_iter().map(unit).collect())
+    };
+    let mut values = vec![None; output_len];
+    let mut magnitudes = vec![0.0; output_len];
+    for (u, result) in results.into_iter().enumerate() {
+        let tile = u % tiles;
+        let g = (u / tiles) % s.groups;
+        let n = u / tiles / s.groups;
+        let p0 = tile * TILE;
+        let len = TILE.min(pixels - p0);
+        if result.len() != kg * len {
+            return Err(Error::Implementation(
+                "a conv2d tile of the wrong size".to_string(),
+            ));
+        }
+        for (kk, chunk) in result.chunks(len).enumerate() {
+            let base = (n * s.out_channels + g * kg + kk) * pixels + p0;
+            for (q, &(value, magnitude)) in chunk.iter().enumerate() {
+                values[base + q] = value;
+                magnitudes[base + q] = magnitude;
+            }
+        }
+    }
+    Ok(Decided { values, magnitudes })
+}
