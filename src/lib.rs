@@ -16,6 +16,8 @@ pub mod direct;
 pub mod error;
 pub mod fft;
 pub mod mutants;
+#[cfg(feature = "ndarray")]
+pub mod ndarray_interop;
 pub mod problem_features;
 pub mod problem_shape;
 pub mod registry;
