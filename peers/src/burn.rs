@@ -8,10 +8,14 @@
 //! The adapter calls `burn_backend::ops::ModuleOps` on `NdArray` directly
 //! (what `burn::tensor::module::conv2d` dispatches to), which keeps the
 //! build to burn-backend and burn-ndarray.
+//!
+//! burn 0.22 deprecates burn-ndarray in favour of burn-flex; the issue asks
+//! for the ndarray backend, so this file allows the deprecation.
+#![allow(deprecated)]
 
 use crate::support::{conv_shape, geometry_of, non_negative, peer_error, symmetric};
 use burn_backend::ops::{ConvOptions, ConvTransposeOptions, DeformConvOptions, ModuleOps};
-use burn_backend::{Backend as _, TensorData};
+use burn_backend::TensorData;
 use burn_ndarray::{NdArray, NdArrayDevice, NdArrayTensor};
 use convoracle::backend::{unsupported, Backend, Unsupported};
 use convoracle::reference::{
@@ -54,9 +58,9 @@ fn ready<F: Future>(future: F) -> convoracle::Result<F::Output> {
 fn from_burn<T: BurnFloat>(t: NdArrayTensor) -> convoracle::Result<Tensor<T>> {
     let data = ready(<NdArray as burn_backend::ops::FloatTensorOps<NdArray>>::float_into_data(t))?
         .map_err(|e| peer_error(format!("{e:?}")))?;
-    let shape = data.shape.to_vec();
+    let shape = data.shape().to_vec();
     let values = data
-        .to_vec::<T>()
+        .try_to_vec::<T>()
         .map_err(|e| peer_error(format!("{e:?}")))?;
     Ok(Tensor::new(shape, values)?)
 }
