@@ -20,7 +20,7 @@ use super::catalogue::{catalogue, BugModel, KnownBug};
 use super::evaluate::{compute_as, evaluate};
 use super::json::number;
 use super::shape_diagnosis::{explain_shape, ShapeExplanation};
-use super::tolerance::Tolerance;
+use super::tolerance::{Algorithm, Tolerance};
 use convoracle_reference::{
     Computed, DType, Op, Padding2d, PaddingMode, PaddingSpec, Problem, Tensor,
 };
@@ -221,6 +221,14 @@ pub fn diagnose(
             continue;
         }
         out.tried += 1;
+        // A bug explains the candidate's non-finite outputs only where it
+        // puts them itself, of the same kind: the FFT class's loose rule (any non-finite
+        // candidate where the reference is non-finite) would let a bug
+        // that spreads an infinity over the output "match" an FFT that
+        // spread it through the transform.
+        if tolerance.algorithm == Algorithm::Fft && !same_non_finite(&computed.output, candidate) {
+            continue;
+        }
         let Some(Fit { share, .. }) = fit(&mutated, dtype, &computed, candidate, tolerance) else {
             continue;
         };
@@ -367,6 +375,22 @@ struct Fit {
     hard: Vec<f64>,
     /// The sum of the finite hard bounds: how much error the claim allows.
     total_bound: f64,
+}
+
+/// Whether `a` and `b` are non-finite at exactly the same elements, with
+/// the same kind (NaN, +inf, -inf) there.
+fn same_non_finite(a: &Tensor<f64>, b: &Tensor<f64>) -> bool {
+    let kind = |v: f64| match v {
+        _ if v.is_nan() => 1,
+        f64::INFINITY => 2,
+        f64::NEG_INFINITY => 3,
+        _ => 0,
+    };
+    a.data().len() == b.data().len()
+        && a.data()
+            .iter()
+            .zip(b.data())
+            .all(|(&x, &y)| kind(x) == kind(y))
 }
 
 /// The candidate against `reference` (of `problem`) under `tolerance`;
