@@ -18,6 +18,8 @@ pub mod error;
 pub mod exact;
 pub mod fft;
 pub mod mutants;
+#[cfg(feature = "ndarray")]
+pub mod ndarray_interop;
 pub mod problem_features;
 pub mod problem_shape;
 pub mod registry;

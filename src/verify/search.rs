@@ -9,7 +9,7 @@
 use super::crop::{self, Crop};
 use super::evaluate::{compute_as, evaluate};
 use super::families::{mistakes, Mistake, Mutated};
-use super::tolerance::Tolerance;
+use super::tolerance::{Algorithm, Tolerance};
 use convoracle_reference::{
     Computed, DType, Op, Padding2d, PaddingMode, PaddingSpec, Problem, Role, Tensor,
 };
@@ -281,6 +281,16 @@ impl Search<'_> {
         computed: &Computed<f64>,
         candidate: &Tensor<f64>,
     ) -> Option<Tally> {
+        // A mistake explains the candidate's non-finite outputs only where
+        // it puts them itself, of the same kind: the FFT class's loose rule
+        // (any non-finite candidate where the reference is non-finite)
+        // would let a mistake that spreads an infinity over the output
+        // "match" an FFT that spread it through the transform.
+        if self.tolerance.algorithm == Algorithm::Fft
+            && !same_non_finite(&computed.output, candidate)
+        {
+            return None;
+        }
         let (c, _) = evaluate(
             problem,
             self.dtype,
@@ -303,6 +313,22 @@ impl Search<'_> {
             norm,
         })
     }
+}
+
+/// Whether `a` and `b` have the same non-finite values (NaN, +inf, -inf)
+/// at the same places.
+fn same_non_finite(a: &Tensor<f64>, b: &Tensor<f64>) -> bool {
+    let kind = |v: f64| match v {
+        _ if v.is_nan() => 1,
+        f64::INFINITY => 2,
+        f64::NEG_INFINITY => 3,
+        _ => 0,
+    };
+    a.data().len() == b.data().len()
+        && a.data()
+            .iter()
+            .zip(b.data())
+            .all(|(&x, &y)| kind(x) == kind(y))
 }
 
 /// Counts summed over crops.

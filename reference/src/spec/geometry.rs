@@ -59,6 +59,23 @@ pub enum PaddingSpec {
     SameLower,
 }
 
+impl PaddingSpec {
+    /// The per-side amounts when the padding is explicit, `None` for a word
+    /// (a word needs the input size: [`ConvGeometry::resolve`]).
+    ///
+    /// ```
+    /// use convoracle_reference::{Padding2d, PaddingSpec};
+    /// assert_eq!(PaddingSpec::Explicit(Padding2d::uniform(1)).explicit(), Some(Padding2d::uniform(1)));
+    /// assert_eq!(PaddingSpec::SameUpper.explicit(), None);
+    /// ```
+    pub fn explicit(&self) -> Option<Padding2d> {
+        match self {
+            PaddingSpec::Explicit(p) => Some(*p),
+            _ => None,
+        }
+    }
+}
+
 impl Default for PaddingSpec {
     fn default() -> Self {
         PaddingSpec::Explicit(Padding2d::default())
