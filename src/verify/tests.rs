@@ -345,3 +345,77 @@ fn winograd_is_offered_only_where_winograd_computes() {
         "{names:?}"
     );
 }
+
+/// Deterministic values of mixed sign for a tensor of `shape`.
+fn filled(shape: &[usize], salt: usize) -> Tensor<f32> {
+    let len = shape.iter().product();
+    let value = |i: usize| (((i + salt) * 7919 % 113) as f32 - 56.0) / 17.0;
+    Tensor::new(shape.to_vec(), (0..len).map(value).collect()).unwrap()
+}
+
+#[test]
+fn a_group_reading_the_first_groups_channels_is_named() {
+    // groups 2: what the buggy kernel computes is a dense conv of the
+    // first C/2 channels with the same weight.
+    let op = |groups| {
+        Op::Conv2d(Conv2dParams {
+            geometry: ConvGeometry {
+                groups,
+                padding: convoracle_reference::PaddingSpec::Explicit(Padding2d::uniform(1)),
+                ..ConvGeometry::default()
+            },
+            ..Conv2dParams::default()
+        })
+    };
+    let x = filled(&[1, 4, 6, 6], 0);
+    let w = filled(&[4, 2, 3, 3], 7);
+    let p = Problem::new(op(2))
+        .with(Role::Input, x.clone())
+        .with(Role::Weight, w.clone());
+    let first = Tensor::new(vec![1, 2, 6, 6], x.data()[..72].to_vec()).unwrap();
+    let buggy = Problem::new(op(1))
+        .with(Role::Input, first)
+        .with(Role::Weight, w);
+    let v = run(&p, reference(&buggy), Tolerance::default());
+    assert_eq!(v.status, Status::Fail);
+    let d = v.diagnosis.unwrap();
+    assert_eq!(d.names().first(), Some(&"group offset ignored"), "{d}");
+}
+
+#[test]
+fn a_composite_bias_added_at_the_wrong_step_is_named() {
+    // depthwise (C = 3, multiplier 2) then pointwise to K = 6: the
+    // depthwise bias added to the output instead of the intermediate.
+    let op = Op::DepthwiseSeparable2d(convoracle_reference::DepthwiseSeparable2dParams {
+        geometry: ConvGeometry {
+            padding: convoracle_reference::PaddingSpec::Explicit(Padding2d::uniform(1)),
+            ..ConvGeometry::default()
+        },
+    });
+    let (db, pb) = (filled(&[6], 3), filled(&[6], 9));
+    let p = Problem::new(op)
+        .with(Role::Input, filled(&[1, 3, 5, 5], 0))
+        .with(Role::DepthwiseWeight, filled(&[6, 1, 3, 3], 1))
+        .with(Role::DepthwiseBias, db.clone())
+        .with(Role::PointwiseWeight, filled(&[6, 6, 1, 1], 2))
+        .with(Role::PointwiseBias, pb.clone());
+    let summed: Vec<f32> = db
+        .data()
+        .iter()
+        .zip(pb.data())
+        .map(|(a, b)| a + b)
+        .collect();
+    let mut buggy = p.clone();
+    buggy.tensors.remove(&Role::DepthwiseBias);
+    buggy
+        .tensors
+        .insert(Role::PointwiseBias, Tensor::new(vec![6], summed).unwrap());
+    let v = run(&p, reference(&buggy), Tolerance::default());
+    assert_eq!(v.status, Status::Fail);
+    let d = v.diagnosis.unwrap();
+    assert_eq!(
+        d.names().first(),
+        Some(&"depthwise bias added at the output"),
+        "{d}"
+    );
+}

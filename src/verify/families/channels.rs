@@ -1,8 +1,9 @@
 //! Channel-order mistakes: output channels written channel-major where the
 //! op is group-major (a depthwise channel multiplier looped outside the
 //! channel loop) or the reverse, and input channels read in reverse order
-//! (RGB read as BGR). Input channels interleaved across groups is the
-//! catalogue's `groups interleaved`.
+//! (RGB read as BGR), and every group reading the first group's channels
+//! (the group's offset left out of the input index). Input channels
+//! interleaved across groups is the catalogue's `groups interleaved`.
 
 use super::{with_tensor, Family, Mistake, Mutated};
 use convoracle_reference::{DType, Op, Problem, Role, Tensor};
@@ -16,6 +17,9 @@ pub enum ChannelMistake {
     OutputsGroupMajor,
     /// The input channels read last to first.
     InputsReversed,
+    /// Every group read the first group's input channels (the group's
+    /// channel offset left out of the input index).
+    GroupOffsetIgnored,
 }
 
 impl Mistake for ChannelMistake {
@@ -24,6 +28,7 @@ impl Mistake for ChannelMistake {
             ChannelMistake::OutputsChannelMajor => "output channels channel-major",
             ChannelMistake::OutputsGroupMajor => "output channels group-major",
             ChannelMistake::InputsReversed => "input channels reversed",
+            ChannelMistake::GroupOffsetIgnored => "group offset ignored",
         }
         .into()
     }
@@ -41,6 +46,10 @@ impl Mistake for ChannelMistake {
             }
             ChannelMistake::InputsReversed => {
                 "the input channels were read in reverse order (RGB read as BGR)"
+            }
+            ChannelMistake::GroupOffsetIgnored => {
+                "every group read the first group's input channels: the group's \
+                 channel offset g * C/groups was left out of the input index"
             }
         }
         .into()
@@ -70,6 +79,26 @@ impl Mistake for ChannelMistake {
                 Some(Mutated::Problem {
                     problem: problem.clone(),
                     channels: Some(map),
+                })
+            }
+            ChannelMistake::GroupOffsetIgnored => {
+                // What such a kernel computes is a dense conv of the first
+                // C/groups input channels with the weight as it is.
+                let Op::Conv2d(params) = &problem.op else {
+                    return None;
+                };
+                if groups < 2 {
+                    return None;
+                }
+                let mut params = *params;
+                params.geometry.groups = 1;
+                let mut q = with_tensor(problem, Role::Input, |x| {
+                    first_channels(x, x.shape().get(1)? / groups)
+                })?;
+                q.op = Op::Conv2d(params);
+                Some(Mutated::Problem {
+                    problem: q,
+                    channels: None,
                 })
             }
             ChannelMistake::InputsReversed => {
@@ -114,6 +143,21 @@ fn reverse_channels(x: &Tensor<f64>) -> Option<Tensor<f64>> {
     Tensor::new(x.shape().to_vec(), data).ok()
 }
 
+/// `x` [N, C, H, W] cut to its first `keep` channels.
+fn first_channels(x: &Tensor<f64>, keep: usize) -> Option<Tensor<f64>> {
+    let [n, c, h, w]: [usize; 4] = x.shape().try_into().ok()?;
+    let plane = h.checked_mul(w)?;
+    if keep == 0 || keep >= c {
+        return None;
+    }
+    let mut data = Vec::with_capacity(n * keep * plane);
+    for b in 0..n {
+        let at = b * c * plane;
+        data.extend_from_slice(x.data().get(at..at + keep * plane)?);
+    }
+    Tensor::new(vec![n, keep, h, w], data).ok()
+}
+
 /// The channel mistakes worth trying on `p`.
 pub fn mistakes(p: &Problem<f64>) -> Vec<Box<dyn Mistake>> {
     if groups_and_outputs(p).is_none() {
@@ -123,6 +167,7 @@ pub fn mistakes(p: &Problem<f64>) -> Vec<Box<dyn Mistake>> {
         ChannelMistake::OutputsChannelMajor,
         ChannelMistake::OutputsGroupMajor,
         ChannelMistake::InputsReversed,
+        ChannelMistake::GroupOffsetIgnored,
     ]
     .into_iter()
     .map(|m| Box::new(m) as Box<dyn Mistake>)

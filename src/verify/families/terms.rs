@@ -1,5 +1,6 @@
 //! Mistakes in the terms around the sum: a bias subtracted, one bias of a
-//! composite missing (the depthwise or the pointwise step), the deformable
+//! composite missing (the depthwise or the pointwise step) or added at the
+//! wrong step (the first step's bias added to the output), the deformable
 //! mask ignored or applied twice, bilinear sampling replaced by nearest.
 //! A bias missing or doubled everywhere and clamped deform samples are in
 //! the catalogue.
@@ -14,6 +15,9 @@ pub enum TermMistake {
     BiasSubtracted,
     /// This bias of a composite op not added (the others are).
     BiasMissingAt(Role),
+    /// The first step's bias of a composite added to the output instead
+    /// of the intermediate (where both have the same channel count).
+    BiasAtOutput(Role),
     /// deform_conv2d's mask not applied (v1 where v2 is meant).
     MaskIgnored,
     /// deform_conv2d's mask applied twice (squared).
@@ -37,6 +41,7 @@ impl Mistake for TermMistake {
         match self {
             TermMistake::BiasSubtracted => "bias subtracted".into(),
             TermMistake::BiasMissingAt(r) => format!("{} bias missing", role_name(*r)),
+            TermMistake::BiasAtOutput(r) => format!("{} bias added at the output", role_name(*r)),
             TermMistake::MaskIgnored => "mask ignored".into(),
             TermMistake::MaskTwice => "mask applied twice".into(),
             TermMistake::NearestSampling => "nearest sampling".into(),
@@ -48,6 +53,11 @@ impl Mistake for TermMistake {
             TermMistake::BiasSubtracted => "the bias was subtracted instead of added".into(),
             TermMistake::BiasMissingAt(r) => format!(
                 "the {} step's bias was not added (the other step's was)",
+                role_name(*r)
+            ),
+            TermMistake::BiasAtOutput(r) => format!(
+                "the {} step's bias was added to the composite's output instead of to \
+                 its intermediate (the wrong step)",
                 role_name(*r)
             ),
             TermMistake::MaskIgnored => {
@@ -78,6 +88,31 @@ impl Mistake for TermMistake {
             TermMistake::BiasMissingAt(role) => {
                 let mut q = problem.clone();
                 q.tensors.remove(&role)?;
+                q
+            }
+            TermMistake::BiasAtOutput(first) => {
+                // The first step's bias moves onto the second step's,
+                // channel for channel (so the counts must agree).
+                let last = match first {
+                    Role::DepthwiseBias => Role::PointwiseBias,
+                    Role::VerticalBias => Role::HorizontalBias,
+                    _ => return None,
+                };
+                let moved = problem.tensors.get(&first)?;
+                let added = match problem.tensors.get(&last) {
+                    Some(b) if b.shape() == moved.shape() => b
+                        .data()
+                        .iter()
+                        .zip(moved.data())
+                        .map(|(a, b)| a + b)
+                        .collect(),
+                    Some(_) => return None,
+                    None => moved.data().to_vec(),
+                };
+                let mut q = problem.clone();
+                q.tensors.remove(&first);
+                q.tensors
+                    .insert(last, Tensor::new(moved.shape().to_vec(), added).ok()?);
                 q
             }
             TermMistake::MaskIgnored => {
@@ -118,6 +153,11 @@ pub fn mistakes(p: &Problem<f64>) -> Vec<Box<dyn Mistake>> {
                 .filter(|r| has(*r))
                 .map(TermMistake::BiasMissingAt),
         );
+    }
+    for first in [Role::DepthwiseBias, Role::VerticalBias] {
+        if has(first) {
+            out.push(TermMistake::BiasAtOutput(first));
+        }
     }
     if has(Role::Mask) {
         out.push(TermMistake::MaskIgnored);
