@@ -64,6 +64,8 @@ pub struct Bugs {
     pub outputs_channel_major: bool,
     /// Input channels read last to first.
     pub reverse_inputs: bool,
+    /// Every group reads the first group's input channels.
+    pub group_offset_ignored: bool,
     /// The bias subtracted.
     pub bias_negated: bool,
     /// Inputs rounded to this many significant bits (ties to even) first.
@@ -182,6 +184,8 @@ pub fn conv2d(problem: &Problem<f32>, bugs: Bugs) -> Tensor<f32> {
         for ci in 0..cg {
             let mut c = if bugs.interleave_groups {
                 ci * groups + group
+            } else if bugs.group_offset_ignored {
+                ci
             } else {
                 group * cg + ci
             };

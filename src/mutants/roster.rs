@@ -197,6 +197,18 @@ pub fn mutants(case: impl Fn(&str) -> Problem<f32>) -> Vec<Mutant> {
         ),
         (
             mutant!(
+                "group offset ignored",
+                Bugs {
+                    group_offset_ignored: true,
+                    ..Bugs::default()
+                }
+            ),
+            "grouped",
+            case("grouped"),
+            "group offset ignored",
+        ),
+        (
+            mutant!(
                 "bias missing",
                 Bugs {
                     bias_missing: true,
