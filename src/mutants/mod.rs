@@ -16,8 +16,11 @@ pub mod cases;
 pub mod legit;
 pub mod naive;
 #[macro_use]
+mod correct;
+mod families;
 pub mod roster;
 mod run;
 
-pub use roster::{correct, mutants, Correct, Impl, Mutant};
+pub use correct::{correct, Correct};
+pub use roster::{mutants, Impl, Mutant};
 pub use run::{run_roster, Kind, RosterRow, RosterSummary};

@@ -5,7 +5,8 @@
 //! on and what the report's self-check table shows.
 
 use super::cases::conv2d_cases;
-use super::roster::{correct, mutants, Impl};
+use super::correct::correct;
+use super::roster::{mutants, Impl};
 use crate::backend::{run_planned, Context};
 use crate::error::Result;
 use crate::reference::Problem;
