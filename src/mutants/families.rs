@@ -8,8 +8,16 @@ use super::naive::{self, Bugs};
 use super::roster::{mutant, reference_with, Impl, Mutant};
 use crate::reference::{Problem, Role};
 
+/// Every mutant of the roster, the catalogue's then the searched
+/// families'; `case` looks up a conv2d case by name.
+pub fn all_mutants(case: impl Fn(&str) -> Problem<f32>) -> Vec<Mutant> {
+    let mut all = super::roster::mutants(&case);
+    all.extend(mutants(&case));
+    all
+}
+
 /// The searched families' mutants; `case` looks up a conv2d case by name.
-pub(super) fn mutants(case: impl Fn(&str) -> Problem<f32>) -> Vec<Mutant> {
+fn mutants(case: impl Fn(&str) -> Problem<f32>) -> Vec<Mutant> {
     vec![
         (
             mutant!(

@@ -22,5 +22,6 @@ pub mod roster;
 mod run;
 
 pub use correct::{correct, Correct};
-pub use roster::{mutants, Impl, Mutant};
+pub use families::all_mutants as mutants;
+pub use roster::{Impl, Mutant};
 pub use run::{run_roster, Kind, RosterRow, RosterSummary};

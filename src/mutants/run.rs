@@ -6,7 +6,8 @@
 
 use super::cases::conv2d_cases;
 use super::correct::correct;
-use super::roster::{mutants, Impl};
+use super::families::all_mutants as mutants;
+use super::roster::Impl;
 use crate::backend::{run_planned, Context};
 use crate::error::Result;
 use crate::reference::Problem;
