@@ -130,6 +130,20 @@ pub fn conv2d_cases() -> Vec<(&'static str, Problem<f32>)> {
             ),
         ),
         (
+            "dilated_both",
+            conv2d(
+                12,
+                [1, 2, 9, 8],
+                [2, 3, 3],
+                [1, 1],
+                explicit(2, 2, 3, 3),
+                [2, 3],
+                1,
+                Zeros,
+                false,
+            ),
+        ),
+        (
             "grouped",
             conv2d(
                 5,

@@ -34,6 +34,8 @@ pub struct Bugs {
     pub swap_dilation: bool,
     /// Dilation ignored (taps adjacent).
     pub ignore_dilation: bool,
+    /// Dilation applied on this axis (0: vertical, 1: horizontal) only.
+    pub dilation_only_axis: Option<usize>,
     /// Input channels of the groups interleaved instead of blocked.
     pub interleave_groups: bool,
     /// The bias not added.
@@ -134,6 +136,9 @@ pub fn conv2d(problem: &Problem<f32>, bugs: Bugs) -> Tensor<f32> {
     }
     if bugs.ignore_dilation {
         dilation = [1, 1];
+    }
+    if let Some(axis) = bugs.dilation_only_axis {
+        dilation[1 - axis] = 1;
     }
     let (mut pt, mut pl) = (r.padding.top, r.padding.left);
     if bugs.swap_pad_sides {
@@ -251,6 +256,9 @@ pub struct TransposedBugs {
     pub weight_as_kc: bool,
     /// The output size computed without output_padding.
     pub ignore_output_padding: bool,
+    /// The [top, left] padding the scatter's index uses instead of the
+    /// case's (the output size stays right).
+    pub padding: Option<[i64; 2]>,
 }
 
 /// conv_transpose2d (groups 1) in f32, as a scatter, with the planted bugs.
@@ -275,11 +283,14 @@ pub fn conv_transpose2d(problem: &Problem<f32>, bugs: TransposedBugs) -> Tensor<
     if bugs.ignore_output_padding {
         out = [out[0] - extra[0], out[1] - extra[1]];
     }
-    let shift = if bugs.output_padding_at_start {
+    let mut shift = if bugs.output_padding_at_start {
         [extra[0] as i64, extra[1] as i64]
     } else {
         [0, 0]
     };
+    if let Some([top, left]) = bugs.padding {
+        shift = [pad.top - top, pad.left - left];
+    }
     let mut y = vec![0f32; n * k * out[0] * out[1]];
     let taps = kh * kw;
     for b in 0..n {

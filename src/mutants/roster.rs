@@ -184,6 +184,18 @@ pub fn mutants(case: impl Fn(&str) -> Problem<f32>) -> Vec<Mutant> {
         ),
         (
             mutant!(
+                "dilation only on the vertical axis",
+                Bugs {
+                    dilation_only_axis: Some(0),
+                    ..Bugs::default()
+                }
+            ),
+            "dilated_both",
+            case("dilated_both"),
+            "dilation only on the vertical axis",
+        ),
+        (
+            mutant!(
                 "groups interleaved",
                 Bugs {
                     interleave_groups: true,
@@ -349,6 +361,23 @@ pub fn mutants(case: impl Fn(&str) -> Problem<f32>) -> Vec<Mutant> {
             "transposed",
             transposed_case(),
             "output_padding ignored",
+        ),
+        (
+            Impl {
+                name: "transposed left padding one too many",
+                run: |p| {
+                    Ok(naive::conv_transpose2d(
+                        p,
+                        TransposedBugs {
+                            padding: Some([1, 2]),
+                            ..TransposedBugs::default()
+                        },
+                    ))
+                },
+            },
+            "transposed",
+            transposed_case(),
+            "padding left off by +1",
         ),
         (
             Impl {
