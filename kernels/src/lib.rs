@@ -44,5 +44,5 @@ pub use element::{Blocking, Element, KC};
 pub use gemm::gemm;
 pub use isa::{Isa, ISA_ENV_VAR};
 pub use mat::{MatMut, MatRef};
-pub use pack::{packed_a_len, packed_b_len, PackA, PackB, PackedA, StreamedA};
+pub use pack::{packed_a_len, packed_b_len, PackA, PackB, PackedA, StreamedA, WidenedA};
 pub use peak::fma_peak_gflops;

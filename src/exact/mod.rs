@@ -33,6 +33,7 @@
 //! a relative `gamma_n` of the reference's).
 
 mod certify;
+mod conv2d_f32;
 mod conv2d_f64;
 mod double_double;
 mod fallback;
@@ -41,6 +42,9 @@ mod fast_f64;
 mod plan;
 
 pub use plan::Exact;
+
+#[doc(hidden)]
+pub use conv2d_f32::Workspace;
 
 use crate::backend::Context;
 use crate::direct::pool;
@@ -62,6 +66,10 @@ pub struct ExactReport {
     /// Elements computed by the exact accumulator (all of them for the ops
     /// without a fast path).
     pub fallbacks: usize,
+    /// Elements the first fast stage left undecided that a second,
+    /// double-double stage decided (float32 conv2d, output only; 0
+    /// elsewhere).
+    pub second_stage: usize,
 }
 
 impl ExactReport {
@@ -89,6 +97,21 @@ pub trait Certified: Element {
         context: &Context,
         with_magnitudes: bool,
     ) -> Result<Decided<Self>>;
+
+    /// The output alone: every element decided into `out` but the returned
+    /// flat indices (increasing), which need the exact path, with the
+    /// number of elements a second stage decided; `None` when this dtype
+    /// and op have no such path (then [`Certified::decide`] runs).
+    #[doc(hidden)]
+    fn decide_into(
+        _problem: &Problem<Self>,
+        _element_terms: &ElementTerms<'_, Self>,
+        _context: &Context,
+        _workspace: &mut Workspace,
+        _out: &mut [Self],
+    ) -> Option<Result<(Vec<usize>, usize)>> {
+        None
+    }
 }
 
 impl Certified for f32 {
@@ -97,7 +120,7 @@ impl Certified for f32 {
         element_terms: &ElementTerms<'_, f32>,
         _: [usize; 4],
         context: &Context,
-        with_magnitudes: bool,
+        _: bool,
     ) -> Result<Decided<f32>> {
         let shape = problem
             .tensors
@@ -106,7 +129,24 @@ impl Certified for f32 {
                 s.with(*role, t.shape())
             });
         let terms = element_terms.max_terms();
-        fast_f32::decide(problem, &shape, terms, context, with_magnitudes)
+        fast_f32::decide(problem, &shape, terms, context)
+    }
+
+    fn decide_into(
+        problem: &Problem<f32>,
+        element_terms: &ElementTerms<'_, f32>,
+        context: &Context,
+        workspace: &mut Workspace,
+        out: &mut [f32],
+    ) -> Option<Result<(Vec<usize>, usize)>> {
+        let (Op::Conv2d(params), Ok(OpGeometry::Conv2d(shape))) = (&problem.op, problem.geometry())
+        else {
+            return None;
+        };
+        let terms = element_terms.max_terms();
+        Some(conv2d_f32::decide_into(
+            problem, params, &shape, terms, context, workspace, out,
+        ))
     }
 }
 
@@ -171,8 +211,67 @@ pub fn compute_output<T: Certified>(
     problem: &Problem<T>,
     context: &Context,
 ) -> Result<(Tensor<T>, ExactReport)> {
-    let (computed, report) = compute_with(problem, context, false)?;
-    Ok((computed.output, report))
+    let shape = problem.output_shape()?;
+    let mut out = context.buffer::<T>(shape.iter().product(), "output")?;
+    let report = compute_output_into(problem, context, &mut Workspace::default(), &mut out)?;
+    Ok((Tensor::new(shape, out)?, report))
+}
+
+/// [`compute_output`] into `out` (the output's length), with buffers kept
+/// in `workspace` between calls.
+pub(crate) fn compute_output_into<T: Certified>(
+    problem: &Problem<T>,
+    context: &Context,
+    workspace: &mut Workspace,
+    out: &mut [T],
+) -> Result<ExactReport> {
+    let shape = problem.output_shape()?;
+    let elements: usize = shape.iter().product();
+    if out.len() != elements {
+        return Err(crate::Error::Implementation(format!(
+            "an output of {} elements for shape {shape:?}",
+            out.len()
+        )));
+    }
+    if !has_fast_path(problem.op.kind()) || !fast_path_applies(problem, elements) {
+        let (computed, report) = compute_with(problem, context, false)?;
+        out.copy_from_slice(computed.output.data());
+        return Ok(report);
+    }
+    let element_terms = ElementTerms::new(problem)?;
+    let dims: [usize; 4] = shape.as_slice().try_into().map_err(|_| {
+        crate::Error::Implementation(format!("a two-factor op with output shape {shape:?}"))
+    })?;
+    let (undecided, second_stage) =
+        match T::decide_into(problem, &element_terms, context, workspace, out) {
+            Some(Ok(decided)) => decided,
+            // The fast path cannot run (a scratch over the memory limit): the
+            // exact path still can.
+            Some(Err(_)) => ((0..elements).collect(), 0),
+            None => {
+                let (computed, report) = compute_with(problem, context, false)?;
+                out.copy_from_slice(computed.output.data());
+                return Ok(report);
+            }
+        };
+    let exact = fallback::exact(&element_terms, dims, &undecided, context);
+    for (&i, (value, _)) in undecided.iter().zip(exact) {
+        out[i] = value;
+    }
+    Ok(ExactReport {
+        elements,
+        fallbacks: undecided.len(),
+        second_stage,
+    })
+}
+
+/// Whether the fast path may run: a non-empty output, every operand
+/// non-empty (else every element is a bias or the empty sum, and the other
+/// dims are bounded by no data, so the fast path's tables could be huge:
+/// the exact path is cheap and safe there) and finite.
+fn fast_path_applies<T: Element>(problem: &Problem<T>, elements: usize) -> bool {
+    let operands_filled = problem.tensors.values().all(|t| !t.data().is_empty());
+    elements > 0 && operands_filled && all_finite(problem)
 }
 
 fn compute_with<T: Certified>(
@@ -189,6 +288,7 @@ fn compute_with<T: Certified>(
             ExactReport {
                 elements,
                 fallbacks: elements,
+                second_stage: 0,
             },
         ));
     }
@@ -204,11 +304,7 @@ fn compute_with<T: Certified>(
             values: vec![None; elements],
             magnitudes: vec![0.0; elements],
         };
-        // An empty operand leaves every element a bias or the empty sum (and
-        // its other dims are bounded by no data, so the fast path's tables
-        // could be huge): the exact path is cheap and safe there.
-        let operands_filled = problem.tensors.values().all(|t| !t.data().is_empty());
-        if elements > 0 && operands_filled && all_finite(problem) {
+        if fast_path_applies(problem, elements) {
             // The fast path is an optimisation: when it cannot run (a scratch
             // over the context's memory limit), the exact path still can.
             T::decide(problem, &element_terms, dims, context, with_magnitudes)
@@ -233,6 +329,7 @@ fn compute_with<T: Certified>(
         ExactReport {
             elements,
             fallbacks: undecided.len(),
+            second_stage: 0,
         },
     ))
 }
@@ -250,10 +347,12 @@ pub fn has_fast_path(op: OpKind) -> bool {
 
 /// Whether every operand value is finite.
 fn all_finite<T: Element>(problem: &Problem<T>) -> bool {
-    problem
-        .tensors
-        .values()
-        .all(|t| t.data().iter().all(|v| v.to_f64().is_finite()))
+    problem.tensors.values().all(|t| {
+        // Branch-free per chunk, so that the check vectorises.
+        t.data()
+            .chunks(256)
+            .all(|c| c.iter().fold(true, |all, v| all & v.to_f64().is_finite()))
+    })
 }
 
 /// The coordinates of flat index `i` of a C-order tensor of `dims`.
