@@ -1,28 +1,38 @@
-//! conv2d in float64 on the fast path: im2col tiles and a double-double
-//! accumulation vectorised across the output pixels of a tile (the
+//! conv2d in float64 on the fast path: im2col panels and a double-double
+//! accumulation vectorised across the output pixels of a panel (the
 //! generic per-element term lists cost more in indexing than in
-//! arithmetic). Per (image, group, tile of pixels) the tile's im2col
-//! columns are built once, with every operand already split in halves
-//! (Veltkamp), and reused by the group's output channels; each element
-//! sums its terms in the reference's order (channel, kernel row, kernel
-//! column, then the bias), so its magnitude `S_i` is the reference's.
+//! arithmetic). Per (image, group, panel of 16 pixels) the panel's im2col
+//! columns are built once and read by every output channel of the group
+//! while they stay in cache, by the kernels crate's Dot2 kernel
+//! ([`dot2_rows`]: TwoProduct by FMA, TwoSum, 16 pixels in registers) or,
+//! on the portable level, by a loop with Dekker's TwoProduct from
+//! Veltkamp-split halves (the same products and errors, so the same bits);
+//! each element sums its terms in the reference's order (channel, kernel
+//! row, kernel column, then the bias), so its magnitude `S_i` is the
+//! reference's.
 //!
-//! TwoProduct is Dekker's (from the split halves), exact when no product
-//! comes near the underflow or overflow range: [`in_safe_range`] checks
-//! that once for the whole problem, and a problem outside it takes the
-//! exact path.
+//! Both TwoProducts are exact when no product comes near the underflow or
+//! overflow range: [`in_safe_range`] checks that once for the whole
+//! problem, and a problem outside it takes the term-list path
+//! ([`super::fast_f64`]).
 
 use super::certify::F64Decision;
 use super::Decided;
 use crate::backend::Context;
 use crate::direct::pool;
 use crate::error::{Error, Result};
+use convoracle_kernels::{dot2_rows, Isa};
 use convoracle_reference::spec::geometry::tap_coordinate;
 use convoracle_reference::{Conv2dParams, ConvShape, Problem, Role};
 use rayon::prelude::*;
 
-/// Output pixels per tile: the tile's columns and accumulators stay in cache.
+/// Output pixels per unit of work (threads take whole units).
 const TILE: usize = 256;
+
+/// Pixels per panel: the panel's im2col columns stay in cache while every
+/// kernel of the group reads them, and the Dot2 kernel keeps this many
+/// accumulators in registers.
+const LANES: usize = 16;
 
 /// Veltkamp's splitter for f64: 2^27 + 1.
 const SPLITTER: f64 = 134_217_729.0;
@@ -70,7 +80,7 @@ pub(crate) fn decide(
     let units = s.batch * s.groups * tiles;
     let output_len = s.batch * s.out_channels * pixels;
     let decision = F64Decision::new(terms);
-    context.check_bytes((rows * TILE * 2 * 8) as u128, "im2col tile")?;
+    context.check_bytes((rows * LANES * 3 * 8) as u128, "im2col panel")?;
     // The weights split once, in the reference's term order per kernel:
     // (ci, i, j) reads w[k, ci, i', j'] (flipped taps for true convolution).
     let weight_index = |k: usize, ci: usize, i: usize, j: usize| {
@@ -82,6 +92,7 @@ pub(crate) fn decide(
         ((k * cg + ci) * kh + wi) * kw + wj
     };
     let mut split_w: Vec<(f64, f64, f64)> = Vec::with_capacity(s.out_channels * rows);
+    let mut ordered_w: Vec<f64> = Vec::with_capacity(s.out_channels * rows);
     for k in 0..s.out_channels {
         for ci in 0..cg {
             for i in 0..kh {
@@ -89,84 +100,112 @@ pub(crate) fn decide(
                     let v = w[weight_index(k, ci, i, j)];
                     let (hi, lo) = split(v);
                     split_w.push((v, hi, lo));
+                    ordered_w.push(v);
                 }
             }
         }
     }
+    // The SIMD Dot2 of the kernels crate (TwoProduct by FMA: the same
+    // products and errors as Dekker's in the safe range, so the same bits),
+    // or the portable loop below.
+    let isa = Isa::detect();
+    let simd = dot2_rows(isa, &[], &[], 0, &mut [], &mut [], &mut []);
     let unit = |u: usize| -> Vec<(Option<f64>, f64)> {
         let tile = u % tiles;
         let g = (u / tiles) % s.groups;
         let n = u / tiles / s.groups;
         let p0 = tile * TILE;
         let len = TILE.min(pixels - p0);
-        // The tile's im2col columns, split: row r = (ci, i, j), column q.
-        let mut col_hi = vec![0.0; rows * len];
-        let mut col_lo = vec![0.0; rows * len];
-        let mut col = vec![0.0; rows * len];
-        for ci in 0..cg {
-            let plane = &x[(n * s.in_channels + g * cg + ci) * h * wd..][..h * wd];
-            for i in 0..kh {
-                for j in 0..kw {
-                    let r = (ci * kh + i) * kw + j;
-                    for q in 0..len {
-                        let (oy, ox) = ((p0 + q) / out_w, (p0 + q) % out_w);
-                        let y = tap_coordinate(oy, s.stride[0], s.padding.top, i, s.dilation[0]);
-                        let xx = tap_coordinate(ox, s.stride[1], s.padding.left, j, s.dilation[1]);
-                        let v = match (
-                            params.padding_mode.source(y, h),
-                            params.padding_mode.source(xx, wd),
-                        ) {
-                            (Some(yy), Some(xs)) => plane[yy * wd + xs],
-                            _ => 0.0,
-                        };
-                        let (vh, vl) = split(v);
-                        col[r * len + q] = v;
-                        col_hi[r * len + q] = vh;
-                        col_lo[r * len + q] = vl;
+        // The result of kernel kk at pixel q is at kk * len + q.
+        let mut out = vec![(None, 0.0); kg * len];
+        // One panel of LANES pixels at a time: its im2col columns (row r =
+        // (ci, i, j), LANES values each, zeros past the tile), read by every
+        // kernel of the group while they stay in cache.
+        let split_len = if simd { 0 } else { rows * LANES };
+        let mut col = vec![0.0; rows * LANES];
+        let mut col_hi = vec![0.0; split_len];
+        let mut col_lo = vec![0.0; split_len];
+        let (mut high, mut low, mut mag) = ([0.0; LANES], [0.0; LANES], [0.0; LANES]);
+        for c0 in (0..len).step_by(LANES) {
+            let width = LANES.min(len - c0);
+            for ci in 0..cg {
+                let plane = &x[(n * s.in_channels + g * cg + ci) * h * wd..][..h * wd];
+                for i in 0..kh {
+                    for j in 0..kw {
+                        let r = (ci * kh + i) * kw + j;
+                        let row = &mut col[r * LANES..][..LANES];
+                        for (q, v) in row.iter_mut().enumerate() {
+                            *v = 0.0;
+                            if q >= width {
+                                continue;
+                            }
+                            let pixel = p0 + c0 + q;
+                            let (oy, ox) = (pixel / out_w, pixel % out_w);
+                            let y =
+                                tap_coordinate(oy, s.stride[0], s.padding.top, i, s.dilation[0]);
+                            let xx =
+                                tap_coordinate(ox, s.stride[1], s.padding.left, j, s.dilation[1]);
+                            if let (Some(yy), Some(xs)) = (
+                                params.padding_mode.source(y, h),
+                                params.padding_mode.source(xx, wd),
+                            ) {
+                                *v = plane[yy * wd + xs];
+                            }
+                        }
+                        if !simd {
+                            for q in 0..LANES {
+                                let (vh, vl) = split(col[r * LANES + q]);
+                                col_hi[r * LANES + q] = vh;
+                                col_lo[r * LANES + q] = vl;
+                            }
+                        }
                     }
                 }
             }
-        }
-        let mut out = Vec::with_capacity(kg * len);
-        let (mut high, mut low, mut mag) = (vec![0.0; len], vec![0.0; len], vec![0.0; len]);
-        for kk in 0..kg {
-            let k = g * kg + kk;
-            high.fill(0.0);
-            low.fill(0.0);
-            mag.fill(0.0);
-            for r in 0..rows {
-                let (wv, wh, wl) = split_w[k * rows + r];
-                let xs = &col[r * len..][..len];
-                let xh = &col_hi[r * len..][..len];
-                let xl = &col_lo[r * len..][..len];
-                for q in 0..len {
-                    // TwoProduct (Dekker) and TwoSum, as in DoubleDouble.
-                    let p = xs[q] * wv;
-                    let e = ((xh[q] * wh - p) + xh[q] * wl + xl[q] * wh) + xl[q] * wl;
-                    mag[q] += p.abs();
-                    let sum = high[q] + p;
-                    let z = sum - high[q];
-                    let t = (high[q] - (sum - z)) + (p - z);
-                    high[q] = sum;
-                    low[q] += t + e;
+            for kk in 0..kg {
+                let k = g * kg + kk;
+                let weights = &ordered_w[k * rows..][..rows];
+                if simd {
+                    dot2_rows(isa, weights, &col, LANES, &mut high, &mut low, &mut mag);
+                } else {
+                    high.fill(0.0);
+                    low.fill(0.0);
+                    mag.fill(0.0);
+                    for r in 0..rows {
+                        let (wv, wh, wl) = split_w[k * rows + r];
+                        let xs = &col[r * LANES..][..LANES];
+                        let xh = &col_hi[r * LANES..][..LANES];
+                        let xl = &col_lo[r * LANES..][..LANES];
+                        for q in 0..LANES {
+                            // TwoProduct (Dekker) and TwoSum, as in DoubleDouble.
+                            let p = xs[q] * wv;
+                            let e = ((xh[q] * wh - p) + xh[q] * wl + xl[q] * wh) + xl[q] * wl;
+                            mag[q] += p.abs();
+                            let sum = high[q] + p;
+                            let z = sum - high[q];
+                            let t = (high[q] - (sum - z)) + (p - z);
+                            high[q] = sum;
+                            low[q] += t + e;
+                        }
+                    }
+                }
+                if let Some(b) = bias {
+                    let b = b[k];
+                    for q in 0..width {
+                        mag[q] += b.abs();
+                        let sum = high[q] + b;
+                        let z = sum - high[q];
+                        low[q] += (high[q] - (sum - z)) + (b - z);
+                        high[q] = sum;
+                    }
+                }
+                for q in 0..width {
+                    out[kk * len + c0 + q] = (
+                        decision.and_then(|d| d.decide(high[q], low[q], mag[q])),
+                        mag[q],
+                    );
                 }
             }
-            if let Some(b) = bias {
-                let b = b[k];
-                for q in 0..len {
-                    mag[q] += b.abs();
-                    let sum = high[q] + b;
-                    let z = sum - high[q];
-                    low[q] += (high[q] - (sum - z)) + (b - z);
-                    high[q] = sum;
-                }
-            }
-            out.extend((0..len).map(|q| {
-                (
-                    decision.and_then(|d| d.decide(high[q], low[q], mag[q])),
-                    mag[q],
-                )
-            }));
         }
         out
     };
