@@ -8,8 +8,8 @@
 //!
 //! All of the project's `unsafe` lives here: the SIMD microkernels, the
 //! raw-pointer C view [`MatMut`] that lets threads own disjoint columns,
-//! and the calls into the exact engine's double-double kernel
-//! ([`dot2_rows`]) compiled for AVX-512 and AVX2 with FMA.
+//! and the calls into the exact engine's kernels ([`dot2_rows`],
+//! [`bracket_f32`]) compiled for AVX-512 and AVX2.
 //!
 //! ```
 //! use convoracle_kernels::{gemm, Isa, MatMut, MatRef, PackedA};
@@ -34,6 +34,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+mod bracket;
 mod dot2;
 mod element;
 mod gemm;
@@ -43,6 +44,7 @@ mod microkernel;
 pub mod pack;
 mod peak;
 
+pub use bracket::{bracket_f32, BRACKET_CHUNK};
 pub use dot2::dot2_rows;
 pub use element::{Blocking, Element, KC};
 pub use gemm::gemm;

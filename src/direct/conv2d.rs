@@ -292,14 +292,22 @@ impl DirectConv {
 }
 
 impl DirectConv {
-    /// [`DirectConv::run`] in f64 (a plan for f64) with f32 weights, each
+    /// Whether [`DirectConv::run_widened`] reads the input widened to f64
+    /// (the im2col packer); the pointwise packer widens while packing.
+    pub(crate) fn needs_wide_input(&self) -> bool {
+        self.lowering != Lowering::Pointwise
+    }
+
+    /// [`DirectConv::run`] in f64 (a plan for f64) on f32 operands: each
     /// weight panel widened just before the microkernels use it
-    /// ([`WidenedA`]): the bits of `run` on a widened copy of the weights,
-    /// without that copy. `false` (nothing done) for the depthwise
-    /// lowering.
-    pub(crate) fn run_widened_weights(
+    /// ([`WidenedA`]), the input widened while packing (pointwise) or read
+    /// from `wide_x`, its widened copy (im2col; ignored otherwise). The
+    /// bits of `run` on widened copies (widening is exact), without the
+    /// copies. `false` (nothing done) for the depthwise lowering.
+    pub(crate) fn run_widened(
         &self,
-        x: &[f64],
+        x: &[f32],
+        wide_x: &[f64],
         w: &[f32],
         bias: Option<&[f64]>,
         out: &mut [f64],
@@ -330,7 +338,7 @@ impl DirectConv {
             });
         } else {
             self.gemm_each(&a, out, scratch, |n, g| {
-                Im2col::new(&self.geometry, &x[at(n, g)..][..group_input])
+                Im2col::new(&self.geometry, &wide_x[at(n, g)..][..group_input])
             });
         }
         if let Some(bias) = bias {

@@ -1,9 +1,11 @@
 //! conv2d in float32 when only the output is wanted (the `exact`
 //! backend's path), in three stages, each rigorous:
 //!
-//! 1. **One f64 GEMM** (the direct backend's conv2d planned in f64, on the
-//!    operands widened into reused buffers: products of f32 are exact in
-//!    f64) and a decision per element against a per-plane bound of `T`
+//! 1. **One f64 GEMM** (the direct backend's conv2d planned in f64 on the
+//!    operands widened to f64, which is exact, as are products of f32 in
+//!    f64: the weights panel by panel inside the GEMM, the input while
+//!    packing or, for the im2col packer, into a buffer kept by the plan)
+//!    and a decision per element against a per-plane bound of `T`
 //!    ([`plane_bounds`]) with the error constant of the
 //!    GEMM's own summation order: `gamma_D` for `D` = the most roundings on
 //!    any term's path ([`DirectConv::rounding_depth`]: `min(r, KC) +
@@ -23,13 +25,10 @@ use crate::backend::Context;
 use crate::direct::conv2d::DirectConv;
 use crate::direct::pool;
 use crate::error::Result;
-use convoracle_kernels::Isa;
+use convoracle_kernels::{bracket_f32, Isa, BRACKET_CHUNK};
 use convoracle_reference::spec::geometry::tap_coordinate;
 use convoracle_reference::{Conv2dParams, ConvShape, DType, Problem, Role};
 use rayon::prelude::*;
-
-/// Unit roundoff of f64.
-const U: f64 = f64::EPSILON / 2.0;
 
 /// Buffers kept between calls (a plan owns one), so that repeated calls
 /// write no fresh pages: the widened operands, the f64 sums, the GEMM's
@@ -43,14 +42,26 @@ pub struct Workspace {
     scratch: Vec<f64>,
 }
 
-/// `dst` resized to `src.len()` and filled with `src` widened.
-fn widen_into(dst: &mut Vec<f64>, src: &[f32]) {
+/// `dst` resized to `src.len()` and filled with `src` widened; whether
+/// every value is finite.
+fn widen_into(dst: &mut Vec<f64>, src: &[f32]) -> bool {
     dst.clear();
     dst.extend(src.iter().map(|&v| v as f64));
+    all_finite(src)
 }
 
-/// Every element of the conv2d `problem` (all operands finite and
-/// non-empty) decided into `out`, except the returned flat indices (in
+/// Whether every value of `v` is finite (exponent bits not all ones),
+/// branch-free per chunk so that it vectorises.
+fn all_finite(v: &[f32]) -> bool {
+    const EXPONENT: u32 = 0x7f80_0000;
+    v.chunks(256).all(|c| {
+        c.iter()
+            .fold(true, |all, v| all & (v.to_bits() & EXPONENT != EXPONENT))
+    })
+}
+
+/// Every element of the conv2d `problem` (all operands non-empty; any
+/// NaN or infinity sends every element to the exact path) decided into `out`, except the returned flat indices (in
 /// increasing order), which the caller must compute exactly, with the
 /// number of elements the second stage decided; `terms` bounds the number
 /// of terms of any element.
@@ -63,12 +74,13 @@ pub(crate) fn decide_into(
     ws: &mut Workspace,
     out: &mut [f32],
 ) -> Result<(Vec<usize>, usize)> {
+    let isa = Isa::detect();
     let conv = DirectConv::new(
         s,
         params.flip_kernel,
         params.padding_mode,
         DType::F64,
-        Isa::detect(),
+        isa,
         context,
     )?;
     let bias = problem.optional(Role::Bias).map(|b| b.data());
@@ -85,15 +97,24 @@ pub(crate) fn decide_into(
             * 8,
         "widened operands and sums",
     )?;
+    let x = problem.tensor(Role::Input)?.data();
     let w = problem.tensor(Role::Weight)?.data();
-    widen_into(&mut ws.x, problem.tensor(Role::Input)?.data());
-    widen_into(&mut ws.bias, bias.unwrap_or(&[]));
+    let finite = all_finite(x) & widen_into(&mut ws.bias, bias.unwrap_or(&[])) & all_finite(w);
+    if !finite {
+        // A NaN or an infinity: every element takes the exact path, which
+        // owns the IEEE rules.
+        return Ok(((0..elements).collect(), 0));
+    }
     ws.sums.resize(elements, 0.0);
     ws.scratch.resize(conv.scratch_len(), 0.0);
     let wide_bias = bias.map(|_| ws.bias.as_slice());
-    // The weights widened panel by panel inside the GEMM (no widened copy);
-    // the depthwise kernel takes a widened copy.
-    if !conv.run_widened_weights(&ws.x, w, wide_bias, &mut ws.sums, &mut ws.scratch) {
+    // The weights widened panel by panel inside the GEMM, the input while
+    // packing (pointwise) or into a kept buffer (im2col); the depthwise
+    // kernel takes widened copies.
+    if conv.needs_wide_input() {
+        widen_into(&mut ws.x, x);
+    }
+    if !conv.run_widened(x, &ws.x, w, wide_bias, &mut ws.sums, &mut ws.scratch) {
         widen_into(&mut ws.w, w);
         conv.run(&ws.x, &ws.w, wide_bias, &mut ws.sums, &mut ws.scratch);
     }
@@ -103,7 +124,7 @@ pub(crate) fn decide_into(
         .rounding_depth(bias.is_some())
         .unwrap_or(terms)
         .min(terms);
-    let planes = plane_bounds(s, &ws.x, w, wide_bias, terms);
+    let planes = plane_bounds(s, x, w, wide_bias, terms);
     let Some(decision) = F32Decision::new(depth) else {
         return Ok(((0..elements).collect(), 0));
     };
@@ -111,7 +132,7 @@ pub(crate) fn decide_into(
     let threads = context.thread_count();
     let plane = |(p, out): (usize, &mut [f32])| -> Vec<usize> {
         let base = p * pixels;
-        decide_plane(&decision, &sums[base..][..pixels], planes[p], out)
+        decide_plane(&decision, isa, &sums[base..][..pixels], planes[p], out)
             .into_iter()
             .map(|q| base + q)
             .collect()
@@ -134,7 +155,6 @@ pub(crate) fn decide_into(
     let Some(dd) = F64Decision::new(terms) else {
         return Ok((undecided, 0));
     };
-    let x = &ws.x;
     let second = |&i: &usize| -> Option<f32> {
         let (high, low, magnitude) = element_double_double(params, s, x, w, wide_bias, i);
         dd.decide_f32(high, low, magnitude)
@@ -162,7 +182,7 @@ pub(crate) fn decide_into(
 /// the rounding of the norm (a sum in any order), the product and the sum.
 fn plane_bounds(
     s: &ConvShape,
-    x: &[f64],
+    x: &[f32],
     w: &[f32],
     bias: Option<&[f64]>,
     terms: usize,
@@ -191,8 +211,8 @@ fn plane_bounds(
 const LANES: usize = 8;
 
 /// `max |v|` (0 for an empty slice), in lanes.
-fn max_abs(v: &[f64]) -> f64 {
-    let mut lanes = [0.0f64; LANES];
+fn max_abs(v: &[f32]) -> f64 {
+    let mut lanes = [0.0f32; LANES];
     let chunks = v.chunks_exact(LANES);
     let tail = chunks.remainder();
     for c in chunks {
@@ -201,9 +221,11 @@ fn max_abs(v: &[f64]) -> f64 {
             *m = if a > *m { a } else { *m };
         }
     }
-    tail.iter()
+    let largest = tail
+        .iter()
         .chain(&lanes)
-        .fold(0.0, |m, &x| if x.abs() > m { x.abs() } else { m })
+        .fold(0.0f32, |m, &x| if x.abs() > m { x.abs() } else { m });
+    largest as f64
 }
 
 /// `sum |v|` in f64, in lanes (an order of summation like any other).
@@ -220,9 +242,18 @@ fn sum_abs(v: &[f32]) -> f64 {
 }
 
 /// One output plane decided into `out` against `bound >= T` of every
-/// element; returns the undecided pixels. The loop is branch-free per
-/// chunk (vectorised); the rare undecided chunk is scanned again.
-fn decide_plane(decision: &F32Decision, sums: &[f64], bound: f64, out: &mut [f32]) -> Vec<usize> {
+/// element; returns the undecided pixels. The kernels crate's
+/// [`bracket_f32`] computes [`F32Decision::decide`]'s arithmetic for the
+/// whole plane, vectorised (the same operations, so the same bits), with
+/// a flag per chunk; the rare chunk with an undecided element is scanned
+/// again with `decide`.
+fn decide_plane(
+    decision: &F32Decision,
+    isa: Isa,
+    sums: &[f64],
+    bound: f64,
+    out: &mut [f32],
+) -> Vec<usize> {
     let mut undecided = Vec::new();
     if !bound.is_finite() {
         return (0..sums.len()).collect();
@@ -232,21 +263,13 @@ fn decide_plane(decision: &F32Decision, sums: &[f64], bound: f64, out: &mut [f32
         out.fill(0.0);
         return undecided;
     }
-    let e = decision.error(bound);
-    const CHUNK: usize = 16;
-    for (c, (s, o)) in sums.chunks(CHUNK).zip(out.chunks_mut(CHUNK)).enumerate() {
-        let mut ok = true;
-        for (&s, o) in s.iter().zip(o.iter_mut()) {
-            let e = e + 4.0 * U * (s.abs() + e);
-            let (lo, hi) = ((s - e) as f32, (s + e) as f32);
-            *o = lo;
-            ok &= (lo.to_bits() == hi.to_bits()) & (s.abs() <= f64::MAX);
-        }
-        if !ok {
-            for (q, &s) in s.iter().enumerate() {
-                if decision.decide(s, bound).is_none() {
-                    undecided.push(c * CHUNK + q);
-                }
+    let mut ok = vec![false; sums.len().div_ceil(BRACKET_CHUNK)];
+    bracket_f32(isa, sums, decision.error(bound), out, &mut ok);
+    for (c, _) in ok.iter().enumerate().filter(|(_, &ok)| !ok) {
+        let start = c * BRACKET_CHUNK;
+        for (q, &s) in sums.iter().enumerate().skip(start).take(BRACKET_CHUNK) {
+            if decision.decide(s, bound).is_none() {
+                undecided.push(q);
             }
         }
     }
@@ -254,12 +277,12 @@ fn decide_plane(decision: &F32Decision, sums: &[f64], bound: f64, out: &mut [f32
 }
 
 /// The double-double sum `(high, low)` of element `i` (flat, C order) and
-/// the f64 sum of its terms' absolute values, from the widened operands:
-/// TwoSum of the exact products, in the reference's term order.
+/// the f64 sum of its terms' absolute values, from the operands: TwoSum of the exact products, in the reference's term
+/// order (padding zeros left out).
 fn element_double_double(
     params: &Conv2dParams,
     s: &ConvShape,
-    x: &[f64],
+    x: &[f32],
     w: &[f32],
     bias: Option<&[f64]>,
     i: usize,
@@ -280,26 +303,32 @@ fn element_double_double(
         low += (high - (sum - z)) + (p - z);
         high = sum;
     };
+    // The taps that read the input (offset in a plane, kernel index), the
+    // same for every channel; padding zeros are left out (zero terms).
+    let mut taps = Vec::with_capacity(kh * kw);
+    for i in 0..kh {
+        let y = tap_coordinate(oy, s.stride[0], s.padding.top, i, s.dilation[0]);
+        let Some(row) = params.padding_mode.source(y, h) else {
+            continue;
+        };
+        for j in 0..kw {
+            let xx = tap_coordinate(ox, s.stride[1], s.padding.left, j, s.dilation[1]);
+            let Some(col) = params.padding_mode.source(xx, wd) else {
+                continue;
+            };
+            let (wi, wj) = if params.flip_kernel {
+                (kh - 1 - i, kw - 1 - j)
+            } else {
+                (i, j)
+            };
+            taps.push((row * wd + col, wi * kw + wj));
+        }
+    }
     for ci in 0..cg {
         let plane = &x[(n * s.in_channels + g * cg + ci) * h * wd..][..h * wd];
         let kernel = &w[(k * cg + ci) * kh * kw..][..kh * kw];
-        for i in 0..kh {
-            let y = tap_coordinate(oy, s.stride[0], s.padding.top, i, s.dilation[0]);
-            let Some(row) = params.padding_mode.source(y, h) else {
-                continue;
-            };
-            for j in 0..kw {
-                let xx = tap_coordinate(ox, s.stride[1], s.padding.left, j, s.dilation[1]);
-                let Some(col) = params.padding_mode.source(xx, wd) else {
-                    continue;
-                };
-                let (wi, wj) = if params.flip_kernel {
-                    (kh - 1 - i, kw - 1 - j)
-                } else {
-                    (i, j)
-                };
-                add(plane[row * wd + col] * kernel[wi * kw + wj] as f64);
-            }
+        for &(at, tap) in &taps {
+            add(plane[at] as f64 * kernel[tap] as f64);
         }
     }
     if let Some(b) = bias {

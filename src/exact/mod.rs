@@ -101,7 +101,9 @@ pub trait Certified: Element {
     /// The output alone: every element decided into `out` but the returned
     /// flat indices (increasing), which need the exact path, with the
     /// number of elements a second stage decided; `None` when this dtype
-    /// and op have no such path (then [`Certified::decide`] runs).
+    /// and op have no such path (then [`Certified::decide`] runs). The
+    /// operands are non-empty but may hold NaN or infinities: then every
+    /// element must be returned undecided.
     #[doc(hidden)]
     fn decide_into(
         _problem: &Problem<Self>,
@@ -233,7 +235,10 @@ pub(crate) fn compute_output_into<T: Certified>(
             out.len()
         )));
     }
-    if !has_fast_path(problem.op.kind()) || !fast_path_applies(problem, elements) {
+    // `decide_into` checks the operands are finite itself (fused with its
+    // first pass over them).
+    let operands_filled = problem.tensors.values().all(|t| !t.data().is_empty());
+    if !has_fast_path(problem.op.kind()) || elements == 0 || !operands_filled {
         let (computed, report) = compute_with(problem, context, false)?;
         out.copy_from_slice(computed.output.data());
         return Ok(report);
