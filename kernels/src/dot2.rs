@@ -98,6 +98,10 @@ fn dot2_body(
         dot2_chunk::<LANES>(w, col, len, q0, high, low, mag);
         q0 += LANES;
     }
+    if q0 + LANES / 2 <= len {
+        dot2_chunk::<{ LANES / 2 }>(w, col, len, q0, high, low, mag);
+        q0 += LANES / 2;
+    }
     while q0 < len {
         dot2_chunk::<1>(w, col, len, q0, high, low, mag);
         q0 += 1;
@@ -163,7 +167,7 @@ mod tests {
 
     #[test]
     fn every_isa_gives_the_scalar_bits() {
-        let (rows, len) = (37, 53);
+        let (rows, len) = (37, 61);
         let mut state = 7u64;
         let mut next = || {
             state = state

@@ -67,6 +67,48 @@ pub(crate) fn decide(
     terms: usize,
     context: &Context,
 ) -> Result<Decided<f64>> {
+    match run(problem, params, s, terms, context, None)? {
+        Outcome::Decided(decided) => Ok(decided),
+        Outcome::Into(_) => Err(Error::Implementation(
+            "conv2d_f64::run wrote into no output".to_string(),
+        )),
+    }
+}
+
+/// Every element decided into `out` (the output alone, no magnitudes),
+/// but the returned flat indices (increasing), which need the exact path.
+pub(crate) fn decide_into(
+    problem: &Problem<f64>,
+    params: &Conv2dParams,
+    s: &ConvShape,
+    terms: usize,
+    context: &Context,
+    out: &mut [f64],
+) -> Result<Vec<usize>> {
+    match run(problem, params, s, terms, context, Some(out))? {
+        Outcome::Into(undecided) => Ok(undecided),
+        Outcome::Decided(_) => Err(Error::Implementation(
+            "conv2d_f64::run wrote no output".to_string(),
+        )),
+    }
+}
+
+/// What [`run`] returns: per-element decisions and magnitudes, or the
+/// undecided indices of an output written in place.
+enum Outcome {
+    Decided(Decided<f64>),
+    Into(Vec<usize>),
+}
+
+/// [`decide`] (`into` is `None`) or [`decide_into`].
+fn run(
+    problem: &Problem<f64>,
+    params: &Conv2dParams,
+    s: &ConvShape,
+    terms: usize,
+    context: &Context,
+    into: Option<&mut [f64]>,
+) -> Result<Outcome> {
     let x = problem.tensor(Role::Input)?.data();
     let w = problem.tensor(Role::Weight)?.data();
     let bias = problem.optional(Role::Bias).map(|b| b.data());
@@ -110,14 +152,14 @@ pub(crate) fn decide(
     // or the portable loop below.
     let isa = Isa::detect();
     let simd = dot2_rows(isa, &[], &[], 0, &mut [], &mut [], &mut []);
-    let unit = |u: usize| -> Vec<(Option<f64>, f64)> {
+    // Unit u: image n, group g, pixels p0 .. p0 + len; `put(kk, q, value,
+    // magnitude)` receives the result of kernel kk at pixel p0 + q.
+    let unit = |u: usize, put: &mut dyn FnMut(usize, usize, Option<f64>, f64)| {
         let tile = u % tiles;
         let g = (u / tiles) % s.groups;
         let n = u / tiles / s.groups;
         let p0 = tile * TILE;
         let len = TILE.min(pixels - p0);
-        // The result of kernel kk at pixel q is at kk * len + q.
-        let mut out = vec![(None, 0.0); kg * len];
         // One panel of LANES pixels at a time: its im2col columns (row r =
         // (ci, i, j), LANES values each, zeros past the tile), read by every
         // kernel of the group while they stay in cache.
@@ -128,12 +170,15 @@ pub(crate) fn decide(
         let (mut high, mut low, mut mag) = ([0.0; LANES], [0.0; LANES], [0.0; LANES]);
         for c0 in (0..len).step_by(LANES) {
             let width = LANES.min(len - c0);
+            // A short last panel is computed 8 wide (the kernel's half
+            // width), not 16: less work on zeros.
+            let lanes = if width <= LANES / 2 { LANES / 2 } else { LANES };
             for ci in 0..cg {
                 let plane = &x[(n * s.in_channels + g * cg + ci) * h * wd..][..h * wd];
                 for i in 0..kh {
                     for j in 0..kw {
                         let r = (ci * kh + i) * kw + j;
-                        let row = &mut col[r * LANES..][..LANES];
+                        let row = &mut col[r * lanes..][..lanes];
                         for (q, v) in row.iter_mut().enumerate() {
                             *v = 0.0;
                             if q >= width {
@@ -153,10 +198,10 @@ pub(crate) fn decide(
                             }
                         }
                         if !simd {
-                            for q in 0..LANES {
-                                let (vh, vl) = split(col[r * LANES + q]);
-                                col_hi[r * LANES + q] = vh;
-                                col_lo[r * LANES + q] = vl;
+                            for q in 0..lanes {
+                                let (vh, vl) = split(col[r * lanes + q]);
+                                col_hi[r * lanes + q] = vh;
+                                col_lo[r * lanes + q] = vl;
                             }
                         }
                     }
@@ -166,17 +211,18 @@ pub(crate) fn decide(
                 let k = g * kg + kk;
                 let weights = &ordered_w[k * rows..][..rows];
                 if simd {
-                    dot2_rows(isa, weights, &col, LANES, &mut high, &mut low, &mut mag);
+                    let col = &col[..rows * lanes];
+                    dot2_rows(isa, weights, col, lanes, &mut high, &mut low, &mut mag);
                 } else {
                     high.fill(0.0);
                     low.fill(0.0);
                     mag.fill(0.0);
                     for r in 0..rows {
                         let (wv, wh, wl) = split_w[k * rows + r];
-                        let xs = &col[r * LANES..][..LANES];
-                        let xh = &col_hi[r * LANES..][..LANES];
-                        let xl = &col_lo[r * LANES..][..LANES];
-                        for q in 0..LANES {
+                        let xs = &col[r * lanes..][..lanes];
+                        let xh = &col_hi[r * lanes..][..lanes];
+                        let xl = &col_lo[r * lanes..][..lanes];
+                        for q in 0..lanes {
                             // TwoProduct (Dekker) and TwoSum, as in DoubleDouble.
                             let p = xs[q] * wv;
                             let e = ((xh[q] * wh - p) + xh[q] * wl + xl[q] * wh) + xl[q] * wl;
@@ -200,41 +246,79 @@ pub(crate) fn decide(
                     }
                 }
                 for q in 0..width {
-                    out[kk * len + c0 + q] = (
-                        decision.and_then(|d| d.decide(high[q], low[q], mag[q])),
-                        mag[q],
-                    );
+                    let value = decision.and_then(|d| d.decide(high[q], low[q], mag[q]));
+                    put(kk, c0 + q, value, mag[q]);
                 }
             }
         }
-        out
     };
-    let threads = context.thread_count();
-    let results: Vec<Vec<(Option<f64>, f64)>> = if threads == 1 {
-        (0..units).map(unit).collect()
-    } else {
-        pool(threads).install(|| (0..units).into_par_iter().map(unit).collect())
-    };
-    let mut values = vec![None; output_len];
-    let mut magnitudes = vec![0.0; output_len];
-    for (u, result) in results.into_iter().enumerate() {
+    // The unit's place: (n, first channel of g, p0, len).
+    let place = |u: usize| {
         let tile = u % tiles;
         let g = (u / tiles) % s.groups;
         let n = u / tiles / s.groups;
         let p0 = tile * TILE;
-        let len = TILE.min(pixels - p0);
-        if result.len() != kg * len {
-            return Err(Error::Implementation(
-                "a conv2d tile of the wrong size".to_string(),
-            ));
+        (n * s.out_channels + g * kg, p0, TILE.min(pixels - p0))
+    };
+    let threads = context.thread_count();
+    if let Some(out) = into {
+        // Output only: values in place (NaN, which no decision returns,
+        // marks an undecided element), no magnitudes.
+        if threads == 1 {
+            for u in 0..units {
+                let (k0, p0, _) = place(u);
+                unit(u, &mut |kk, q, value, _| {
+                    out[(k0 + kk) * pixels + p0 + q] = value.unwrap_or(f64::NAN);
+                });
+            }
+        } else {
+            let results: Vec<Vec<f64>> = pool(threads).install(|| {
+                (0..units)
+                    .into_par_iter()
+                    .map(|u| {
+                        let len = place(u).2;
+                        let mut values = vec![f64::NAN; kg * len];
+                        unit(u, &mut |kk, q, value, _| {
+                            values[kk * len + q] = value.unwrap_or(f64::NAN);
+                        });
+                        values
+                    })
+                    .collect()
+            });
+            for (u, values) in results.into_iter().enumerate() {
+                let (k0, p0, len) = place(u);
+                for (kk, chunk) in values.chunks(len).enumerate() {
+                    out[(k0 + kk) * pixels + p0..][..len].copy_from_slice(chunk);
+                }
+            }
         }
+        let undecided = (0..out.len()).filter(|&i| out[i].is_nan()).collect();
+        return Ok(Outcome::Into(undecided));
+    }
+    let per_unit = |u: usize| {
+        let len = place(u).2;
+        let mut results = vec![(None, 0.0); kg * len];
+        unit(u, &mut |kk, q, value, magnitude| {
+            results[kk * len + q] = (value, magnitude);
+        });
+        results
+    };
+    let results: Vec<Vec<(Option<f64>, f64)>> = if threads == 1 {
+        (0..units).map(per_unit).collect()
+    } else {
+        pool(threads).install(|| (0..units).into_par_iter().map(per_unit).collect())
+    };
+    let mut values = vec![None; output_len];
+    let mut magnitudes = vec![0.0; output_len];
+    for (u, result) in results.into_iter().enumerate() {
+        let (k0, p0, len) = place(u);
         for (kk, chunk) in result.chunks(len).enumerate() {
-            let base = (n * s.out_channels + g * kg + kk) * pixels + p0;
+            let base = (k0 + kk) * pixels + p0;
             for (q, &(value, magnitude)) in chunk.iter().enumerate() {
                 values[base + q] = value;
                 magnitudes[base + q] = magnitude;
             }
         }
     }
-    Ok(Decided { values, magnitudes })
+    Ok(Outcome::Decided(Decided { values, magnitudes }))
 }

@@ -174,6 +174,29 @@ impl Certified for f64 {
             context,
         ))
     }
+
+    fn decide_into(
+        problem: &Problem<f64>,
+        element_terms: &ElementTerms<'_, f64>,
+        context: &Context,
+        _: &mut Workspace,
+        out: &mut [f64],
+    ) -> Option<Result<(Vec<usize>, usize)>> {
+        let (Op::Conv2d(params), Ok(OpGeometry::Conv2d(shape))) = (&problem.op, problem.geometry())
+        else {
+            return None;
+        };
+        // In the safe range every operand is finite (NaN and infinities are
+        // outside it); elsewhere the term-list path runs.
+        if !conv2d_f64::in_safe_range(problem) {
+            return None;
+        }
+        let terms = element_terms.max_terms();
+        Some(
+            conv2d_f64::decide_into(problem, params, &shape, terms, context, out)
+                .map(|undecided| (undecided, 0)),
+        )
+    }
 }
 
 /// The fast path's output: per element, the certified value (`None` when
