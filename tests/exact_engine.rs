@@ -480,7 +480,9 @@ fn signs_of_zero_follow_the_reference() {
 /// pixels (323) than one f64 n block, 13 output rows (a microkernel tail),
 /// a bias, every padding mode, flipped kernels and 1-3 threads, on random
 /// and adversarial data; the second stage must decide cancelling sums, the
-/// fallback must run on ties and almost never on random data.
+/// fallback must run on ties and almost never on random data. The same
+/// shape in float64 (random, cancelling, midpoints) checks the in-place
+/// output of the float64 path.
 #[test]
 fn output_only_conv2d_past_several_k_blocks_is_bit_identical() {
     let mut fallbacks = [0usize; 5];
@@ -528,6 +530,20 @@ fn output_only_conv2d_past_several_k_blocks_is_bit_identical() {
             fallbacks[d] += report.fallbacks;
             second[d] += report.second_stage;
             elements[d] += report.elements;
+            if d < 3 {
+                // float64 on the same shape: two tiles of pixels, a short last
+                // panel, the output written in place on 1-3 threads.
+                let p: Problem<f64> = problem(c.op.clone(), &c.layout, data, 29 + d as u64);
+                let expected = compute(&p).unwrap();
+                let (got, _) = exact::compute_output(&p, &Context::new().threads(threads)).unwrap();
+                if let Some(i) = same_bits(got.data(), expected.output.data()) {
+                    panic!(
+                        "f64 {mode:?} {data:?}: element {i}: engine {:?}, reference {:?}",
+                        got.data()[i],
+                        expected.output.data()[i]
+                    );
+                }
+            }
         }
     }
     eprintln!(
