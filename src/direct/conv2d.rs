@@ -25,8 +25,10 @@
 //!
 //! # Scratch (bounded, independent of the image size)
 //! GEMM: `threads * (16 + packed_b_len(min(KC, C/g*kh*kw), min(NC,
-//! Ho*Wo), NR))` elements, at most `threads * (KC * round_up(NC, NR) + 16)` (for
-//! f32 on AVX-512, 256 x 512 + 16 per thread: 512 KiB), plus, when an output
+//! Ho*Wo), NR) + MR * min(KC, C/g*kh*kw))` elements (the last term one
+//! weight panel, packed or widened just before use), at most
+//! `threads * (KC * (round_up(NC, NR) + MR) + 16)` (for f32 on AVX-512,
+//! 256 x (512 + 12) + 16 per thread: about 524 KiB), plus, when an output
 //! map needs more than one n block (`Ho*Wo > NC`), the weights packed per
 //! call, `g * round_up(K/g, MR) * C/g*kh*kw` elements (the weight tensor's
 //! size up to the MR rounding). With one n block the microkernels read the
