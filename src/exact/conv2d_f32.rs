@@ -152,27 +152,69 @@ pub(crate) fn decide_into(
     };
 
     // Stage 2: a double-double for each undecided element.
-    let Some(dd) = F64Decision::new(terms) else {
-        return Ok((undecided, 0));
-    };
-    let second = |&i: &usize| -> Option<f32> {
-        let (high, low, magnitude) = element_double_double(params, s, x, w, wide_bias, i);
-        dd.decide_f32(high, low, magnitude)
-    };
-    let values: Vec<Option<f32>> = if threads == 1 || undecided.len() < 64 {
-        undecided.iter().map(second).collect()
-    } else {
-        pool(threads).install(|| undecided.par_iter().map(second).collect())
-    };
+    let values = double_double_stage(params, s, x, w, wide_bias, terms, context, &undecided);
     let mut left = Vec::new();
     for (&i, value) in undecided.iter().zip(values) {
         match value {
-            Some(v) => out[i] = v,
+            Some((v, _)) => out[i] = v,
             None => left.push(i),
         }
     }
     let second_stage = undecided.len() - left.len();
     Ok((left, second_stage))
+}
+
+/// The second stage alone, for [`super::compute`]'s path (after the GEMMs
+/// of sums and magnitudes): per element of `undecided` (all operands
+/// finite), its certified value and magnitude (the f64 sum of its terms'
+/// absolute values in the reference's order, padding zeros left out,
+/// which adds nothing), or `None`.
+pub(crate) fn second_stage(
+    problem: &Problem<f32>,
+    params: &Conv2dParams,
+    s: &ConvShape,
+    terms: usize,
+    context: &Context,
+    undecided: &[usize],
+) -> Result<Vec<Option<(f32, f64)>>> {
+    let x = problem.tensor(Role::Input)?.data();
+    let w = problem.tensor(Role::Weight)?.data();
+    let bias: Option<Vec<f64>> = problem
+        .optional(Role::Bias)
+        .map(|b| b.data().iter().map(|&v| v as f64).collect());
+    let bias = bias.as_deref();
+    Ok(double_double_stage(
+        params, s, x, w, bias, terms, context, undecided,
+    ))
+}
+
+/// [`element_double_double`] and [`F64Decision::decide_f32`] for each
+/// element of `undecided`, on the context's threads: the value and the
+/// magnitude, or `None`.
+#[allow(clippy::too_many_arguments)]
+fn double_double_stage(
+    params: &Conv2dParams,
+    s: &ConvShape,
+    x: &[f32],
+    w: &[f32],
+    bias: Option<&[f64]>,
+    terms: usize,
+    context: &Context,
+    undecided: &[usize],
+) -> Vec<Option<(f32, f64)>> {
+    let Some(dd) = F64Decision::new(terms) else {
+        return vec![None; undecided.len()];
+    };
+    let second = |&i: &usize| -> Option<(f32, f64)> {
+        let (high, low, magnitude) = element_double_double(params, s, x, w, bias, i);
+        dd.decide_f32(high, low, magnitude).map(|v| (v, magnitude))
+    };
+    let threads = context.thread_count();
+    if threads == 1 || undecided.len() < 64 {
+        undecided.iter().map(second).collect()
+    } else {
+        pool(threads).install(|| undecided.par_iter().map(second).collect())
+    }
 }
 
 /// Per output plane (n, k), an upper bound of `T = sum |term|` of its

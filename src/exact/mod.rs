@@ -29,8 +29,10 @@
 //!
 //! The magnitudes `S_i` returned beside the output are the reference's
 //! bit for bit for float64 data and for fallback elements; for float32
-//! elements decided fast they are the same sum in the GEMM's order (within
-//! a relative `gamma_n` of the reference's).
+//! elements decided fast they are the same sum in the GEMM's order, or
+//! for a conv2d element decided by the double-double second stage in the
+//! reference's term order (either within a relative `gamma_n` of the
+//! reference's).
 
 mod certify;
 mod conv2d_f32;
@@ -104,6 +106,20 @@ pub trait Certified: Element {
     /// and op have no such path (then [`Certified::decide`] runs). The
     /// operands are non-empty but may hold NaN or infinities: then every
     /// element must be returned undecided.
+    /// A second fast stage for the elements `undecided` (flat indices)
+    /// that [`Certified::decide`] left undecided (all operands finite):
+    /// per element, the certified value and its magnitude `S_i`, or `None`;
+    /// `None` when this dtype and op have no second stage.
+    #[doc(hidden)]
+    fn second_stage(
+        _problem: &Problem<Self>,
+        _element_terms: &ElementTerms<'_, Self>,
+        _context: &Context,
+        _undecided: &[usize],
+    ) -> Option<Vec<Option<(Self, f64)>>> {
+        None
+    }
+
     #[doc(hidden)]
     fn decide_into(
         _problem: &Problem<Self>,
@@ -132,6 +148,20 @@ impl Certified for f32 {
             });
         let terms = element_terms.max_terms();
         fast_f32::decide(problem, &shape, terms, context)
+    }
+
+    fn second_stage(
+        problem: &Problem<f32>,
+        element_terms: &ElementTerms<'_, f32>,
+        context: &Context,
+        undecided: &[usize],
+    ) -> Option<Vec<Option<(f32, f64)>>> {
+        let (Op::Conv2d(params), Ok(OpGeometry::Conv2d(shape))) = (&problem.op, problem.geometry())
+        else {
+            return None;
+        };
+        let terms = element_terms.max_terms();
+        conv2d_f32::second_stage(problem, params, &shape, terms, context, undecided).ok()
     }
 
     fn decide_into(
@@ -324,6 +354,7 @@ fn compute_with<T: Certified>(
     let dims: [usize; 4] = shape.as_slice().try_into().map_err(|_| {
         crate::Error::Implementation(format!("a two-factor op with output shape {shape:?}"))
     })?;
+    let fast = fast_path_applies(problem, elements);
     let Decided {
         mut values,
         mut magnitudes,
@@ -332,7 +363,7 @@ fn compute_with<T: Certified>(
             values: vec![None; elements],
             magnitudes: vec![0.0; elements],
         };
-        if fast_path_applies(problem, elements) {
+        if fast {
             // The fast path is an optimisation: when it cannot run (a scratch
             // over the context's memory limit), the exact path still can.
             T::decide(problem, &element_terms, dims, context, with_magnitudes)
@@ -341,7 +372,24 @@ fn compute_with<T: Certified>(
             undecided()
         }
     };
-    let undecided: Vec<usize> = (0..elements).filter(|&i| values[i].is_none()).collect();
+    let mut undecided: Vec<usize> = (0..elements).filter(|&i| values[i].is_none()).collect();
+    let mut second_stage = 0;
+    if fast && !undecided.is_empty() {
+        if let Some(second) = T::second_stage(problem, &element_terms, context, &undecided) {
+            let mut left = Vec::new();
+            for (&i, result) in undecided.iter().zip(second) {
+                match result {
+                    Some((value, magnitude)) => {
+                        values[i] = Some(value);
+                        magnitudes[i] = magnitude;
+                        second_stage += 1;
+                    }
+                    None => left.push(i),
+                }
+            }
+            undecided = left;
+        }
+    }
     let exact = fallback::exact(&element_terms, dims, &undecided, context);
     for (&i, (value, magnitude)) in undecided.iter().zip(exact) {
         values[i] = Some(value);
@@ -357,7 +405,7 @@ fn compute_with<T: Certified>(
         ExactReport {
             elements,
             fallbacks: undecided.len(),
-            second_stage: 0,
+            second_stage,
         },
     ))
 }
