@@ -92,12 +92,13 @@ fn run<T: Element + convoracle::exact::Certified>([c, h, w, k, kernel]: [usize; 
         let start = Instant::now();
         let (_, report) = convoracle::exact::compute_output(&p, &Context::new()).unwrap();
         println!(
-            "{:?} {name}, output only (the backend's path): {:.1} ms, {} of {} fell back ({:.2e})",
+            "{:?} {name}, output only (the backend's path): {:.1} ms, {} of {} fell back ({:.2e}), {} decided by the second stage",
             T::DTYPE,
             start.elapsed().as_secs_f64() * 1e3,
             report.fallbacks,
             report.elements,
-            report.fallback_fraction()
+            report.fallback_fraction(),
+            report.second_stage
         );
     }
 }

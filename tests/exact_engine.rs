@@ -465,5 +465,94 @@ fn signs_of_zero_follow_the_reference() {
             "{p:?}"
         );
         assert_eq!(report.elements, 1);
+        let (output, _) = exact::compute_output(&p, &Context::new()).unwrap();
+        assert_eq!(
+            output.data()[0].to_bits(),
+            expected.output.data()[0].to_bits(),
+            "output only: {p:?}"
+        );
     }
+}
+
+/// The backend's path (output only) of a float32 conv2d past several k
+/// blocks (C*kh*kw = 864: four blocks of KC = 256, where the decision uses
+/// the GEMM's rounding depth, 259, instead of the 865 terms), with more
+/// pixels (323) than one f64 n block, 13 output rows (a microkernel tail),
+/// a bias, every padding mode, flipped kernels and 1-3 threads, on random
+/// and adversarial data; the second stage must decide cancelling sums, the
+/// fallback must run on ties and almost never on random data. The same
+/// shape in float64 (random, cancelling, midpoints) checks the in-place
+/// output of the float64 path.
+#[test]
+fn output_only_conv2d_past_several_k_blocks_is_bit_identical() {
+    let mut fallbacks = [0usize; 5];
+    let mut second = [0usize; 5];
+    let mut elements = [0usize; 5];
+    let kinds = [
+        Data::Random,
+        Data::Cancel,
+        Data::Midpoint,
+        Data::Subnormal,
+        Data::Overflow,
+    ];
+    for (mode, threads) in [
+        (PaddingMode::Zeros, 1),
+        (PaddingMode::Reflect, 2),
+        (PaddingMode::Replicate, 3),
+        (PaddingMode::Circular, 1),
+    ] {
+        let flip = mode == PaddingMode::Reflect;
+        let c = case(
+            0,
+            [1, 96, 17, 19],
+            13,
+            1,
+            [3, 3],
+            [1, 1],
+            [1, 1],
+            1,
+            mode,
+            flip,
+            true,
+        );
+        for (d, &data) in kinds.iter().enumerate() {
+            let p: Problem<f32> = problem(c.op.clone(), &c.layout, data, 29 + d as u64);
+            let expected = compute(&p).unwrap();
+            let (got, report) =
+                exact::compute_output(&p, &Context::new().threads(threads)).unwrap();
+            if let Some(i) = same_bits(got.data(), expected.output.data()) {
+                panic!(
+                    "{mode:?} {data:?}: element {i}: engine {:?}, reference {:?}",
+                    got.data()[i],
+                    expected.output.data()[i]
+                );
+            }
+            fallbacks[d] += report.fallbacks;
+            second[d] += report.second_stage;
+            elements[d] += report.elements;
+            if d < 3 {
+                // float64 on the same shape: two tiles of pixels, a short last
+                // panel, the output written in place on 1-3 threads.
+                let p: Problem<f64> = problem(c.op.clone(), &c.layout, data, 29 + d as u64);
+                let expected = compute(&p).unwrap();
+                let (got, _) = exact::compute_output(&p, &Context::new().threads(threads)).unwrap();
+                if let Some(i) = same_bits(got.data(), expected.output.data()) {
+                    panic!(
+                        "f64 {mode:?} {data:?}: element {i}: engine {:?}, reference {:?}",
+                        got.data()[i],
+                        expected.output.data()[i]
+                    );
+                }
+            }
+        }
+    }
+    eprintln!(
+        "output only, per data (random, cancel, midpoint, subnormal, overflow): \
+         {fallbacks:?} fell back, {second:?} decided by the second stage, of {elements:?}"
+    );
+    assert!(fallbacks[0] * 1000 <= elements[0], "random: {fallbacks:?}");
+    // Cancellation defeats the first stage, not the double-double; exact
+    // ties defeat both.
+    assert!(second[1] > 0, "the second stage never ran: {second:?}");
+    assert!(fallbacks[2] > 0, "midpoints never reached the fallback");
 }

@@ -6,8 +6,10 @@
 //! and one small register-tiled microkernel per ISA chosen at run time
 //! ([`Isa`]): AVX-512F, AVX2+FMA, or portable safe Rust.
 //!
-//! All of the project's `unsafe` lives here: the SIMD microkernels and the
-//! raw-pointer C view [`MatMut`] that lets threads own disjoint columns.
+//! All of the project's `unsafe` lives here: the SIMD microkernels, the
+//! raw-pointer C view [`MatMut`] that lets threads own disjoint columns,
+//! and the calls into the exact engine's kernels ([`dot2_rows`],
+//! [`bracket_f32`]) compiled for AVX-512 and AVX2.
 //!
 //! ```
 //! use convoracle_kernels::{gemm, Isa, MatMut, MatRef, PackedA};
@@ -32,6 +34,8 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+mod bracket;
+mod dot2;
 mod element;
 mod gemm;
 mod isa;
@@ -40,9 +44,11 @@ mod microkernel;
 pub mod pack;
 mod peak;
 
+pub use bracket::{bracket_f32, BRACKET_CHUNK};
+pub use dot2::dot2_rows;
 pub use element::{Blocking, Element, KC};
 pub use gemm::gemm;
 pub use isa::{Isa, ISA_ENV_VAR};
 pub use mat::{MatMut, MatRef};
-pub use pack::{packed_a_len, packed_b_len, PackA, PackB, PackedA, StreamedA};
+pub use pack::{packed_a_len, packed_b_len, PackA, PackB, PackedA, StreamedA, WidenedA};
 pub use peak::fma_peak_gflops;

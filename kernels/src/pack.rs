@@ -101,10 +101,11 @@ fn fill_panels<T: Element>(data: &mut [T], a: MatRef<'_, T>, mr: usize) {
 
 /// Writes columns `k0 .. k0+kc` of row panel `r` of `a` (rows `r*mr ..`)
 /// into `panel` (`mr * kc` elements, element (i, p) at `p*mr + i`), rows
-/// past `m` zero.
-fn pack_panel<T: Element>(
+/// past `m` zero, each value converted by `Into` (the identity, or f32
+/// widened to f64, which is exact).
+fn pack_panel<S: Copy + Into<T>, T: Element>(
     panel: &mut [T],
-    a: MatRef<'_, T>,
+    a: MatRef<'_, S>,
     r: usize,
     mr: usize,
     k0: usize,
@@ -117,11 +118,11 @@ fn pack_panel<T: Element>(
         // reading the panel's rows as parallel streams and writing the
         // panel contiguously, with the row count known at compile time.
         let done = match mr {
-            4 => pack_full_panel::<T, 4>(panel, a, r, k0, kc),
-            6 => pack_full_panel::<T, 6>(panel, a, r, k0, kc),
-            8 => pack_full_panel::<T, 8>(panel, a, r, k0, kc),
-            12 => pack_full_panel::<T, 12>(panel, a, r, k0, kc),
-            16 => pack_full_panel::<T, 16>(panel, a, r, k0, kc),
+            4 => pack_full_panel::<S, T, 4>(panel, a, r, k0, kc),
+            6 => pack_full_panel::<S, T, 6>(panel, a, r, k0, kc),
+            8 => pack_full_panel::<S, T, 8>(panel, a, r, k0, kc),
+            12 => pack_full_panel::<S, T, 12>(panel, a, r, k0, kc),
+            16 => pack_full_panel::<S, T, 16>(panel, a, r, k0, kc),
             _ => false,
         };
         if done {
@@ -137,11 +138,11 @@ fn pack_panel<T: Element>(
         } else if let Some(src) = a.row_slice(row, k0, kc) {
             // Contiguous reads, `mr`-strided writes inside one panel.
             for (d, v) in panel[i..].iter_mut().step_by(mr).zip(src) {
-                *d = *v;
+                *d = (*v).into();
             }
         } else {
             for p in 0..kc {
-                panel[p * mr + i] = a.get(row, k0 + p);
+                panel[p * mr + i] = a.get(row, k0 + p).into();
             }
         }
     }
@@ -149,20 +150,20 @@ fn pack_panel<T: Element>(
 
 /// Packs columns `k0 .. k0+kc` of the full row panel `r` of a row-major
 /// `a` (rows `r*MR ..`); `true` when done.
-fn pack_full_panel<T: Element, const MR: usize>(
+fn pack_full_panel<S: Copy + Into<T>, T: Element, const MR: usize>(
     panel: &mut [T],
-    a: MatRef<'_, T>,
+    a: MatRef<'_, S>,
     r: usize,
     k0: usize,
     kc: usize,
 ) -> bool {
-    let rows: [&[T]; MR] = std::array::from_fn(|i| a.row_slice(r * MR + i, k0, kc).unwrap_or(&[]));
+    let rows: [&[S]; MR] = std::array::from_fn(|i| a.row_slice(r * MR + i, k0, kc).unwrap_or(&[]));
     if rows.iter().any(|row| row.len() != kc) {
         return false;
     }
     for (p, d) in panel.chunks_exact_mut(MR).take(kc).enumerate() {
         for (d, row) in d.iter_mut().zip(&rows) {
-            *d = row[p];
+            *d = row[p].into();
         }
     }
     true
@@ -417,9 +418,71 @@ impl<T: Element> PackA<T> for StreamedA<'_, T> {
     }
 }
 
+/// An f32 A (`m x k`) multiplied in f64 kernels: each `mr x kc` panel
+/// is widened into a buffer that stays in L1 just before use, as
+/// [`StreamedA`] packs a non-row-major A. Widening f32 to f64 is exact, so
+/// the GEMM computes what it would on a widened copy of A, bit for bit,
+/// without writing that copy (for a conv layer with 512 x 4608 weights,
+/// 18 MiB). With several n blocks each panel is widened once per block.
+#[derive(Clone, Copy, Debug)]
+pub struct WidenedA<'a> {
+    isa: Isa,
+    blocking: Blocking,
+    a: MatRef<'a, f32>,
+}
+
+impl<'a> WidenedA<'a> {
+    /// `a` for `isa`'s f64 kernels with that ISA's blocking. Panics if the
+    /// CPU does not support `isa`.
+    pub fn new(isa: Isa, a: MatRef<'a, f32>) -> Self {
+        let b = f64::blocking(isa);
+        WidenedA {
+            isa,
+            blocking: checked_blocking::<f64>(isa, b.kc, b.nc),
+            a,
+        }
+    }
+}
+
+impl PackA<f64> for WidenedA<'_> {
+    fn rows(&self) -> usize {
+        self.a.rows()
+    }
+
+    fn depth(&self) -> usize {
+        self.a.cols()
+    }
+
+    fn kernel_isa(&self) -> Isa {
+        self.isa
+    }
+
+    fn tiling(&self) -> Blocking {
+        self.blocking
+    }
+
+    fn panel_scratch_len(&self) -> usize {
+        self.blocking.mr * self.blocking.kc.min(self.a.cols())
+    }
+
+    fn panel_in<'s>(
+        &'s self,
+        r: usize,
+        k0: usize,
+        kc: usize,
+        buffer: &'s mut [f64],
+    ) -> (&'s [f64], usize) {
+        let mr = self.blocking.mr;
+        let panel = &mut buffer[..mr * kc];
+        pack_panel(panel, self.a, r, mr, k0, kc);
+        (panel, 0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::MatMut;
 
     #[test]
     fn packing_into_a_stale_buffer_equals_packing_anew() {
@@ -434,6 +497,54 @@ mod tests {
                 for r in 0..m.div_ceil(mr) {
                     assert_eq!(owned.panel(r, 0, k), borrowed.panel(r, 0, k), "{isa}");
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn a_widened_a_gives_the_bits_of_a_widened_copy() {
+        // Past the k block and the mr tile, row-major and strided.
+        let (m, k, n) = (29, 300, 37);
+        let a: Vec<f32> = (0..m * k)
+            .map(|i| ((i * 7919) % 1001) as f32 / 77.0 - 6.0)
+            .collect();
+        let wide: Vec<f64> = a.iter().map(|&v| v as f64).collect();
+        let b: Vec<f64> = (0..k * n)
+            .map(|i| ((i * 104_729) % 997) as f64 / 31.0 - 16.0)
+            .collect();
+        let bv = MatRef::row_major(&b, k, n, n);
+        for isa in Isa::available() {
+            for (view, wide_view) in [
+                (
+                    MatRef::row_major(&a, m, k, k),
+                    MatRef::row_major(&wide, m, k, k),
+                ),
+                (MatRef::new(&a, m, k, 1, m), MatRef::new(&wide, m, k, 1, m)),
+            ] {
+                let widened = WidenedA::new(isa, view);
+                let copy = StreamedA::new(isa, wide_view);
+                let mut c1 = vec![0.0f64; m * n];
+                let mut c2 = vec![1.0f64; m * n];
+                let mut scratch = vec![0.0f64; widened.gemm_scratch_len(n)];
+                crate::gemm(
+                    &widened,
+                    &bv,
+                    0,
+                    MatMut::from_slice(&mut c1, m, n, n),
+                    false,
+                    &mut scratch,
+                );
+                let mut scratch = vec![0.0f64; copy.gemm_scratch_len(n)];
+                crate::gemm(
+                    &copy,
+                    &bv,
+                    0,
+                    MatMut::from_slice(&mut c2, m, n, n),
+                    false,
+                    &mut scratch,
+                );
+                let bits = |c: &[f64]| c.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&c1), bits(&c2), "{isa}");
             }
         }
     }

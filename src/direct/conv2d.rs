@@ -25,8 +25,10 @@
 //!
 //! # Scratch (bounded, independent of the image size)
 //! GEMM: `threads * (16 + packed_b_len(min(KC, C/g*kh*kw), min(NC,
-//! Ho*Wo), NR))` elements, at most `threads * (KC * round_up(NC, NR) + 16)` (for
-//! f32 on AVX-512, 256 x 512 + 16 per thread: 512 KiB), plus, when an output
+//! Ho*Wo), NR) + MR * min(KC, C/g*kh*kw))` elements (the last term one
+//! weight panel, packed or widened just before use), at most
+//! `threads * (KC * (round_up(NC, NR) + MR) + 16)` (for f32 on AVX-512,
+//! 256 x (512 + 12) + 16 per thread: about 524 KiB), plus, when an output
 //! map needs more than one n block (`Ho*Wo > NC`), the weights packed per
 //! call, `g * round_up(K/g, MR) * C/g*kh*kw` elements (the weight tensor's
 //! size up to the MR rounding). With one n block the microkernels read the
@@ -43,7 +45,7 @@ use crate::error::{Error, Result};
 use crate::problem_shape::ProblemShape;
 use convoracle_kernels::{
     gemm, packed_a_len, packed_b_len, Element, Isa, MatMut, MatRef, PackA, PackB, PackedA,
-    StreamedA,
+    StreamedA, WidenedA,
 };
 use convoracle_reference::{ConvShape, DType, Op, OpGeometry, PaddingMode, Problem, Role};
 use rayon::prelude::*;
@@ -78,6 +80,8 @@ pub(crate) struct DirectConv {
     weights: usize,
     /// Scratch elements per thread (its packed B block).
     per_thread: usize,
+    /// The GEMM's k block (it fixes the summation order).
+    kc: usize,
 }
 
 /// Plans a conv2d problem: validates it, fixes the output shape, chooses
@@ -184,11 +188,15 @@ impl DirectConv {
                     * blocking.mr as u128
                     * reduction as u128;
                 context.check_bytes(weights * size, "packed weights")?;
+                // The panel buffer too, for the f32 weights widened panel by
+                // panel ([`DirectConv::run_widened_weights`]).
+                let panel = blocking.mr * blocking.kc.min(reduction);
                 let per_thread = packed_b_len(
                     blocking.kc.min(reduction),
                     blocking.nc.min(pixels),
                     blocking.nr,
-                ) + 16;
+                ) + panel
+                    + 16;
                 (weights as usize, per_thread)
             }
         };
@@ -204,12 +212,29 @@ impl DirectConv {
             stream_weights,
             weights,
             per_thread,
+            kc: blocking.kc,
         })
     }
 
     /// The convolution's geometry.
     pub(crate) fn shape(&self) -> &ConvShape {
         &self.shape
+    }
+
+    /// The most roundings on the path of any term to its output element in
+    /// [`DirectConv::run`]'s summation order, for a GEMM lowering: the
+    /// microkernel sums a k block of at most `kc` terms from zero (one
+    /// rounding per fused multiply-add), each later block's sum is added to
+    /// the output once (`ceil(r / kc) - 1` additions), and the bias once
+    /// more. `None` for the depthwise kernel (whose order this does not
+    /// describe).
+    pub(crate) fn rounding_depth(&self, bias: bool) -> Option<usize> {
+        if self.lowering == Lowering::Depthwise {
+            return None;
+        }
+        let reduction = self.shape.in_per_group() * self.shape.taps();
+        let kc = self.kc;
+        Some(kc.min(reduction) + reduction.div_ceil(kc).saturating_sub(1) + bias as usize)
     }
 
     /// Scratch elements [`DirectConv::run`] needs.
@@ -265,6 +290,63 @@ impl DirectConv {
         if let (Some(bias), false) = (bias, self.lowering == Lowering::Depthwise) {
             self.add_bias(bias, out);
         }
+    }
+}
+
+impl DirectConv {
+    /// Whether [`DirectConv::run_widened`] reads the input widened to f64
+    /// (the im2col packer); the pointwise packer widens while packing.
+    pub(crate) fn needs_wide_input(&self) -> bool {
+        self.lowering != Lowering::Pointwise
+    }
+
+    /// [`DirectConv::run`] in f64 (a plan for f64) on f32 operands: each
+    /// weight panel widened just before the microkernels use it
+    /// ([`WidenedA`]), the input widened while packing (pointwise) or read
+    /// from `wide_x`, its widened copy (im2col; ignored otherwise). The
+    /// bits of `run` on widened copies (widening is exact), without the
+    /// copies. `false` (nothing done) for the depthwise lowering.
+    pub(crate) fn run_widened(
+        &self,
+        x: &[f32],
+        wide_x: &[f64],
+        w: &[f32],
+        bias: Option<&[f64]>,
+        out: &mut [f64],
+        scratch: &mut [f64],
+    ) -> bool {
+        if self.lowering == Lowering::Depthwise {
+            return false;
+        }
+        if out.is_empty() {
+            return true;
+        }
+        let s = &self.shape;
+        let (groups, kg, cg) = (s.groups, s.out_per_group(), s.in_per_group());
+        let reduction = cg * s.taps();
+        let a: Vec<WidenedA<'_>> = (0..groups)
+            .map(|g| {
+                let wg = &w[g * kg * reduction..(g + 1) * kg * reduction];
+                WidenedA::new(self.isa, MatRef::row_major(wg, kg, reduction, reduction))
+            })
+            .collect();
+        let scratch = &mut scratch[self.weights..];
+        let group_input = cg * s.input[0] * s.input[1];
+        let at = |n: usize, g: usize| (n * s.in_channels + g * cg) * s.input[0] * s.input[1];
+        if self.lowering == Lowering::Pointwise {
+            let pixels = s.output[0] * s.output[1];
+            self.gemm_each(&a, out, scratch, |n, g| {
+                Rows::new(&x[at(n, g)..][..group_input], pixels)
+            });
+        } else {
+            self.gemm_each(&a, out, scratch, |n, g| {
+                Im2col::new(&self.geometry, &wide_x[at(n, g)..][..group_input])
+            });
+        }
+        if let Some(bias) = bias {
+            self.add_bias(bias, out);
+        }
+        true
     }
 }
 

@@ -18,7 +18,7 @@ mod aspp;
 mod backward_weight;
 mod col2im;
 mod composites;
-mod conv2d;
+pub(crate) mod conv2d;
 mod deform;
 mod depthwise;
 mod dynamic;

@@ -35,3 +35,21 @@ impl<T: Float> PackB<T> for Rows<'_, T> {
         }
     }
 }
+
+/// f32 input planes as the B of an f64 GEMM, widened while packing (exact:
+/// the bits of packing a widened copy, without writing that copy), for
+/// the exact engine.
+impl PackB<f64> for Rows<'_, f32> {
+    fn pack(&self, k0: usize, kc: usize, n0: usize, nc: usize, nr: usize, panel: &mut [f64]) {
+        for p in 0..kc {
+            let row = &self.x[(k0 + p) * self.cols + n0..][..nc];
+            for (jp, src) in row.chunks(nr).enumerate() {
+                let dst = &mut panel[jp * nr * kc + p * nr..][..nr];
+                for (d, &s) in dst.iter_mut().zip(src) {
+                    *d = s as f64;
+                }
+                dst[src.len()..].fill(0.0);
+            }
+        }
+    }
+}

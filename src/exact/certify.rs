@@ -48,6 +48,13 @@ impl F32Decision {
         })
     }
 
+    /// The error bound `e` (before the `4u (|sum| + e)` of [`F32Decision::decide`])
+    /// for sums whose `T` is at most `magnitude`.
+    #[inline]
+    pub(crate) fn error(&self, magnitude: f64) -> f64 {
+        self.factor * magnitude
+    }
+
     /// The f32 rounding of the exact sum, given `sum`, its f64 sum, and
     /// `magnitude`, an upper bound of `sum |p|` as above. `None` when
     /// undecided or not finite.
@@ -119,6 +126,41 @@ impl F64Decision {
     }
 }
 
+impl F64Decision {
+    /// The f32 rounding of the exact sum of products of f32 (each exact in
+    /// f64, so TwoProduct's error is zero), given their double-double
+    /// `(high, low)` and `magnitude` as for [`F64Decision::decide`]. `None`
+    /// when undecided or not finite.
+    ///
+    /// As in `decide`, `a = fl(low - E')` has `high + a <= s` exactly (and
+    /// `b = fl(low + E')` has `high + b >= s`); `fl(high + a)` is within half
+    /// a spacing of `high + a`, so its next f64 below is at most `high + a`
+    /// (and the next above `fl(high + b)` at least `high + b`). Those two
+    /// f64 bracket `s`; their f32 roundings (one correctly rounded
+    /// conversion each, no double rounding) are monotone, so equal bits
+    /// certify `f32(s)`.
+    #[inline]
+    pub(crate) fn decide_f32(&self, high: f64, low: f64, magnitude: f64) -> Option<f32> {
+        if !high.is_finite() || !low.is_finite() || !magnitude.is_finite() {
+            return None;
+        }
+        if magnitude == 0.0 {
+            // Every product is exact, so every term is a zero: the exact sum
+            // is zero, which the reference rounds to +0.0.
+            return Some(0.0);
+        }
+        let e = self.factor * magnitude + self.absolute;
+        let e = e + 2.0 * U * (low.abs() + e) + TINY;
+        let lo = (high + (low - e)).next_down();
+        let hi = (high + (low + e)).next_up();
+        if !lo.is_finite() || !hi.is_finite() {
+            return None;
+        }
+        let (lo, hi) = (lo as f32, hi as f32);
+        (lo.to_bits() == hi.to_bits()).then_some(lo)
+    }
+}
+
 /// The smallest positive f64, 2^-1074.
 const TINY: f64 = f64::from_bits(1);
 
@@ -166,6 +208,27 @@ mod tests {
         assert_eq!(f32_from_f64_sum(f64::NAN, 1.0, 2), None);
         assert_eq!(f32_from_f64_sum(1.0, f64::INFINITY, 2), None);
         assert_eq!(f64_from_double_double(f64::INFINITY, 0.0, 1.0, 2), None);
+    }
+
+    #[test]
+    fn the_f32_decision_from_a_double_double_brackets_midpoints() {
+        let d = F64Decision::new(4).unwrap();
+        assert_eq!(d.decide_f32(1.25, 0.0, 3.0), Some(1.25));
+        // 1 + 2^-24 is an f32 midpoint: undecided, and one f64 ulp either side
+        // of it is still too close for the bracket.
+        let mid = 1.0 + 2f64.powi(-24);
+        assert_eq!(d.decide_f32(mid, 0.0, 3.0), None);
+        assert_eq!(d.decide_f32(mid, 2f64.powi(-80), 3.0), None);
+        // A low part that moves the sum off the midpoint by more than the
+        // bound and an f64 spacing decides it (closer than one f64 spacing,
+        // the single f64 addition cannot tell: undecided, as above).
+        assert_eq!(
+            d.decide_f32(mid, 2f64.powi(-50), 3.0),
+            Some(1.0 + f32::EPSILON)
+        );
+        assert_eq!(d.decide_f32(mid, -(2f64.powi(-50)), 3.0), Some(1.0));
+        assert_eq!(d.decide_f32(0.0, 0.0, 1.0), None);
+        assert_eq!(d.decide_f32(-0.0, 0.0, 0.0).map(f32::to_bits), Some(0));
     }
 
     #[test]

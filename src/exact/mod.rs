@@ -29,10 +29,13 @@
 //!
 //! The magnitudes `S_i` returned beside the output are the reference's
 //! bit for bit for float64 data and for fallback elements; for float32
-//! elements decided fast they are the same sum in the GEMM's order (within
-//! a relative `gamma_n` of the reference's).
+//! elements decided fast they are the same sum in the GEMM's order, or
+//! for a conv2d element decided by the double-double second stage in the
+//! reference's term order (either within a relative `gamma_n` of the
+//! reference's).
 
 mod certify;
+mod conv2d_f32;
 mod conv2d_f64;
 mod double_double;
 mod fallback;
@@ -41,6 +44,9 @@ mod fast_f64;
 mod plan;
 
 pub use plan::Exact;
+
+#[doc(hidden)]
+pub use conv2d_f32::Workspace;
 
 use crate::backend::Context;
 use crate::direct::pool;
@@ -62,6 +68,10 @@ pub struct ExactReport {
     /// Elements computed by the exact accumulator (all of them for the ops
     /// without a fast path).
     pub fallbacks: usize,
+    /// Elements the first fast stage left undecided that a second,
+    /// double-double stage decided (float32 conv2d, output only; 0
+    /// elsewhere).
+    pub second_stage: usize,
 }
 
 impl ExactReport {
@@ -89,6 +99,37 @@ pub trait Certified: Element {
         context: &Context,
         with_magnitudes: bool,
     ) -> Result<Decided<Self>>;
+
+    /// The output alone: every element decided into `out` but the returned
+    /// flat indices (increasing), which need the exact path, with the
+    /// number of elements a second stage decided; `None` when this dtype
+    /// and op have no such path (then [`Certified::decide`] runs). The
+    /// operands are non-empty but may hold NaN or infinities: then every
+    /// element must be returned undecided.
+    /// A second fast stage for the elements `undecided` (flat indices)
+    /// that [`Certified::decide`] left undecided (all operands finite):
+    /// per element, the certified value and its magnitude `S_i`, or `None`;
+    /// `None` when this dtype and op have no second stage.
+    #[doc(hidden)]
+    fn second_stage(
+        _problem: &Problem<Self>,
+        _element_terms: &ElementTerms<'_, Self>,
+        _context: &Context,
+        _undecided: &[usize],
+    ) -> Option<Vec<Option<(Self, f64)>>> {
+        None
+    }
+
+    #[doc(hidden)]
+    fn decide_into(
+        _problem: &Problem<Self>,
+        _element_terms: &ElementTerms<'_, Self>,
+        _context: &Context,
+        _workspace: &mut Workspace,
+        _out: &mut [Self],
+    ) -> Option<Result<(Vec<usize>, usize)>> {
+        None
+    }
 }
 
 impl Certified for f32 {
@@ -97,7 +138,7 @@ impl Certified for f32 {
         element_terms: &ElementTerms<'_, f32>,
         _: [usize; 4],
         context: &Context,
-        with_magnitudes: bool,
+        _: bool,
     ) -> Result<Decided<f32>> {
         let shape = problem
             .tensors
@@ -106,7 +147,38 @@ impl Certified for f32 {
                 s.with(*role, t.shape())
             });
         let terms = element_terms.max_terms();
-        fast_f32::decide(problem, &shape, terms, context, with_magnitudes)
+        fast_f32::decide(problem, &shape, terms, context)
+    }
+
+    fn second_stage(
+        problem: &Problem<f32>,
+        element_terms: &ElementTerms<'_, f32>,
+        context: &Context,
+        undecided: &[usize],
+    ) -> Option<Vec<Option<(f32, f64)>>> {
+        let (Op::Conv2d(params), Ok(OpGeometry::Conv2d(shape))) = (&problem.op, problem.geometry())
+        else {
+            return None;
+        };
+        let terms = element_terms.max_terms();
+        conv2d_f32::second_stage(problem, params, &shape, terms, context, undecided).ok()
+    }
+
+    fn decide_into(
+        problem: &Problem<f32>,
+        element_terms: &ElementTerms<'_, f32>,
+        context: &Context,
+        workspace: &mut Workspace,
+        out: &mut [f32],
+    ) -> Option<Result<(Vec<usize>, usize)>> {
+        let (Op::Conv2d(params), Ok(OpGeometry::Conv2d(shape))) = (&problem.op, problem.geometry())
+        else {
+            return None;
+        };
+        let terms = element_terms.max_terms();
+        Some(conv2d_f32::decide_into(
+            problem, params, &shape, terms, context, workspace, out,
+        ))
     }
 }
 
@@ -131,6 +203,29 @@ impl Certified for f64 {
             element_terms.max_terms(),
             context,
         ))
+    }
+
+    fn decide_into(
+        problem: &Problem<f64>,
+        element_terms: &ElementTerms<'_, f64>,
+        context: &Context,
+        _: &mut Workspace,
+        out: &mut [f64],
+    ) -> Option<Result<(Vec<usize>, usize)>> {
+        let (Op::Conv2d(params), Ok(OpGeometry::Conv2d(shape))) = (&problem.op, problem.geometry())
+        else {
+            return None;
+        };
+        // In the safe range every operand is finite (NaN and infinities are
+        // outside it); elsewhere the term-list path runs.
+        if !conv2d_f64::in_safe_range(problem) {
+            return None;
+        }
+        let terms = element_terms.max_terms();
+        Some(
+            conv2d_f64::decide_into(problem, params, &shape, terms, context, out)
+                .map(|undecided| (undecided, 0)),
+        )
     }
 }
 
@@ -171,8 +266,70 @@ pub fn compute_output<T: Certified>(
     problem: &Problem<T>,
     context: &Context,
 ) -> Result<(Tensor<T>, ExactReport)> {
-    let (computed, report) = compute_with(problem, context, false)?;
-    Ok((computed.output, report))
+    let shape = problem.output_shape()?;
+    let mut out = context.buffer::<T>(shape.iter().product(), "output")?;
+    let report = compute_output_into(problem, context, &mut Workspace::default(), &mut out)?;
+    Ok((Tensor::new(shape, out)?, report))
+}
+
+/// [`compute_output`] into `out` (the output's length), with buffers kept
+/// in `workspace` between calls.
+pub(crate) fn compute_output_into<T: Certified>(
+    problem: &Problem<T>,
+    context: &Context,
+    workspace: &mut Workspace,
+    out: &mut [T],
+) -> Result<ExactReport> {
+    let shape = problem.output_shape()?;
+    let elements: usize = shape.iter().product();
+    if out.len() != elements {
+        return Err(crate::Error::Implementation(format!(
+            "an output of {} elements for shape {shape:?}",
+            out.len()
+        )));
+    }
+    // `decide_into` checks the operands are finite itself (fused with its
+    // first pass over them).
+    let operands_filled = problem.tensors.values().all(|t| !t.data().is_empty());
+    if !has_fast_path(problem.op.kind()) || elements == 0 || !operands_filled {
+        let (computed, report) = compute_with(problem, context, false)?;
+        out.copy_from_slice(computed.output.data());
+        return Ok(report);
+    }
+    let element_terms = ElementTerms::new(problem)?;
+    let dims: [usize; 4] = shape.as_slice().try_into().map_err(|_| {
+        crate::Error::Implementation(format!("a two-factor op with output shape {shape:?}"))
+    })?;
+    let (undecided, second_stage) =
+        match T::decide_into(problem, &element_terms, context, workspace, out) {
+            Some(Ok(decided)) => decided,
+            // The fast path cannot run (a scratch over the memory limit): the
+            // exact path still can.
+            Some(Err(_)) => ((0..elements).collect(), 0),
+            None => {
+                let (computed, report) = compute_with(problem, context, false)?;
+                out.copy_from_slice(computed.output.data());
+                return Ok(report);
+            }
+        };
+    let exact = fallback::exact(&element_terms, dims, &undecided, context);
+    for (&i, (value, _)) in undecided.iter().zip(exact) {
+        out[i] = value;
+    }
+    Ok(ExactReport {
+        elements,
+        fallbacks: undecided.len(),
+        second_stage,
+    })
+}
+
+/// Whether the fast path may run: a non-empty output, every operand
+/// non-empty (else every element is a bias or the empty sum, and the other
+/// dims are bounded by no data, so the fast path's tables could be huge:
+/// the exact path is cheap and safe there) and finite.
+fn fast_path_applies<T: Element>(problem: &Problem<T>, elements: usize) -> bool {
+    let operands_filled = problem.tensors.values().all(|t| !t.data().is_empty());
+    elements > 0 && operands_filled && all_finite(problem)
 }
 
 fn compute_with<T: Certified>(
@@ -189,6 +346,7 @@ fn compute_with<T: Certified>(
             ExactReport {
                 elements,
                 fallbacks: elements,
+                second_stage: 0,
             },
         ));
     }
@@ -196,6 +354,7 @@ fn compute_with<T: Certified>(
     let dims: [usize; 4] = shape.as_slice().try_into().map_err(|_| {
         crate::Error::Implementation(format!("a two-factor op with output shape {shape:?}"))
     })?;
+    let fast = fast_path_applies(problem, elements);
     let Decided {
         mut values,
         mut magnitudes,
@@ -204,11 +363,7 @@ fn compute_with<T: Certified>(
             values: vec![None; elements],
             magnitudes: vec![0.0; elements],
         };
-        // An empty operand leaves every element a bias or the empty sum (and
-        // its other dims are bounded by no data, so the fast path's tables
-        // could be huge): the exact path is cheap and safe there.
-        let operands_filled = problem.tensors.values().all(|t| !t.data().is_empty());
-        if elements > 0 && operands_filled && all_finite(problem) {
+        if fast {
             // The fast path is an optimisation: when it cannot run (a scratch
             // over the context's memory limit), the exact path still can.
             T::decide(problem, &element_terms, dims, context, with_magnitudes)
@@ -217,7 +372,24 @@ fn compute_with<T: Certified>(
             undecided()
         }
     };
-    let undecided: Vec<usize> = (0..elements).filter(|&i| values[i].is_none()).collect();
+    let mut undecided: Vec<usize> = (0..elements).filter(|&i| values[i].is_none()).collect();
+    let mut second_stage = 0;
+    if fast && !undecided.is_empty() {
+        if let Some(second) = T::second_stage(problem, &element_terms, context, &undecided) {
+            let mut left = Vec::new();
+            for (&i, result) in undecided.iter().zip(second) {
+                match result {
+                    Some((value, magnitude)) => {
+                        values[i] = Some(value);
+                        magnitudes[i] = magnitude;
+                        second_stage += 1;
+                    }
+                    None => left.push(i),
+                }
+            }
+            undecided = left;
+        }
+    }
     let exact = fallback::exact(&element_terms, dims, &undecided, context);
     for (&i, (value, magnitude)) in undecided.iter().zip(exact) {
         values[i] = Some(value);
@@ -233,6 +405,7 @@ fn compute_with<T: Certified>(
         ExactReport {
             elements,
             fallbacks: undecided.len(),
+            second_stage,
         },
     ))
 }
@@ -250,10 +423,12 @@ pub fn has_fast_path(op: OpKind) -> bool {
 
 /// Whether every operand value is finite.
 fn all_finite<T: Element>(problem: &Problem<T>) -> bool {
-    problem
-        .tensors
-        .values()
-        .all(|t| t.data().iter().all(|v| v.to_f64().is_finite()))
+    problem.tensors.values().all(|t| {
+        // Branch-free per chunk, so that the check vectorises.
+        t.data()
+            .chunks(256)
+            .all(|c| c.iter().fold(true, |all, v| all & v.to_f64().is_finite()))
+    })
 }
 
 /// The coordinates of flat index `i` of a C-order tensor of `dims`.

@@ -1,13 +1,14 @@
 //! The engine as a backend named `exact`: claims `exact`, like the
 //! reference, and computes on the context's threads.
 
-use super::{compute_output, Certified};
+use super::{compute_output, compute_output_into, Certified, Workspace};
 use crate::backend::{check_planned, Backend, Context, Plan};
 use crate::error::Result;
 use crate::problem_shape::ProblemShape;
 use crate::verify::{Algorithm, Tolerance};
 use crate::{AnyProblem, AnyTensor};
 use convoracle_reference::{DType, Problem, Tensor};
+use std::sync::Mutex;
 
 /// The certified exact engine as a backend (see the [module docs](super)):
 /// the reference's bits, fast.
@@ -47,6 +48,7 @@ impl Backend for Exact {
             dtype,
             output_shape,
             context: *context,
+            workspace: Mutex::new(Workspace::default()),
         }))
     }
 
@@ -60,12 +62,13 @@ impl Backend for Exact {
 }
 
 /// A planned problem of the `exact` backend: the shapes checked, the
-/// context kept for the threads.
+/// context kept for the threads, buffers kept between runs.
 struct ExactPlan {
     problem: ProblemShape,
     dtype: DType,
     output_shape: Vec<usize>,
     context: Context,
+    workspace: Mutex<Workspace>,
 }
 
 impl ExactPlan {
@@ -76,8 +79,12 @@ impl ExactPlan {
         scratch_len: usize,
     ) -> Result<()> {
         check_planned(self, problem, out.len(), scratch_len)?;
-        let (output, _) = compute_output(problem, &self.context)?;
-        out.copy_from_slice(output.data());
+        // A plan run from several threads at once: the others get fresh
+        // buffers.
+        let mut fresh = Workspace::default();
+        let mut kept = self.workspace.try_lock().ok();
+        let workspace = kept.as_deref_mut().unwrap_or(&mut fresh);
+        compute_output_into(problem, &self.context, workspace, out)?;
         Ok(())
     }
 }
