@@ -6,6 +6,9 @@
 //! and one small register-tiled microkernel per ISA chosen at run time
 //! ([`Isa`]): AVX-512F, AVX2+FMA, or portable safe Rust.
 //!
+//! Beside the GEMM: the depthwise microkernel ([`DepthwiseKernel`]), one
+//! row of output pixels for a block of channels from a packed tile.
+//!
 //! All of the project's `unsafe` lives here: the SIMD microkernels and the
 //! raw-pointer C view [`MatMut`] that lets threads own disjoint columns.
 //!
@@ -32,6 +35,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+mod depthwise;
 mod element;
 mod gemm;
 mod isa;
@@ -40,6 +44,7 @@ mod microkernel;
 pub mod pack;
 mod peak;
 
+pub use depthwise::{DepthwiseKernel, DepthwiseRow};
 pub use element::{Blocking, Element, KC};
 pub use gemm::gemm;
 pub use isa::{Isa, ISA_ENV_VAR};

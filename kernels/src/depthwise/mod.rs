@@ -1,0 +1,292 @@
+//! Depthwise microkernels: one row of output pixels for a block of `L`
+//! channels (L = the ISA's SIMD lanes), read from a channel-interleaved
+//! tile that the caller has packed with its padding already in place.
+//!
+//! The caller (the conv's depthwise driver) packs a block of `L` input
+//! channel planes as `[rows][cols][L]` (lane `l` = output channel `k0 + l`,
+//! so with a channel multiplier several lanes carry the same input plane)
+//! and the block's weights as `[kh][kw][L]`, taps in the order the sum
+//! takes them. A call then computes `pixels` consecutive output pixels of
+//! one output row:
+//!
+//! ```text
+//! out[p][l] = sum over (i, j), i-major:
+//!             weights[(i * kw + j) * L + l] * tile[rows[i] + cols[j] + p * step + l]
+//! ```
+//!
+//! starting from zero, one term at a time in that order (a fused
+//! multiply-add per term on the SIMD ISAs, multiply then add on the
+//! portable one). Stride and dilation are only offsets (`step`, `rows`,
+//! `cols`), so one kernel serves every geometry; the tile has no borders,
+//! so the loop has no branches. Each SIMD kernel keeps `P` pixels' worth of
+//! accumulators in registers and loads each tap's weight vector once per
+//! `P` pixels.
+//!
+//! ```
+//! use convoracle_kernels::{DepthwiseKernel, DepthwiseRow, Isa};
+//! let kernel = DepthwiseKernel::<f32>::new(Isa::detect());
+//! let l = kernel.lanes();
+//! // A 1 x 3 tile, a 1 x 2 kernel, stride 1: two output pixels.
+//! let tile: Vec<f32> = (0..3 * l).map(|e| (e / l) as f32).collect(); // columns 0, 1, 2
+//! let weights: Vec<f32> = (0..2 * l).map(|e| if e < l { 1.0 } else { 10.0 }).collect();
+//! let mut out = vec![0.0f32; 2 * l];
+//! kernel.row(DepthwiseRow {
+//!     tile: &tile,
+//!     rows: &[0],
+//!     cols: &[0, l],
+//!     step: l,
+//!     weights: &weights,
+//!     out: &mut out,
+//! });
+//! assert_eq!((out[0], out[l]), (0.0 + 10.0 * 1.0, 1.0 + 10.0 * 2.0));
+//! ```
+
+use crate::{Element, Isa};
+
+pub(crate) mod portable;
+
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod avx2;
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod avx512;
+
+/// The operands of one microkernel call (see the module docs). Offsets
+/// are in elements of `tile`.
+#[derive(Debug)]
+pub struct DepthwiseRow<'a, T> {
+    /// The packed, channel-interleaved input tile.
+    pub tile: &'a [T],
+    /// Per tap row `i`: the offset of pixel 0's tap `(i, 0)`.
+    pub rows: &'a [usize],
+    /// Per tap column `j`: the offset added for tap column `j`.
+    pub cols: &'a [usize],
+    /// The offset between consecutive output pixels (`stride * L` for a
+    /// dense tile).
+    pub step: usize,
+    /// `rows.len() * cols.len() * L` weights, tap-major, lanes innermost.
+    pub weights: &'a [T],
+    /// `pixels * L` outputs, pixel-major, lanes innermost; overwritten.
+    pub out: &'a mut [T],
+}
+
+impl<T> DepthwiseRow<'_, T> {
+    /// Panics unless every element the call reads and writes lies inside
+    /// its slices (the SIMD kernels rely on it), for `lanes` lanes.
+    /// Returns the pixel count.
+    pub(crate) fn check(&self, lanes: usize) -> usize {
+        let pixels = self.out.len() / lanes;
+        assert_eq!(
+            self.out.len(),
+            pixels * lanes,
+            "depthwise: out is not whole pixels"
+        );
+        let taps = self.rows.len() * self.cols.len();
+        assert!(
+            self.weights.len() >= taps * lanes,
+            "depthwise: too few weights"
+        );
+        if pixels > 0 && taps > 0 {
+            let max_row = self.rows.iter().copied().max().unwrap_or(0);
+            let max_col = self.cols.iter().copied().max().unwrap_or(0);
+            let last = (pixels - 1)
+                .checked_mul(self.step)
+                .and_then(|v| v.checked_add(max_row))
+                .and_then(|v| v.checked_add(max_col))
+                .and_then(|v| v.checked_add(lanes));
+            assert!(
+                last.is_some_and(|end| end <= self.tile.len()),
+                "depthwise: the taps reach past the tile"
+            );
+        }
+        pixels
+    }
+}
+
+/// A checked [`DepthwiseRow`] as pointers, for the SIMD kernels: the
+/// output pointer comes from the exclusive borrow, so writes through it are
+/// sound, and the offsets stay borrowed slices.
+#[cfg(target_arch = "x86_64")]
+pub(crate) struct Raw<'a, T> {
+    tile: *const T,
+    rows: &'a [usize],
+    cols: &'a [usize],
+    step: usize,
+    weights: *const T,
+    out: *mut T,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl<'a, T> Raw<'a, T> {
+    /// The pointers of `a`, which must have passed [`DepthwiseRow::check`].
+    pub(crate) fn new(a: DepthwiseRow<'a, T>) -> Self {
+        Raw {
+            tile: a.tile.as_ptr(),
+            rows: a.rows,
+            cols: a.cols,
+            step: a.step,
+            weights: a.weights.as_ptr(),
+            out: a.out.as_mut_ptr(),
+        }
+    }
+}
+
+/// One microkernel (see [`DepthwiseRow`]). Safety contract of calling it:
+/// the CPU supports the kernel's ISA (it checks its operands itself).
+pub(crate) type DwUkr<T> = unsafe fn(DepthwiseRow<'_, T>);
+
+/// The depthwise kernel of one (ISA, element type).
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct DwSet<T: 'static> {
+    pub(crate) lanes: usize,
+    pub(crate) ukr: DwUkr<T>,
+}
+
+/// The depthwise microkernel for one instruction set, checked supported.
+#[derive(Debug, Clone, Copy)]
+pub struct DepthwiseKernel<T: 'static> {
+    isa: Isa,
+    set: &'static DwSet<T>,
+}
+
+impl<T: Element> DepthwiseKernel<T> {
+    /// The kernel for `isa`.
+    ///
+    /// # Panics
+    /// When the running CPU does not support `isa`.
+    pub fn new(isa: Isa) -> Self {
+        assert!(isa.is_supported(), "this CPU does not support {isa}");
+        DepthwiseKernel {
+            isa,
+            set: T::depthwise_set(isa),
+        }
+    }
+
+    /// The channel block `L`: lanes per pixel in the tile, the weights and
+    /// the output.
+    pub fn lanes(&self) -> usize {
+        self.set.lanes
+    }
+
+    /// The instruction set it runs.
+    pub fn isa(&self) -> Isa {
+        self.isa
+    }
+
+    /// Computes one output row segment (see [`DepthwiseRow`]).
+    ///
+    /// # Panics
+    /// When an offset reaches past the tile, or the weights or the output
+    /// are not the sizes the module docs give.
+    pub fn row(&self, args: DepthwiseRow<'_, T>) {
+        // SAFETY: `new` checked that the CPU supports `self.isa`, whose
+        // kernel this is; the kernel checks its operands (`check`).
+        unsafe { (self.set.ukr)(args) }
+    }
+}
+
+/// Defines the SIMD kernel `$name` (see the module docs): blocks of `$p`
+/// pixels, one vector accumulator per pixel, then the `< $p` pixels left
+/// over as one overlapping block (recomputed pixels get the same bits, so
+/// writing them twice is harmless) or, for rows shorter than `$p`, a block
+/// of exactly their length.
+#[cfg(target_arch = "x86_64")]
+macro_rules! simd_dw {
+    (
+        $name:ident, $t:ty, $feat:literal, lanes = $lanes:expr, pixels = $p:tt,
+        vec = $v:ty, zero = $zero:ident, load = $load:ident, store = $store:ident,
+        fma = $fma:ident
+    ) => {
+        /// `M` pixels from `p0`; `STEP` is the pixel step when it is a
+        /// compile-time constant (stride 1), 0 to read `a.step`.
+        #[target_feature(enable = $feat)]
+        #[inline]
+        unsafe fn block<const M: usize, const STEP: usize>(a: &Raw<'_, $t>, p0: usize) {
+            const L: usize = $lanes;
+            let step = if STEP == 0 { a.step } else { STEP };
+            let mut acc: [$v; M] = [$zero(); M];
+            let base = a.tile.wrapping_add(p0 * step);
+            let mut wp = a.weights;
+            for &r in a.rows {
+                for &c in a.cols {
+                    // SAFETY: `check` proved (pixels-1)*step + max(rows) +
+                    // max(cols) + L <= tile.len(), and p0 + M <= pixels, so
+                    // every vector read here lies inside the tile; wp walks
+                    // the taps*L weights, which `check` bounded. Unaligned
+                    // loads; the target feature is enabled on this fn.
+                    unsafe {
+                        let w = $load(wp);
+                        wp = wp.add(L);
+                        let src = base.add(r + c);
+                        for m in 0..M {
+                            acc[m] = $fma(w, $load(src.add(m * step)), acc[m]);
+                        }
+                    }
+                }
+            }
+            for m in 0..M {
+                // SAFETY: pixel p0 + m < pixels, whose L outputs lie inside
+                // `out` (pixels * L elements by `check`), taken from the
+                // call's exclusive borrow.
+                unsafe { $store(a.out.add((p0 + m) * L), acc[m]) };
+            }
+        }
+
+        /// All pixels, `STEP` as in `block`.
+        #[target_feature(enable = $feat)]
+        #[inline]
+        unsafe fn all<const STEP: usize>(a: &Raw<'_, $t>, pixels: usize) {
+            const P: usize = $p;
+            // SAFETY (every call below): the blocks cover pixels < `pixels`
+            // only, which is all `block` needs beyond `check`.
+            unsafe {
+                if pixels >= P {
+                    let mut p0 = 0;
+                    while p0 + P <= pixels {
+                        block::<P, STEP>(a, p0);
+                        p0 += P;
+                    }
+                    if p0 < pixels {
+                        block::<P, STEP>(a, pixels - P);
+                    }
+                    return;
+                }
+                simd_dw!(@short a, pixels, STEP, $p);
+            }
+        }
+
+        #[target_feature(enable = $feat)]
+        pub(crate) unsafe fn $name(a: DepthwiseRow<'_, $t>) {
+            const L: usize = $lanes;
+            let pixels = a.check(L);
+            if pixels == 0 {
+                return;
+            }
+            let raw = Raw::new(a);
+            // SAFETY: operands checked; the caller guarantees the ISA.
+            unsafe {
+                if raw.step == L {
+                    all::<L>(&raw, pixels);
+                } else {
+                    all::<0>(&raw, pixels);
+                }
+            }
+        }
+    };
+    (@short $a:ident, $pixels:ident, $step:ident, 8) => {
+        match $pixels {
+            1 => block::<1, $step>($a, 0),
+            2 => block::<2, $step>($a, 0),
+            3 => block::<3, $step>($a, 0),
+            4 => block::<4, $step>($a, 0),
+            5 => block::<5, $step>($a, 0),
+            6 => block::<6, $step>($a, 0),
+            _ => block::<7, $step>($a, 0),
+        }
+    };
+}
+#[cfg(target_arch = "x86_64")]
+pub(crate) use simd_dw;
+
+#[cfg(test)]
+mod tests;
