@@ -237,8 +237,8 @@ macro_rules! simd_dw {
         #[inline]
         unsafe fn all<const STEP: usize>(a: &Raw<'_, $t>, pixels: usize) {
             const P: usize = $p;
-            // SAFETY (every call below): the blocks cover pixels < `pixels`
-            // only, which is all `block` needs beyond `check`.
+            // SAFETY: the blocks below cover pixels < `pixels` only, which
+            // is all `block` needs beyond `check`; same target feature.
             unsafe {
                 if pixels >= P {
                     let mut p0 = 0;
