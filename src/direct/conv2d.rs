@@ -36,10 +36,10 @@
 //! GEMM on ResNet-50's 7x7 layers). Depthwise: `threads * (tile + kh*kw*L +
 //! cols*L)`, the tile at most 256 KiB (see [`super::depthwise`]).
 
+use super::depthwise::Depthwise;
 use super::im2col::{Im2col, Im2colGeometry};
 use super::op_plan::{Compute, OpPlan};
 use super::pointwise::Rows;
-use super::depthwise::Depthwise;
 use super::{pool, Float};
 use crate::backend::Context;
 use crate::error::{Error, Result};
