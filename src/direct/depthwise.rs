@@ -12,12 +12,17 @@
 //!    multiplier`, so lanes repeat a channel when the multiplier is > 1),
 //!    padding materialised with the padding mode's values (zeros, or the
 //!    reflected, replicated or wrapped input), so the inner loop has no
-//!    border branches; lanes past the last channel are zeros;
+//!    border branches; lanes past the last channel repeat a real one (their
+//!    outputs are never stored);
 //! 2. pack the block's weights `[kh][kw][L]` in tap order (a flipped
 //!    kernel is flipped here);
 //! 3. per output row, the kernel crate's [`DepthwiseKernel`] computes the
 //!    block's pixels from the tile (stride and dilation are offsets);
 //! 4. **unpack** the row to NCHW, adding the bias.
+//!
+//! Packing and unpacking are transposes that would otherwise cost several
+//! times the arithmetic of a 3x3 kernel; the kernel crate does them with
+//! SIMD gathers ([`DepthwiseKernel::interleave`], `deinterleave`).
 //!
 //! Per axis the tile is *dense* (the span the block's taps read, shared by
 //! neighbouring taps) unless the dilation leaves gaps between the taps'
@@ -371,6 +376,7 @@ impl Depthwise {
         // The tap rows' offsets of the current output row (one small
         // allocation per thread and call, none in the loops).
         let mut row_offsets = vec![0usize; kh];
+        let mut starts = vec![0usize; l];
         let mut packed_block = None;
         for mut item in items {
             let k0 = item.kb * l;
@@ -383,7 +389,8 @@ impl Depthwise {
             for (cb, block) in self.cols.blocks.iter().enumerate() {
                 let pitch = block.width * l;
                 let tile = &mut tile[..band.width * pitch];
-                self.pack_tile(x, item.n, k0, lanes, band, block, tile);
+                let at = (item.n, k0, lanes);
+                self.pack_tile(kernel, x, at, band, block, tile, &mut starts);
                 let cols = &self.col_offsets[cb * kw..][..kw];
                 let row = &mut row_buffer[..block.len * l];
                 for oy in 0..band.len {
@@ -399,17 +406,9 @@ impl Depthwise {
                         out: row,
                     });
                     // Unpack to NCHW: lane `lane` is channel k0 + lane.
-                    for (lane, plane) in item.planes.iter_mut().enumerate() {
-                        let dst = &mut plane[oy * wo + block.o0..][..block.len];
-                        let src = row[lane..].iter().step_by(l);
-                        match bias {
-                            Some(b) => {
-                                let b = b[k0 + lane];
-                                dst.iter_mut().zip(src).for_each(|(d, &v)| *d = v + b);
-                            }
-                            None => dst.iter_mut().zip(src).for_each(|(d, &v)| *d = v),
-                        }
-                    }
+                    let at = oy * wo + block.o0;
+                    let b = bias.map(|b| &b[k0..k0 + lanes]);
+                    kernel.deinterleave(row, block.len, &mut item.planes, at, b);
                 }
             }
         }
@@ -437,18 +436,19 @@ impl Depthwise {
         }
     }
 
-    /// Packs the tile of image `n`, channels `k0 .. k0 + lanes`, row band
-    /// `band`, column block `block` (see the module docs).
+    /// Packs the tile of image `n`, channels `k0 .. k0 + lanes` (`at`),
+    /// row band `band`, column block `block` (see the module docs), with
+    /// `starts` (`L` entries) as room for the lanes' source offsets.
     #[allow(clippy::too_many_arguments)] // one tile's coordinates
     fn pack_tile<T: Float>(
         &self,
+        kernel: &DepthwiseKernel<T>,
         x: &[T],
-        n: usize,
-        k0: usize,
-        lanes: usize,
+        (n, k0, lanes): (usize, usize, usize),
         band: &Block,
         block: &Block,
         tile: &mut [T],
+        starts: &mut [usize],
     ) {
         let s = &self.shape;
         let [h, wd] = s.input;
@@ -461,25 +461,25 @@ impl Depthwise {
                 dst.fill(T::ZERO);
                 continue;
             }
-            for lane in 0..l {
-                let column = dst[lane..].iter_mut().step_by(l);
-                if lane >= lanes {
-                    column.for_each(|d| *d = T::ZERO);
-                    continue;
-                }
-                // One input channel per group: channel = (k0 + lane) / multiplier.
-                let c = (k0 + lane) / multiplier;
-                let src = &x[((n * s.in_channels + c) * h + y as usize) * wd..][..wd];
-                let mut column = column;
-                for run in runs {
-                    let d = column.by_ref().take(run.len);
-                    if run.src == NONE {
-                        d.for_each(|d| *d = T::ZERO);
-                    } else {
-                        let from = &src[run.src as usize..][..run.len];
-                        d.zip(from).for_each(|(d, &v)| *d = v);
+            // Lane `lane` reads input channel (k0 + lane) / multiplier (one
+            // input channel per group); lanes past the last channel repeat
+            // lane 0 (finite or not, their outputs are never stored).
+            let row_start = |lane: usize| {
+                let c = (k0 + if lane < lanes { lane } else { 0 }) / multiplier;
+                ((n * s.in_channels + c) * h + y as usize) * wd
+            };
+            let mut pos = 0;
+            for run in runs {
+                let d = &mut dst[pos * l..(pos + run.len) * l];
+                if run.src == NONE {
+                    d.fill(T::ZERO);
+                } else {
+                    for (lane, start) in starts.iter_mut().enumerate() {
+                        *start = row_start(lane) + run.src as usize;
                     }
+                    kernel.interleave(x, starts, run.len, d);
                 }
+                pos += run.len;
             }
         }
     }

@@ -2,7 +2,11 @@
 //! per block (8 of the 16 registers accumulate; each tap is one weight
 //! load and 8 FMAs whose input operand comes straight from the tile).
 
-use super::{simd_dw, DepthwiseRow, DwSet, Raw};
+use super::scalar_tail;
+use super::{
+    check_deinterleave, check_interleave, interleave_scalar, simd_dw, simd_moves, DepthwiseRow,
+    DwSet, Raw,
+};
 use std::arch::x86_64::*;
 
 simd_dw!(
@@ -22,6 +26,8 @@ simd_dw!(
 pub(crate) static F32: DwSet<f32> = DwSet {
     lanes: 8,
     ukr: dw_f32,
+    interleave: interleave_f32,
+    deinterleave: deinterleave_f32,
 };
 
 mod f64_kernel {
@@ -46,4 +52,35 @@ mod f64_kernel {
 pub(crate) static F64: DwSet<f64> = DwSet {
     lanes: 4,
     ukr: f64_kernel::dw_f64,
+    interleave: interleave_f64,
+    deinterleave: deinterleave_f64,
 };
+
+simd_moves!(
+    interleave_f32,
+    deinterleave_f32,
+    f32,
+    "avx2,fma",
+    lanes = 8,
+    idx = __m256i,
+    load_idx = _mm256_loadu_si256,
+    gather = |b, i| _mm256_i32gather_ps::<4>(b, i),
+    store = _mm256_storeu_ps,
+    add = _mm256_add_ps,
+    set1 = _mm256_set1_ps,
+    tail = scalar_tail
+);
+simd_moves!(
+    interleave_f64,
+    deinterleave_f64,
+    f64,
+    "avx2,fma",
+    lanes = 4,
+    idx = __m128i,
+    load_idx = _mm_loadu_si128,
+    gather = |b, i| _mm256_i32gather_pd::<8>(b, i),
+    store = _mm256_storeu_pd,
+    add = _mm256_add_pd,
+    set1 = _mm256_set1_pd,
+    tail = scalar_tail
+);

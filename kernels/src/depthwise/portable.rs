@@ -38,6 +38,22 @@ fn dw<T: Element>(a: DepthwiseRow<'_, T>) {
     }
 }
 
+fn interleave<T: Element>(src: &[T], starts: &[usize], len: usize, dst: &mut [T]) {
+    super::check_interleave(src, starts, len, dst, L);
+    super::interleave_scalar(src, starts, len, dst, L);
+}
+
+fn deinterleave<T: Element>(
+    row: &[T],
+    len: usize,
+    dsts: &mut [&mut [T]],
+    at: usize,
+    bias: Option<&[T]>,
+) {
+    super::check_deinterleave(row, len, dsts, at, bias, L);
+    super::deinterleave_scalar(row, len, dsts, at, bias, L);
+}
+
 fn dw_f32(a: DepthwiseRow<'_, f32>) {
     dw(a)
 }
@@ -50,9 +66,13 @@ fn dw_f64(a: DepthwiseRow<'_, f64>) {
 pub(crate) static F32: DwSet<f32> = DwSet {
     lanes: L,
     ukr: dw_f32,
+    interleave: interleave::<f32>,
+    deinterleave: deinterleave::<f32>,
 };
 /// Portable f64: 8 lanes.
 pub(crate) static F64: DwSet<f64> = DwSet {
     lanes: L,
     ukr: dw_f64,
+    interleave: interleave::<f64>,
+    deinterleave: deinterleave::<f64>,
 };

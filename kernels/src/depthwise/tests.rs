@@ -156,3 +156,70 @@ fn offsets_past_the_tile_panic() {
         out: &mut out,
     });
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    #[test]
+    fn interleave_and_deinterleave_move_every_lane(
+        len in 0usize..40,
+        lanes_used in 0usize..17,
+        gap in 0usize..50,
+        with_bias in any::<bool>(),
+        seed in any::<u64>(),
+    ) {
+        for isa in isas() {
+            moves::<f32>(isa, len, lanes_used, gap, with_bias, seed)?;
+            moves::<f64>(isa, len, lanes_used, gap, with_bias, seed)?;
+        }
+    }
+}
+
+fn moves<T: Fma>(
+    isa: Isa,
+    len: usize,
+    lanes_used: usize,
+    gap: usize,
+    with_bias: bool,
+    seed: u64,
+) -> Result<(), TestCaseError> {
+    let kernel = DepthwiseKernel::<T>::new(isa);
+    let l = kernel.lanes();
+    let value = |i: usize| T::from_f64((i as u64 ^ seed % 1000) as f64 * 0.5);
+    // Lane starts out of order and repeated (a channel multiplier).
+    let starts: Vec<usize> = (0..l)
+        .map(|lane| ((lane * 7) % l / 2) * (len + gap))
+        .collect();
+    let src: Vec<T> = (0..l * (len + gap) + len).map(value).collect();
+    let mut dst = vec![T::from_f64(f64::NAN); len * l + 3];
+    kernel.interleave(&src, &starts, len, &mut dst);
+    for t in 0..len {
+        for lane in 0..l {
+            prop_assert_eq!(
+                dst[t * l + lane],
+                src[starts[lane] + t],
+                "{} interleave",
+                isa
+            );
+        }
+    }
+    let used = lanes_used.min(l);
+    let bias: Vec<T> = (0..used).map(|i| T::from_f64(i as f64 + 0.25)).collect();
+    let mut planes: Vec<Vec<T>> = (0..used).map(|_| vec![T::ZERO; gap + len]).collect();
+    let mut dsts: Vec<&mut [T]> = planes.iter_mut().map(|p| &mut p[..]).collect();
+    let b = with_bias.then_some(&bias[..]);
+    kernel.deinterleave(&dst, len, &mut dsts, gap, b);
+    for (lane, plane) in planes.iter().enumerate() {
+        prop_assert!(
+            plane[..gap].iter().all(|&v| v == T::ZERO),
+            "{} wrote before at",
+            isa
+        );
+        for t in 0..len {
+            let want = dst[t * l + lane];
+            let want = if with_bias { want + bias[lane] } else { want };
+            prop_assert_eq!(plane[gap + t], want, "{} deinterleave", isa);
+        }
+    }
+    Ok(())
+}
