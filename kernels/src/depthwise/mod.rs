@@ -315,7 +315,7 @@ impl<T: Element> DepthwiseKernel<T> {
 macro_rules! simd_dw {
     (
         $name:ident, $t:ty, $feat:literal, lanes = $lanes:expr, pixels = $p:tt,
-        vec = $v:ty, zero = $zero:ident, load = $load:ident, store = $store:ident,
+        window = $wj:tt, vec = $v:ty, zero = $zero:ident, load = $load:ident, store = $store:ident,
         fma = $fma:ident
     ) => {
         /// `M` pixels from `p0`; `STEP` is the pixel step when it is a
@@ -376,22 +376,118 @@ macro_rules! simd_dw {
             }
         }
 
+        /// `J` consecutive tap columns of one tap row for the `M` pixels
+        /// of a stride-1, dilation-1 block: the `J` weights stay in
+        /// registers and each of the `M + J - 1` input columns is loaded
+        /// once and used by every pixel that reads it (the sliding window
+        /// of ONNX Runtime's newer and oneDNN's depthwise kernels). Pixel
+        /// `m` meets its taps in increasing `j` (increasing `x`), the same
+        /// order as `block`, so both give the same bits.
+        #[target_feature(enable = $feat)]
+        #[inline]
+        unsafe fn chunk<const M: usize, const J: usize>(
+            acc: &mut [$v; M],
+            src: *const $t,
+            w: *const $t,
+        ) {
+            const L: usize = $lanes;
+            // SAFETY: the caller (`window`) passes src and w with J
+            // weights at w and M + J - 1 input columns at src in bounds.
+            unsafe {
+                let ws: [$v; J] = std::array::from_fn(|j| $load(w.add(j * L)));
+                for x in 0..M + J - 1 {
+                    let v = $load(src.add(x * L));
+                    for m in 0..M {
+                        if x >= m && x - m < J {
+                            acc[m] = $fma(ws[x - m], v, acc[m]);
+                        }
+                    }
+                }
+            }
+        }
+
+        /// `block::<M, L>` for stride 1 and consecutive tap columns
+        /// (`cols[j] = cols[0] + j * L`), by `chunk`s of `$wj` columns.
+        #[target_feature(enable = $feat)]
+        #[inline]
+        unsafe fn window<const M: usize>(a: &Raw<'_, $t>, p0: usize) {
+            const L: usize = $lanes;
+            const J: usize = $wj;
+            let kw = a.cols.len();
+            let mut acc: [$v; M] = [$zero(); M];
+            let base = a.tile.wrapping_add(p0 * L + a.cols[0]);
+            let mut wrow = a.weights;
+            for &r in a.rows {
+                // SAFETY: pixel p0 + m (m < M, p0 + M <= pixels) reads
+                // columns cols[0] + (m + j) * L = cols[j] + m * L for j <
+                // kw, inside the tile by `check`; the chunks cover j0 ..
+                // j0 + J' <= kw, and wrow + j*L (j < kw) the row's weights.
+                unsafe {
+                    let src = base.add(r);
+                    let mut j0 = 0;
+                    while j0 + J <= kw {
+                        chunk::<M, J>(&mut acc, src.add(j0 * L), wrow.add(j0 * L));
+                        j0 += J;
+                    }
+                    let (s, w) = (src.add(j0 * L), wrow.add(j0 * L));
+                    simd_dw!(@chunks kw - j0, acc, s, w, $wj);
+                    wrow = wrow.add(kw * L);
+                }
+            }
+            for m in 0..M {
+                // SAFETY: as in `block`.
+                unsafe { $store(a.out.add((p0 + m) * L), acc[m]) };
+            }
+        }
+
         #[target_feature(enable = $feat)]
         pub(crate) unsafe fn $name(a: DepthwiseRow<'_, $t>) {
             const L: usize = $lanes;
+            const P: usize = $p;
             let pixels = a.check(L);
             if pixels == 0 {
                 return;
             }
             let raw = Raw::new(a);
-            // SAFETY: operands checked; the caller guarantees the ISA.
+            let dense = raw.cols.iter().enumerate().all(|(j, &c)| c == raw.cols[0] + j * L);
+            // SAFETY: operands checked; the caller guarantees the ISA; the
+            // blocks cover pixels < `pixels` only.
             unsafe {
-                if raw.step == L {
+                if raw.step == L && dense && pixels >= P {
+                    let mut p0 = 0;
+                    while p0 + P <= pixels {
+                        window::<P>(&raw, p0);
+                        p0 += P;
+                    }
+                    if p0 < pixels {
+                        window::<P>(&raw, pixels - P);
+                    }
+                } else if raw.step == L {
                     all::<L>(&raw, pixels);
                 } else {
                     all::<0>(&raw, pixels);
                 }
             }
+        }
+    };
+    (@chunks $n:expr, $acc:ident, $s:ident, $w:ident, 8) => {
+        match $n {
+            0 => {}
+            1 => chunk::<M, 1>(&mut $acc, $s, $w),
+            2 => chunk::<M, 2>(&mut $acc, $s, $w),
+            3 => chunk::<M, 3>(&mut $acc, $s, $w),
+            4 => chunk::<M, 4>(&mut $acc, $s, $w),
+            5 => chunk::<M, 5>(&mut $acc, $s, $w),
+            6 => chunk::<M, 6>(&mut $acc, $s, $w),
+            _ => chunk::<M, 7>(&mut $acc, $s, $w),
+        }
+    };
+    (@chunks $n:expr, $acc:ident, $s:ident, $w:ident, 4) => {
+        match $n {
+            0 => {}
+            1 => chunk::<M, 1>(&mut $acc, $s, $w),
+            2 => chunk::<M, 2>(&mut $acc, $s, $w),
+            _ => chunk::<M, 3>(&mut $acc, $s, $w),
         }
     };
     (@short $a:ident, $pixels:ident, $step:ident, 8) => {
