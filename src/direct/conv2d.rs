@@ -34,7 +34,7 @@
 //! weights in place (`StreamedA`: each weight panel is used by one pass over
 //! B anyway, and transposing it into panels cost about half as much as the
 //! GEMM on ResNet-50's 7x7 layers). Depthwise: `threads * (tile + kh*kw*L +
-//! cols*L)`, the tile at most 256 KiB (see [`super::depthwise`]).
+//! cols*L)`, the tile at most 1 MiB (see [`super::depthwise`]).
 
 use super::depthwise::Depthwise;
 use super::im2col::{Im2col, Im2colGeometry};

@@ -44,7 +44,7 @@
 //!
 //! # Scratch (per thread, bounded)
 //! `tile + kh*kw*L + cols*L` elements: the tile (at most `TILE_BYTES`
-//! bytes, 256 KiB, or one output pixel's `kh*kw*L` taps when a single
+//! bytes, 1 MiB, or one output pixel's `kh*kw*L` taps when a single
 //! pixel's taps already need more), the packed weights and one output row
 //! segment. Bands and column blocks are cut to fit, so a 1024x1024 plane or
 //! a 51x51 kernel stays within it.
@@ -56,8 +56,8 @@ use convoracle_kernels::{DepthwiseKernel, DepthwiseRow, Isa};
 use convoracle_reference::{ConvShape, PaddingMode};
 use std::ops::Range;
 
-/// The tile's budget in bytes (about a quarter of a 1-2 MiB L2).
-const TILE_BYTES: usize = 256 * 1024;
+/// The tile's budget in bytes (about half of a 2 MiB L2).
+const TILE_BYTES: usize = 1024 * 1024;
 
 /// One axis cut into blocks of outputs (row bands or column blocks), with
 /// the tile positions each block packs.
