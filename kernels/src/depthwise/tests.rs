@@ -185,7 +185,7 @@ fn moves<T: Fma>(
 ) -> Result<(), TestCaseError> {
     let kernel = DepthwiseKernel::<T>::new(isa);
     let l = kernel.lanes();
-    let value = |i: usize| T::from_f64((i as u64 ^ seed % 1000) as f64 * 0.5);
+    let value = |i: usize| T::from_f64((i as u64 ^ (seed % 1000)) as f64 * 0.5);
     // Lane starts out of order and repeated (a channel multiplier).
     let starts: Vec<usize> = (0..l)
         .map(|lane| ((lane * 7) % l / 2) * (len + gap))
