@@ -1,5 +1,6 @@
 //! The element types (f32, f64) and their per-ISA blocking.
 
+use crate::depthwise::{self, DwSet};
 use crate::microkernel::{self, KernelSet};
 use crate::Isa;
 use std::fmt::Debug;
@@ -58,6 +59,10 @@ pub trait Element:
     #[doc(hidden)]
     fn kernel_set(isa: Isa) -> &'static KernelSet<Self>;
 
+    /// The depthwise kernel for `isa` (internal).
+    #[doc(hidden)]
+    fn depthwise_set(isa: Isa) -> &'static DwSet<Self>;
+
     /// The tile and blocking the kernels of `isa` use for this type.
     fn blocking(isa: Isa) -> Blocking {
         Self::kernel_set(isa).blocking
@@ -76,6 +81,16 @@ impl Element for f32 {
             _ => &microkernel::portable::F32,
         }
     }
+
+    fn depthwise_set(isa: Isa) -> &'static DwSet<f32> {
+        match isa {
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => &depthwise::avx512::F32,
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2Fma => &depthwise::avx2::F32,
+            _ => &depthwise::portable::F32,
+        }
+    }
 }
 
 impl Element for f64 {
@@ -88,6 +103,16 @@ impl Element for f64 {
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2Fma => &microkernel::avx2::F64,
             _ => &microkernel::portable::F64,
+        }
+    }
+
+    fn depthwise_set(isa: Isa) -> &'static DwSet<f64> {
+        match isa {
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => &depthwise::avx512::F64,
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2Fma => &depthwise::avx2::F64,
+            _ => &depthwise::portable::F64,
         }
     }
 }

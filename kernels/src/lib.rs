@@ -6,6 +6,9 @@
 //! and one small register-tiled microkernel per ISA chosen at run time
 //! ([`Isa`]): AVX-512F, AVX2+FMA, or portable safe Rust.
 //!
+//! Beside the GEMM: the depthwise microkernel ([`DepthwiseKernel`]), one
+//! row of output pixels for a block of channels from a packed tile.
+//!
 //! All of the project's `unsafe` lives here: the SIMD microkernels, the
 //! raw-pointer C view [`MatMut`] that lets threads own disjoint columns,
 //! and the calls into the exact engine's kernels ([`dot2_rows`],
@@ -35,6 +38,7 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 mod bracket;
+mod depthwise;
 mod dot2;
 mod element;
 mod gemm;
@@ -45,6 +49,7 @@ pub mod pack;
 mod peak;
 
 pub use bracket::{bracket_f32, BRACKET_CHUNK};
+pub use depthwise::{DepthwiseKernel, DepthwiseRow};
 pub use dot2::dot2_rows;
 pub use element::{Blocking, Element, KC};
 pub use gemm::gemm;

@@ -12,14 +12,15 @@
 //!   im2col matrix never exists.
 //! * **Pointwise** (1x1, stride 1, no padding): B is the group's input
 //!   channels themselves (`C/g x H*W`, row-major), no im2col.
-//! * **Depthwise** (one input channel per group, groups > 1): the direct
-//!   row kernel of [`super::depthwise`].
+//! * **Depthwise** (one input channel per group, groups > 1): the
+//!   channel-blocked direct kernel of [`super::depthwise`].
 //!
 //! # Threads
 //! GEMM: the output columns of all (n, g) blocks, `N*g*Ho*Wo` in a row,
 //! are cut into one contiguous range per thread (cuts at multiples of the
 //! kernel's `nr` inside a block); each thread runs the GEMM on its pieces
-//! with its own scratch. Depthwise: output planes over threads. No split
+//! with its own scratch. Depthwise: (image, channel block, row band) items
+//! over threads. No split
 //! changes the summation order of any element (the GEMM's depends only on
 //! `kc`), so results are bit-identical for every thread count.
 //!
@@ -34,18 +35,20 @@
 //! size up to the MR rounding). With one n block the microkernels read the
 //! weights in place (`StreamedA`: each weight panel is used by one pass over
 //! B anyway, and transposing it into panels cost about half as much as the
-//! GEMM on ResNet-50's 7x7 layers); depthwise none.
+//! GEMM on ResNet-50's 7x7 layers). Depthwise: `threads * (tile + kh*kw*L +
+//! cols*L)`, the tile at most 1 MiB (see [`super::depthwise`]).
 
+use super::depthwise::Depthwise;
 use super::im2col::{Im2col, Im2colGeometry};
 use super::op_plan::{Compute, OpPlan};
 use super::pointwise::Rows;
-use super::{depthwise, pool, Float};
+use super::{pool, Float};
 use crate::backend::Context;
 use crate::error::{Error, Result};
 use crate::problem_shape::ProblemShape;
 use convoracle_kernels::{
-    gemm, packed_a_len, packed_b_len, Element, Isa, MatMut, MatRef, PackA, PackB, PackedA,
-    StreamedA, WidenedA,
+    gemm, packed_a_len, packed_b_len, DepthwiseKernel, Element, Isa, MatMut, MatRef, PackA, PackB,
+    PackedA, StreamedA, WidenedA,
 };
 use convoracle_reference::{ConvShape, DType, Op, OpGeometry, PaddingMode, Problem, Role};
 use rayon::prelude::*;
@@ -78,10 +81,13 @@ pub(crate) struct DirectConv {
     stream_weights: bool,
     /// Scratch elements of the packed weights (all groups).
     weights: usize,
-    /// Scratch elements per thread (its packed B block).
+    /// Scratch elements per thread (its packed B block, or the depthwise
+    /// tile, weights and output row).
     per_thread: usize,
     /// The GEMM's k block (it fixes the summation order).
     kc: usize,
+    /// The depthwise plan, for that lowering.
+    depthwise: Option<Depthwise>,
 }
 
 /// Plans a conv2d problem: validates it, fixes the output shape, chooses
@@ -168,8 +174,21 @@ impl DirectConv {
             DType::F64 => <f64 as Element>::blocking(isa),
         };
         let stream_weights = lowering != Lowering::Depthwise && pixels <= blocking.nc;
-        let (weights, per_thread) = match lowering {
-            Lowering::Depthwise => (0, 0),
+        let threads = context.thread_count();
+        let depthwise = match lowering {
+            Lowering::Depthwise => {
+                let lanes = match dtype {
+                    DType::F32 => DepthwiseKernel::<f32>::new(isa).lanes(),
+                    DType::F64 => DepthwiseKernel::<f64>::new(isa).lanes(),
+                };
+                let dw = Depthwise::new(shape, flip, mode, isa, lanes, size as usize, threads)?;
+                context.check_bytes(dw.table_bytes(), "depthwise tile tables")?;
+                Some(dw)
+            }
+            _ => None,
+        };
+        let (weights, per_thread) = match &depthwise {
+            Some(dw) => (0, dw.per_thread()),
             _ if stream_weights => {
                 // A packing buffer of one panel, for weights not row-major
                 // (never the case here, but StreamedA accepts any layout).
@@ -200,7 +219,6 @@ impl DirectConv {
                 (weights as usize, per_thread)
             }
         };
-        let threads = context.thread_count();
         let scratch = weights as u128 + per_thread as u128 * threads as u128;
         context.check_bytes(scratch * size, "scratch")?;
         Ok(DirectConv {
@@ -213,6 +231,7 @@ impl DirectConv {
             weights,
             per_thread,
             kc: blocking.kc,
+            depthwise,
         })
     }
 
@@ -267,7 +286,11 @@ impl DirectConv {
             return;
         }
         match self.lowering {
-            Lowering::Depthwise => self.depthwise(x, w, bias, out),
+            Lowering::Depthwise => {
+                if let Some(dw) = &self.depthwise {
+                    dw.run(x, w, bias, out, scratch);
+                }
+            }
             Lowering::Pointwise => {
                 let s = &self.shape;
                 let (cg, pixels) = (s.in_per_group(), s.output[0] * s.output[1]);
@@ -375,28 +398,6 @@ impl DirectConv {
             f()
         } else {
             pool(self.threads).install(f)
-        }
-    }
-
-    fn depthwise<T: Float>(&self, x: &[T], w: &[T], bias: Option<&[T]>, out: &mut [T]) {
-        let s = &self.shape;
-        let [h, wd] = s.input;
-        let [out_h, out_w] = s.output;
-        let (k_all, multiplier, taps) = (s.out_channels, s.out_per_group(), s.taps());
-        let plane = |(p, out): (usize, &mut [T])| {
-            let (n, k) = (p / k_all, p % k_all);
-            // One input channel per group: channel = group = k / multiplier.
-            let c = k / multiplier;
-            let xs = &x[(n * s.in_channels + c) * h * wd..][..h * wd];
-            let b = bias.map(|b| b[k]);
-            depthwise::plane(&self.geometry, out_h, out, xs, &w[k * taps..][..taps], b);
-        };
-        let planes = out.chunks_mut(out_h * out_w).enumerate();
-        if self.threads == 1 {
-            planes.for_each(plane);
-        } else {
-            let chunks = out.par_chunks_mut(out_h * out_w).enumerate();
-            self.on_pool(|| chunks.for_each(plane));
         }
     }
 

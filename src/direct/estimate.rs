@@ -144,10 +144,20 @@ pub fn work(geometry: &OpGeometry, dtype: DType, isa: Isa) -> DirectWork {
 fn conv2d(g: &ConvShape, mr: usize) -> DirectWork {
     let pixels = g.output[0] * g.output[1];
     if g.in_per_group() == 1 && g.groups > 1 {
+        // The channel-blocked kernel (`depthwise.rs`): the multiply-adds,
+        // plus each output channel's padded input packed into tiles and
+        // each output unpacked (moved elements; for a 3x3 layer the two
+        // transposes cost about as much as the arithmetic).
         let multiply_adds = (g.batch * g.out_channels * g.taps() * pixels) as f64;
+        let extent = |a: usize| {
+            let span = (g.output[a].max(1) - 1) * g.stride[a] + 1;
+            let dense = span + (g.kernel[a].max(1) - 1) * g.dilation[a];
+            dense.min(g.kernel[a].max(1) * span) as f64
+        };
+        let packed = (g.batch * g.out_channels) as f64 * extent(0) * extent(1);
         return DirectWork {
             depthwise_multiply_adds: multiply_adds,
-            moved: (g.batch * g.out_channels * pixels) as f64,
+            moved: (g.batch * g.out_channels * pixels) as f64 + packed,
             ..DirectWork::default()
         };
     }

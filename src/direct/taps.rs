@@ -110,7 +110,7 @@ impl AxisTaps {
 /// `mode.source` on a coordinate that may lie beyond i64 (only a zero or a
 /// replicated edge can be that far: reflect and circular padding are
 /// checked to be at most the input size).
-fn source(mode: PaddingMode, coord: i128, size: usize) -> Option<usize> {
+pub(crate) fn source(mode: PaddingMode, coord: i128, size: usize) -> Option<usize> {
     if (0..size as i128).contains(&coord) {
         return Some(coord as usize);
     }
