@@ -1,20 +1,24 @@
-//! The FFT engine: runs a [`Job`] by overlap-save tiles.
+//! The FFT engine: runs a [`Job`] in one of its polyphase forms
+//! (`polyphase.rs`) by overlap-save tiles.
 //!
-//! Per call: every kernel is transformed once (conjugated, since a
+//! Per call: every kernel view is transformed once (conjugated, since a
 //! correlation is a product with the conjugate spectrum, and scaled by
-//! `1 / (Nh Nw)` so no inverse needs a pass of its own). Per unit and tile:
-//! each distinct input plane is transformed once, each output map
-//! multiply-accumulates the spectra of its (plane, kernel) pairs (the
-//! channel sum happens in the frequency domain) and takes one inverse.
+//! `1 / (Nh Nw)` so no inverse needs a pass of its own). Per unit, group of
+//! classes and tile: each distinct plane view is transformed once, each
+//! output map of each class multiply-accumulates the spectra of its
+//! (plane, kernel) pairs and their phases (the channel and phase sums
+//! happen in the frequency domain) and takes one inverse.
 //!
 //! A 2D real transform is realfft on the rows, then rustfft on the columns
 //! of the transposed half-spectrum (`spec[f * Nh + r]`), so the column
 //! passes run on contiguous memory as one batch. Rows that are all zero
-//! (padding, beyond the plane) skip their row transform; the inverse only
-//! takes the row transforms of the rows the output keeps (every stride-th).
+//! (padding, gaps, beyond the plane) skip their row transform; the inverse
+//! only takes the row transforms of the rows the output keeps (every
+//! stride-th).
 
 use super::job::{distinct_planes, Job, Source, Tap, Unit};
 use super::plan_cache::{czero, Real, Transforms};
+use super::polyphase::Poly;
 use super::sizes::Tiles;
 use convoracle_reference::Element;
 use num_complex::Complex;
@@ -46,19 +50,26 @@ impl<T: Real> Work<T> {
         }
     }
 
-    /// Fills the real tile with plane `p` of `src` from `origin`: zeros
-    /// where the plane has no source value. Marks the nonzero rows.
-    fn fill(&mut self, src: &Source<'_, T>, p: usize, origin: [usize; 2]) {
+    /// Fills the real tile with plane `p` of `src` seen through the maps
+    /// `rows` and `cols` (a view of the plane) from `origin`: zeros where
+    /// the view has no source value. Marks the nonzero rows.
+    fn fill(
+        &mut self,
+        src: &Source<'_, T>,
+        p: usize,
+        [rows, cols]: [&[Tap]; 2],
+        origin: [usize; 2],
+    ) {
         let [nh, nw] = self.n;
         for (c, slot) in self.col_index.iter_mut().enumerate() {
-            *slot = match Source::<T>::tap(&src.cols, origin[1] + c) {
+            *slot = match Source::<T>::tap(cols, origin[1] + c) {
                 Tap::At(s) => Some(s),
                 _ => None,
             };
         }
         for r in 0..nh {
             let row = &mut self.tile[r * nw..(r + 1) * nw];
-            match Source::<T>::tap(&src.rows, origin[0] + r) {
+            match Source::<T>::tap(rows, origin[0] + r) {
                 Tap::At(sr) => {
                     let base = p * src.plane_len + sr * src.width;
                     let line = &src.data[base..base + src.width];
@@ -129,11 +140,16 @@ impl<T: Real> Work<T> {
     }
 }
 
-/// The conjugated, scaled spectrum of kernel `k`.
-fn kernel_spectrum<T: Real>(job: &Job<'_, T>, work: &mut Work<T>, k: usize) -> Vec<Complex<T>> {
+/// The conjugated, scaled spectrum of kernel `k` seen through `maps`.
+fn kernel_spectrum<T: Real>(
+    job: &Job<'_, T>,
+    work: &mut Work<T>,
+    k: usize,
+    maps: [&[Tap]; 2],
+) -> Vec<Complex<T>> {
     let m = work.n[0] * (work.n[1] / 2 + 1);
     let mut spec = vec![czero(); m];
-    work.fill(&job.kernels, k, [0, 0]);
+    work.fill(&job.kernels, k, maps, [0, 0]);
     work.forward(&mut spec);
     let scale = <T as Element>::from_f64(1.0 / (work.n[0] * work.n[1]) as f64);
     for v in &mut spec {
@@ -142,34 +158,54 @@ fn kernel_spectrum<T: Real>(job: &Job<'_, T>, work: &mut Work<T>, k: usize) -> V
     spec
 }
 
-/// Runs `job` by FFT with `tiles` into `out` (the job's output, C order),
-/// on the current rayon pool.
-pub(crate) fn run<T: Real>(job: &Job<'_, T>, tiles: &Tiles, tr: &Transforms<T>, out: &mut [T]) {
+/// Runs `job` in the form `poly` by FFT with `tiles` into `out` (the
+/// job's output, C order), on the current rayon pool.
+pub(crate) fn run<T: Real>(
+    job: &Job<'_, T>,
+    poly: &Poly,
+    tiles: &Tiles,
+    tr: &Transforms<T>,
+    out: &mut [T],
+) {
     let unit_len = job.unit_len();
     if unit_len == 0 {
         return;
     }
-    let spectra: Vec<Vec<Complex<T>>> = (0..job.kernels.count)
+    let (ky, kx) = (poly.rows.kernels.len(), poly.cols.kernels.len());
+    // Kernel k's view (vy, vx) is spectrum (k * ky + vy) * kx + vx.
+    let spectra: Vec<Vec<Complex<T>>> = (0..job.kernels.count * ky * kx)
         .into_par_iter()
         .map_init(
             || Work::new(tr, tiles.n),
-            |work, k| kernel_spectrum(job, work, k),
+            |work, i| {
+                let maps = [
+                    poly.rows.kernels[i / kx % ky].as_slice(),
+                    poly.cols.kernels[i % kx].as_slice(),
+                ];
+                kernel_spectrum(job, work, i / (kx * ky), maps)
+            },
         )
         .collect();
     out.par_chunks_mut(unit_len)
         .zip(job.units.par_iter())
-        .for_each(|(chunk, unit)| run_unit(job, tiles, tr, &spectra, unit, chunk));
+        .for_each(|(chunk, unit)| run_unit(job, poly, tiles, tr, &spectra, unit, chunk));
 }
 
-/// One unit: its planes' spectra per tile, then one inverse per map.
+/// One unit: per group of classes and tile, its plane views' spectra, then
+/// one inverse per class and map.
 fn run_unit<T: Real>(
     job: &Job<'_, T>,
+    poly: &Poly,
     tiles: &Tiles,
     tr: &Transforms<T>,
     spectra: &[Vec<Complex<T>>],
     unit: &Unit,
     out: &mut [T],
 ) {
+    // Outputs no phase reaches (only gaps or padding) are zero.
+    if !poly.is_identity() {
+        out.fill(T::zero());
+    }
     let ids = distinct_planes(unit);
     let local: Vec<Vec<(usize, usize)>> = unit
         .maps
@@ -183,39 +219,78 @@ fn run_unit<T: Real>(
         .collect();
     let m = tiles.spectrum_len();
     let mut work = Work::new(tr, tiles.n);
-    let mut specs = vec![czero(); ids.len() * m];
+    let mut specs: Vec<Complex<T>> = Vec::new();
     let mut acc = vec![czero(); m];
     let [ho, wo] = job.out;
-    let [sh, sw] = job.stride;
-    for ty in 0..tiles.count[0] {
-        let oy0 = ty * tiles.step[0];
-        let rows_out = oy0.div_ceil(sh)..ho.min((oy0 + tiles.step[0]).div_ceil(sh));
-        for tx in 0..tiles.count[1] {
-            let ox0 = tx * tiles.step[1];
-            let cols_out = ox0.div_ceil(sw)..wo.min((ox0 + tiles.step[1]).div_ceil(sw));
-            if rows_out.is_empty() || cols_out.is_empty() {
+    let (ry, rx) = (&poly.rows, &poly.cols);
+    let [hc, wc] = [ry.out, rx.out];
+    let [sh, sw] = [ry.stride, rx.stride];
+    let [ly, lx] = [ry.classes, rx.classes];
+    let (ky, kx) = (ry.kernels.len(), rx.kernels.len());
+    for gy in &ry.groups {
+        for gx in &rx.groups {
+            let (vy, vx) = (gy.views.len(), gx.views.len());
+            if vy * vx == 0 {
                 continue;
             }
-            for (l, &p) in ids.iter().enumerate() {
-                work.fill(&job.planes, p, [oy0, ox0]);
-                work.forward(&mut specs[l * m..(l + 1) * m]);
-            }
-            for (map, pairs) in local.iter().enumerate() {
-                acc.fill(czero());
-                for &(l, k) in pairs {
-                    let s = &specs[l * m..(l + 1) * m];
-                    for ((a, x), w) in acc.iter_mut().zip(s).zip(&spectra[k]) {
-                        *a = *a + *x * *w;
+            // Plane `l`'s view (iy, ix) of the group is spectrum (l * vy + iy) * vx + ix.
+            specs.resize(ids.len() * vy * vx * m, czero());
+            for ty in 0..tiles.count[0] {
+                let oy0 = ty * tiles.step[0];
+                let rows_out = oy0.div_ceil(sh)..hc.min((oy0 + tiles.step[0]).div_ceil(sh));
+                for tx in 0..tiles.count[1] {
+                    let ox0 = tx * tiles.step[1];
+                    let cols_out = ox0.div_ceil(sw)..wc.min((ox0 + tiles.step[1]).div_ceil(sw));
+                    if rows_out.is_empty() || cols_out.is_empty() {
+                        continue;
+                    }
+                    let mut slot = 0;
+                    for &p in &ids {
+                        for &py in &gy.views {
+                            for &px in &gx.views {
+                                let maps = [ry.planes[py].as_slice(), rx.planes[px].as_slice()];
+                                work.fill(&job.planes, p, maps, [oy0, ox0]);
+                                work.forward(&mut specs[slot * m..(slot + 1) * m]);
+                                slot += 1;
+                            }
+                        }
+                    }
+                    for (ay, terms_y) in &gy.classes {
+                        for (ax, terms_x) in &gx.classes {
+                            for (map, pairs) in local.iter().enumerate() {
+                                acc.fill(czero());
+                                for &(l, k) in pairs {
+                                    for &(iy, kvy) in terms_y {
+                                        for &(ix, kvx) in terms_x {
+                                            let at = (l * vy + iy) * vx + ix;
+                                            let s = &specs[at * m..(at + 1) * m];
+                                            let w = &spectra[(k * ky + kvy) * kx + kvx];
+                                            for ((a, x), w) in acc.iter_mut().zip(s).zip(w) {
+                                                *a = *a + *x * *w;
+                                            }
+                                        }
+                                    }
+                                }
+                                let dest = &mut out[map * ho * wo..(map + 1) * ho * wo];
+                                let rows = rows_out
+                                    .clone()
+                                    .filter(|my| ay + ly * my < ho)
+                                    .map(|my| my * sh - oy0);
+                                let cols: Vec<(usize, usize)> = cols_out
+                                    .clone()
+                                    .map(|mx| (ax + lx * mx, mx * sw - ox0))
+                                    .filter(|&(ox, _)| ox < wo)
+                                    .collect();
+                                work.inverse(&mut acc, rows, |r, line| {
+                                    let oy = ay + ly * ((r + oy0) / sh);
+                                    for &(ox, c) in &cols {
+                                        dest[oy * wo + ox] = line[c];
+                                    }
+                                });
+                            }
+                        }
                     }
                 }
-                let dest = &mut out[map * ho * wo..(map + 1) * ho * wo];
-                let rows = rows_out.clone().map(|oy| oy * sh - oy0);
-                work.inverse(&mut acc, rows, |r, line| {
-                    let oy = (r + oy0) / sh;
-                    for ox in cols_out.clone() {
-                        dest[oy * wo + ox] = line[ox * sw - ox0];
-                    }
-                });
             }
         }
     }
@@ -268,7 +343,7 @@ mod tests {
             };
             let tr = Transforms::get(&caches, n);
             let mut out = vec![0.0; j.output_len()];
-            run(&j, &tiles, &tr, &mut out);
+            run(&j, &Poly::identity(&j), &tiles, &tr, &mut out);
             for (a, b) in out.iter().zip(&expected) {
                 assert!((a - b).abs() < 1e-12, "tiles {n:?}: {a} vs {b}");
             }

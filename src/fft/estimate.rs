@@ -5,8 +5,8 @@
 //! measures on the machine.
 
 use super::conv2d::job;
-use super::job::Dims;
-use super::{backward, sizes, transposed};
+use super::job::Job;
+use super::{backward, polyphase, transposed};
 use crate::backend::Context;
 use convoracle_reference::{DType, Op, OpGeometry, PaddingMode};
 
@@ -21,32 +21,44 @@ const POINTWISE_UNITS_PER_MULTIPLY_ADD: f64 = 0.2;
 /// tiling within the memory limit or the op has no FFT form.
 pub fn cost_units(op: &Op, geometry: &OpGeometry, dtype: DType, context: &Context) -> Option<f64> {
     let none: &[f32] = &[];
-    let jobs: Vec<Dims> = match (op, geometry) {
+    let jobs: Vec<Job<'_, f32>> = match (op, geometry) {
         (Op::Conv2d(p), OpGeometry::Conv2d(g)) => {
-            vec![job(g, p.padding_mode, p.flip_kernel, none, none, false).dims()]
+            vec![job(g, p.padding_mode, p.flip_kernel, none, none, false)]
         }
         (Op::DynamicConv2d(_), OpGeometry::DynamicConv2d(d)) => {
-            vec![job(&d.conv, PaddingMode::Zeros, false, none, none, true).dims()]
+            vec![job(&d.conv, PaddingMode::Zeros, false, none, none, true)]
         }
         (Op::ConvTranspose2d(_), OpGeometry::ConvTranspose2d(g)) => {
-            vec![transposed::job(g, false, none, none).dims()]
+            vec![transposed::job(g, false, none, none)]
         }
         (Op::Conv2dBackwardInput(p), OpGeometry::Conv2dBackwardInput(g)) => {
-            vec![transposed::job(&transposed::adjoint(g), p.conv.flip_kernel, none, none).dims()]
+            vec![transposed::job(
+                &transposed::adjoint(g),
+                p.conv.flip_kernel,
+                none,
+                none,
+            )]
         }
         (Op::Conv2dBackwardWeight(p), OpGeometry::Conv2dBackwardWeight(g)) => {
             if g.batch == 0 {
                 Vec::new()
             } else {
-                vec![backward::weight_job(&p.conv, g, none, none).dims()]
+                vec![backward::weight_job(&p.conv, g, none, none)]
             }
         }
         (Op::DepthwiseSeparable2d(_), OpGeometry::DepthwiseSeparable2d(d)) => {
-            vec![job(&d.depthwise, PaddingMode::Zeros, false, none, none, false).dims()]
+            vec![job(
+                &d.depthwise,
+                PaddingMode::Zeros,
+                false,
+                none,
+                none,
+                false,
+            )]
         }
         (Op::SpatiallySeparable2d(_), OpGeometry::SpatiallySeparable2d(s)) => vec![
-            job(&s.vertical, PaddingMode::Zeros, false, none, none, false).dims(),
-            job(&s.horizontal, PaddingMode::Zeros, false, none, none, false).dims(),
+            job(&s.vertical, PaddingMode::Zeros, false, none, none, false),
+            job(&s.horizontal, PaddingMode::Zeros, false, none, none, false),
         ],
         (Op::Aspp(_), OpGeometry::Aspp(a)) => a
             .rates
@@ -60,19 +72,14 @@ pub fn cost_units(op: &Op, geometry: &OpGeometry, dtype: DType, context: &Contex
                     none,
                     false,
                 )
-                .dims()
             })
             .collect(),
         _ => return None,
     };
     let threads = context.thread_count();
     let mut total = 0.0;
-    for dims in jobs
-        .iter()
-        .filter(|d| d.units * d.maps * d.out[0] * d.out[1] > 0)
-    {
-        let tiles = sizes::choose(dims, context.memory_bytes(), threads, dtype.size())?;
-        total += sizes::cost(dims, &tiles);
+    for job in jobs.iter().filter(|j| j.output_len() > 0) {
+        total += polyphase::choose(job, context.memory_bytes(), threads, dtype.size())?.cost;
     }
     Some(total + POINTWISE_UNITS_PER_MULTIPLY_ADD * pointwise_multiply_adds(geometry) as f64)
 }

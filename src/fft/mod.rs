@@ -28,6 +28,7 @@ mod exec;
 mod fallback;
 mod job;
 mod plan_cache;
+mod polyphase;
 mod sizes;
 mod transposed;
 
