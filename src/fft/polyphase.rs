@@ -56,6 +56,8 @@ pub(crate) struct Group {
 pub(crate) struct Axis {
     /// `L`: class `a` holds the outputs `a, a + L, a + 2L, ...`.
     pub classes: usize,
+    /// `S`: the period the taps are split by.
+    pub phases: usize,
     /// Outputs per class, `ceil(O / L)` (class `a` keeps those `< O`).
     pub out: usize,
     /// The stride of every class's correlations, `L*s/S`.
@@ -101,6 +103,7 @@ impl Axis {
     fn identity(plane: &[Tap], kernel: &[Tap], out: usize, stride: usize) -> Axis {
         Axis {
             classes: 1,
+            phases: 1,
             out,
             stride,
             planes: vec![plane.to_vec()],
@@ -133,6 +136,7 @@ impl Axis {
             .collect();
         let mut axis = Axis {
             classes,
+            phases,
             out: out.div_ceil(classes),
             stride: classes * stride / phases,
             planes: Vec::new(),
