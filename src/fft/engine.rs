@@ -140,22 +140,21 @@ impl<T: Real> Work<T> {
     }
 }
 
-/// The conjugated, scaled spectrum of kernel `k` seen through `maps`.
+/// The conjugated, scaled spectrum of kernel `k` seen through `maps`,
+/// into `spec`.
 fn kernel_spectrum<T: Real>(
     job: &Job<'_, T>,
     work: &mut Work<T>,
     k: usize,
     maps: [&[Tap]; 2],
-) -> Vec<Complex<T>> {
-    let m = work.n[0] * (work.n[1] / 2 + 1);
-    let mut spec = vec![czero(); m];
+    spec: &mut [Complex<T>],
+) {
     work.fill(&job.kernels, k, maps, [0, 0]);
-    work.forward(&mut spec);
+    work.forward(spec);
     let scale = <T as Element>::from_f64(1.0 / (work.n[0] * work.n[1]) as f64);
-    for v in &mut spec {
+    for v in spec {
         *v = Complex::new(v.re * scale, -v.im * scale);
     }
-    spec
 }
 
 /// Runs `job` in the form `poly` by FFT with `tiles` into `out` (the
@@ -173,19 +172,18 @@ pub(crate) fn run<T: Real>(
     }
     let (ky, kx) = (poly.rows.kernels.len(), poly.cols.kernels.len());
     // Kernel k's view (vy, vx) is spectrum (k * ky + vy) * kx + vx.
-    let spectra: Vec<Vec<Complex<T>>> = (0..job.kernels.count * ky * kx)
-        .into_par_iter()
-        .map_init(
-            || Work::new(tr, tiles.n),
-            |work, i| {
-                let maps = [
-                    poly.rows.kernels[i / kx % ky].as_slice(),
-                    poly.cols.kernels[i % kx].as_slice(),
-                ];
-                kernel_spectrum(job, work, i / (kx * ky), maps)
-            },
-        )
-        .collect();
+    let m = tiles.spectrum_len();
+    let mut spectra = vec![czero(); job.kernels.count * ky * kx * m];
+    spectra.par_chunks_mut(m).enumerate().for_each_init(
+        || Work::new(tr, tiles.n),
+        |work, (i, spec)| {
+            let maps = [
+                poly.rows.kernels[i / kx % ky].as_slice(),
+                poly.cols.kernels[i % kx].as_slice(),
+            ];
+            kernel_spectrum(job, work, i / (kx * ky), maps, spec);
+        },
+    );
     out.par_chunks_mut(unit_len)
         .zip(job.units.par_iter())
         .for_each(|(chunk, unit)| run_unit(job, poly, tiles, tr, &spectra, unit, chunk));
@@ -198,7 +196,7 @@ fn run_unit<T: Real>(
     poly: &Poly,
     tiles: &Tiles,
     tr: &Transforms<T>,
-    spectra: &[Vec<Complex<T>>],
+    spectra: &[Complex<T>],
     unit: &Unit,
     out: &mut [T],
 ) {
@@ -264,7 +262,8 @@ fn run_unit<T: Real>(
                                         for &(ix, kvx) in terms_x {
                                             let at = (l * vy + iy) * vx + ix;
                                             let s = &specs[at * m..(at + 1) * m];
-                                            let w = &spectra[(k * ky + kvy) * kx + kvx];
+                                            let at = ((k * ky + kvy) * kx + kvx) * m;
+                                            let w = &spectra[at..at + m];
                                             for ((a, x), w) in acc.iter_mut().zip(s).zip(w) {
                                                 *a = *a + *x * *w;
                                             }

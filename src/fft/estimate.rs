@@ -1,7 +1,7 @@
 //! What a call would cost on the FFT backend, from shapes alone: the jobs
-//! the op runs (built without data), each tiled as the engine would tile
-//! it, priced by the tiling's cost model, plus the plain 1x1 loops of the
-//! composites. The `auto` backend turns this into seconds with a rate it
+//! the op runs (built without data), each in the polyphase form and with
+//! the tiles the engine would choose, priced by the tiling's cost model,
+//! plus the plain 1x1 loops of the composites. The `auto` backend turns this into seconds with a rate it
 //! measures on the machine.
 
 use super::conv2d::job;
@@ -20,6 +20,37 @@ const POINTWISE_UNITS_PER_MULTIPLY_ADD: f64 = 0.2;
 /// `sizes::cost` summed over the op's jobs. `None` when a job has no
 /// tiling within the memory limit or the op has no FFT form.
 pub fn cost_units(op: &Op, geometry: &OpGeometry, dtype: DType, context: &Context) -> Option<f64> {
+    let threads = context.thread_count();
+    let mut total = 0.0;
+    for job in jobs(op, geometry)?.iter().filter(|j| j.output_len() > 0) {
+        total += polyphase::choose(job, context.memory_bytes(), threads, dtype.size())?.cost;
+    }
+    Some(total + POINTWISE_UNITS_PER_MULTIPLY_ADD * pointwise_multiply_adds(geometry) as f64)
+}
+
+/// The polyphase forms the engine would choose for the jobs of `op` that
+/// are not run as they are, in words (`None` for a job without tiles
+/// within the memory limit).
+pub(crate) fn forms(
+    op: &Op,
+    geometry: &OpGeometry,
+    dtype: DType,
+    context: &Context,
+) -> Vec<Option<String>> {
+    let threads = context.thread_count();
+    jobs(op, geometry)
+        .unwrap_or_default()
+        .iter()
+        .filter(|j| j.output_len() > 0)
+        .map(|job| {
+            polyphase::choose(job, context.memory_bytes(), threads, dtype.size())
+                .map(|c| c.poly.describe())
+        })
+        .collect()
+}
+
+/// The jobs of `op` without data (shapes only).
+fn jobs(op: &Op, geometry: &OpGeometry) -> Option<Vec<Job<'static, f32>>> {
     let none: &[f32] = &[];
     let jobs: Vec<Job<'_, f32>> = match (op, geometry) {
         (Op::Conv2d(p), OpGeometry::Conv2d(g)) => {
@@ -76,12 +107,7 @@ pub fn cost_units(op: &Op, geometry: &OpGeometry, dtype: DType, context: &Contex
             .collect(),
         _ => return None,
     };
-    let threads = context.thread_count();
-    let mut total = 0.0;
-    for job in jobs.iter().filter(|j| j.output_len() > 0) {
-        total += polyphase::choose(job, context.memory_bytes(), threads, dtype.size())?.cost;
-    }
-    Some(total + POINTWISE_UNITS_PER_MULTIPLY_ADD * pointwise_multiply_adds(geometry) as f64)
+    Some(jobs)
 }
 
 /// Multiply-adds of the plain 1x1 loops a composite runs beside its jobs.

@@ -277,6 +277,18 @@ impl Poly {
             .collect()
     }
 
+    /// The form in words: "as is", or the classes and phases per axis.
+    pub fn describe(&self) -> String {
+        if self.is_identity() {
+            return "as is".to_string();
+        }
+        let (r, c) = (&self.rows, &self.cols);
+        format!(
+            "polyphase {}x{} output classes, taps in {}x{} phases",
+            r.classes, c.classes, r.phases, c.phases
+        )
+    }
+
     /// Whether this is the job as it is.
     pub fn is_identity(&self) -> bool {
         self.rows.is_identity() && self.cols.is_identity()
