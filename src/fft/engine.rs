@@ -158,11 +158,13 @@ fn kernel_spectrum<T: Real>(
 }
 
 /// Runs `job` in the form `poly` by FFT with `tiles` into `out` (the
-/// job's output, C order), on the current rayon pool.
+/// job's output, C order), `block` groups of classes at a time, on the
+/// current rayon pool.
 pub(crate) fn run<T: Real>(
     job: &Job<'_, T>,
     poly: &Poly,
     tiles: &Tiles,
+    block: usize,
     tr: &Transforms<T>,
     out: &mut [T],
 ) {
@@ -186,15 +188,22 @@ pub(crate) fn run<T: Real>(
     );
     out.par_chunks_mut(unit_len)
         .zip(job.units.par_iter())
-        .for_each(|(chunk, unit)| run_unit(job, poly, tiles, tr, &spectra, unit, chunk));
+        .for_each(|(chunk, unit)| run_unit(job, poly, tiles, block, tr, &spectra, unit, chunk));
 }
 
-/// One unit: per group of classes and tile, its plane views' spectra, then
-/// one inverse per class and map.
+/// The classes of a block of groups: (group in the block, output class
+/// per axis, terms per axis).
+type BlockClass<'p> = (usize, [usize; 2], [&'p [(usize, usize)]; 2]);
+
+/// One unit: per block of groups of classes and tile, the spectra of their
+/// plane views, then per map the products of every class (each kernel
+/// spectrum read once for the whole block) and one inverse per class.
+#[allow(clippy::too_many_arguments)]
 fn run_unit<T: Real>(
     job: &Job<'_, T>,
     poly: &Poly,
     tiles: &Tiles,
+    block: usize,
     tr: &Transforms<T>,
     spectra: &[Complex<T>],
     unit: &Unit,
@@ -218,31 +227,51 @@ fn run_unit<T: Real>(
     let m = tiles.spectrum_len();
     let mut work = Work::new(tr, tiles.n);
     let mut specs: Vec<Complex<T>> = Vec::new();
-    let mut acc = vec![czero(); m];
+    let mut accs: Vec<Complex<T>> = Vec::new();
     let [ho, wo] = job.out;
     let (ry, rx) = (&poly.rows, &poly.cols);
     let [hc, wc] = [ry.out, rx.out];
     let [sh, sw] = [ry.stride, rx.stride];
     let [ly, lx] = [ry.classes, rx.classes];
     let (ky, kx) = (ry.kernels.len(), rx.kernels.len());
-    for gy in &ry.groups {
-        for gx in &rx.groups {
-            let (vy, vx) = (gy.views.len(), gx.views.len());
-            if vy * vx == 0 {
-                continue;
-            }
-            // Plane `l`'s view (iy, ix) of the group is spectrum (l * vy + iy) * vx + ix.
-            specs.resize(ids.len() * vy * vx * m, czero());
-            for ty in 0..tiles.count[0] {
-                let oy0 = ty * tiles.step[0];
-                let rows_out = oy0.div_ceil(sh)..hc.min((oy0 + tiles.step[0]).div_ceil(sh));
-                for tx in 0..tiles.count[1] {
-                    let ox0 = tx * tiles.step[1];
-                    let cols_out = ox0.div_ceil(sw)..wc.min((ox0 + tiles.step[1]).div_ceil(sw));
-                    if rows_out.is_empty() || cols_out.is_empty() {
-                        continue;
-                    }
-                    let mut slot = 0;
+    let groups: Vec<_> = ry
+        .groups
+        .iter()
+        .flat_map(|gy| rx.groups.iter().map(move |gx| (gy, gx)))
+        .filter(|(gy, gx)| gy.views.len() * gx.views.len() > 0)
+        .collect();
+    for block in groups.chunks(block.max(1)) {
+        // Group b's plane l, view (iy, ix) is spectrum base[b] + (l * vy + iy) * vx + ix.
+        let mut base = Vec::with_capacity(block.len());
+        let mut total = 0;
+        for (gy, gx) in block {
+            base.push(total);
+            total += ids.len() * gy.views.len() * gx.views.len();
+        }
+        specs.resize(total * m, czero());
+        let classes: Vec<BlockClass<'_>> = block
+            .iter()
+            .enumerate()
+            .flat_map(|(b, (gy, gx))| {
+                gy.classes.iter().flat_map(move |(ay, ty)| {
+                    gx.classes
+                        .iter()
+                        .map(move |(ax, tx)| (b, [*ay, *ax], [ty.as_slice(), tx.as_slice()]))
+                })
+            })
+            .collect();
+        accs.resize(classes.len() * m, czero());
+        for ty in 0..tiles.count[0] {
+            let oy0 = ty * tiles.step[0];
+            let rows_out = oy0.div_ceil(sh)..hc.min((oy0 + tiles.step[0]).div_ceil(sh));
+            for tx in 0..tiles.count[1] {
+                let ox0 = tx * tiles.step[1];
+                let cols_out = ox0.div_ceil(sw)..wc.min((ox0 + tiles.step[1]).div_ceil(sw));
+                if rows_out.is_empty() || cols_out.is_empty() {
+                    continue;
+                }
+                let mut slot = 0;
+                for (gy, gx) in block {
                     for &p in &ids {
                         for &py in &gy.views {
                             for &px in &gx.views {
@@ -253,41 +282,42 @@ fn run_unit<T: Real>(
                             }
                         }
                     }
-                    for (ay, terms_y) in &gy.classes {
-                        for (ax, terms_x) in &gx.classes {
-                            for (map, pairs) in local.iter().enumerate() {
-                                acc.fill(czero());
-                                for &(l, k) in pairs {
-                                    for &(iy, kvy) in terms_y {
-                                        for &(ix, kvx) in terms_x {
-                                            let at = (l * vy + iy) * vx + ix;
-                                            let s = &specs[at * m..(at + 1) * m];
-                                            let at = ((k * ky + kvy) * kx + kvx) * m;
-                                            let w = &spectra[at..at + m];
-                                            for ((a, x), w) in acc.iter_mut().zip(s).zip(w) {
-                                                *a = *a + *x * *w;
-                                            }
-                                        }
+                }
+                for (map, pairs) in local.iter().enumerate() {
+                    accs.fill(czero());
+                    for &(l, k) in pairs {
+                        for (acc, &(b, _, [terms_y, terms_x])) in accs.chunks_mut(m).zip(&classes) {
+                            let (vy, vx) = (block[b].0.views.len(), block[b].1.views.len());
+                            for &(iy, kvy) in terms_y {
+                                for &(ix, kvx) in terms_x {
+                                    let at = base[b] + (l * vy + iy) * vx + ix;
+                                    let s = &specs[at * m..(at + 1) * m];
+                                    let kw = ((k * ky + kvy) * kx + kvx) * m;
+                                    let w = &spectra[kw..kw + m];
+                                    for ((a, x), w) in acc.iter_mut().zip(s).zip(w) {
+                                        *a = *a + *x * *w;
                                     }
                                 }
-                                let dest = &mut out[map * ho * wo..(map + 1) * ho * wo];
-                                let rows = rows_out
-                                    .clone()
-                                    .filter(|my| ay + ly * my < ho)
-                                    .map(|my| my * sh - oy0);
-                                let cols: Vec<(usize, usize)> = cols_out
-                                    .clone()
-                                    .map(|mx| (ax + lx * mx, mx * sw - ox0))
-                                    .filter(|&(ox, _)| ox < wo)
-                                    .collect();
-                                work.inverse(&mut acc, rows, |r, line| {
-                                    let oy = ay + ly * ((r + oy0) / sh);
-                                    for &(ox, c) in &cols {
-                                        dest[oy * wo + ox] = line[c];
-                                    }
-                                });
                             }
                         }
+                    }
+                    let dest = &mut out[map * ho * wo..(map + 1) * ho * wo];
+                    for (acc, &(_, [ay, ax], _)) in accs.chunks_mut(m).zip(&classes) {
+                        let rows = rows_out
+                            .clone()
+                            .filter(|my| ay + ly * my < ho)
+                            .map(|my| my * sh - oy0);
+                        let cols: Vec<(usize, usize)> = cols_out
+                            .clone()
+                            .map(|mx| (ax + lx * mx, mx * sw - ox0))
+                            .filter(|&(ox, _)| ox < wo)
+                            .collect();
+                        work.inverse(acc, rows, |r, line| {
+                            let oy = ay + ly * ((r + oy0) / sh);
+                            for &(ox, c) in &cols {
+                                dest[oy * wo + ox] = line[c];
+                            }
+                        });
                     }
                 }
             }
@@ -342,7 +372,7 @@ mod tests {
             };
             let tr = Transforms::get(&caches, n);
             let mut out = vec![0.0; j.output_len()];
-            run(&j, &Poly::identity(&j), &tiles, &tr, &mut out);
+            run(&j, &Poly::identity(&j), &tiles, 1, &tr, &mut out);
             for (a, b) in out.iter().zip(&expected) {
                 assert!((a - b).abs() < 1e-12, "tiles {n:?}: {a} vs {b}");
             }
@@ -374,10 +404,10 @@ mod tests {
                     count: [0, 1].map(|a| span[a].div_ceil(step[a])),
                 }
             };
-            for tiles in [chosen, small] {
+            for (tiles, block) in [(chosen, 1), (small, 3), (chosen, dims.groups)] {
                 let tr = Transforms::get(&caches, tiles.n);
                 let mut out = vec![f64::NAN; j.output_len()];
-                run(j, poly, &tiles, &tr, &mut out);
+                run(j, poly, &tiles, block, &tr, &mut out);
                 for (i, (a, b)) in out.iter().zip(&expected).enumerate() {
                     assert!(
                         (a - b).abs() < 1e-12 * scale,

@@ -50,7 +50,8 @@ impl<'a> Exec<'a> {
             unreachable!("a tiling that fits was not found, so the smallest does not fit");
         };
         let tr = Transforms::get(self.caches, choice.tiles.n);
-        pool.install(|| engine::run(job, &choice.poly, &choice.tiles, &tr, out));
+        let block = choice.tiles.block(&choice.poly.dims(&job.dims()), bytes);
+        pool.install(|| engine::run(job, &choice.poly, &choice.tiles, block, &tr, out));
         Ok(())
     }
 

@@ -306,6 +306,8 @@ impl Poly {
             maps: job.maps * r.most(|g| g.classes.len()) * c.most(|g| g.classes.len()),
             pairs: job.pairs * r.most_terms() * c.most_terms(),
             units: job.units * r.groups.len() * c.groups.len(),
+            groups: r.groups.len() * c.groups.len(),
+            classes: r.most(|g| g.classes.len()) * c.most(|g| g.classes.len()),
             kernels: job.kernels * r.kernels.len() * c.kernels.len(),
         }
     }

@@ -11,6 +11,10 @@
 
 use super::job::Dims;
 
+/// Plane spectra and accumulators a worker may hold to reuse each kernel
+/// spectrum across several groups of classes (about a core's L2 cache).
+pub(crate) const BLOCK_BYTES: usize = 1 << 20;
+
 /// The overlap-save tiling of a job: transform size, valid positions per
 /// tile (the step between tiles) and the number of tiles, per axis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,14 +34,25 @@ impl Tiles {
         self.n[0] * (self.n[1] / 2 + 1)
     }
 
+    /// Groups of classes (`polyphase.rs`) the engine runs together, so
+    /// that each kernel spectrum it reads serves all their classes: as
+    /// many as keep their plane spectra and accumulators within
+    /// [`BLOCK_BYTES`], at least one.
+    pub fn block(&self, dims: &Dims, real_bytes: usize) -> usize {
+        let group = (dims.unit_planes + dims.classes) * self.spectrum_len() * 2 * real_bytes;
+        (BLOCK_BYTES / group.max(1)).clamp(1, dims.groups.max(1))
+    }
+
     /// Bytes of the workspace a call with these tiles holds at once: the
-    /// conjugated kernel spectra, and per worker thread the spectra of one
-    /// unit's planes, one accumulator and the real tile.
+    /// conjugated kernel spectra, and per worker thread the spectra of the
+    /// planes of one unit's block of groups, their accumulators and the
+    /// real tile.
     pub fn workspace_bytes(&self, dims: &Dims, threads: usize, real_bytes: usize) -> u128 {
         let m = self.spectrum_len() as u128;
         let complex = 2 * real_bytes as u128;
         let kernels = dims.kernels as u128 * m * complex;
-        let per_worker = (dims.unit_planes as u128 + 1) * m * complex
+        let block = self.block(dims, real_bytes) as u128;
+        let per_worker = block * (dims.unit_planes + dims.classes) as u128 * m * complex
             + (self.n[0] * self.n[1]) as u128 * real_bytes as u128;
         kernels + threads.min(dims.units.max(1)) as u128 * per_worker
     }
@@ -185,6 +200,8 @@ mod tests {
             maps: 1,
             pairs: 1,
             units: 1,
+            groups: 1,
+            classes: 1,
             kernels: 1,
         };
         let t = choose(&d, u64::MAX, 1, 4).unwrap();
