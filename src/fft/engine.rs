@@ -261,6 +261,25 @@ fn run_unit<T: Real>(
             })
             .collect();
         accs.resize(classes.len() * m, czero());
+        // Per class: the step between planes in `specs` and its terms as
+        // (spectrum of plane 0, kernel spectrum offset of kernel 0).
+        let kstride = ky * kx * m;
+        let offsets: Vec<(usize, Vec<(usize, usize)>)> = classes
+            .iter()
+            .map(|&(b, _, [terms_y, terms_x])| {
+                let (vy, vx) = (block[b].0.views.len(), block[b].1.views.len());
+                let terms = terms_y
+                    .iter()
+                    .flat_map(|&(iy, kvy)| {
+                        terms_x
+                            .iter()
+                            .map(move |&(ix, kvx)| (iy * vx + ix, (kvy * kx + kvx) * m))
+                    })
+                    .map(|(x, w)| (base[b] + x, w))
+                    .collect();
+                (vy * vx, terms)
+            })
+            .collect();
         for ty in 0..tiles.count[0] {
             let oy0 = ty * tiles.step[0];
             let rows_out = oy0.div_ceil(sh)..hc.min((oy0 + tiles.step[0]).div_ceil(sh));
@@ -286,17 +305,13 @@ fn run_unit<T: Real>(
                 for (map, pairs) in local.iter().enumerate() {
                     accs.fill(czero());
                     for &(l, k) in pairs {
-                        for (acc, &(b, _, [terms_y, terms_x])) in accs.chunks_mut(m).zip(&classes) {
-                            let (vy, vx) = (block[b].0.views.len(), block[b].1.views.len());
-                            for &(iy, kvy) in terms_y {
-                                for &(ix, kvx) in terms_x {
-                                    let at = base[b] + (l * vy + iy) * vx + ix;
-                                    let s = &specs[at * m..(at + 1) * m];
-                                    let kw = ((k * ky + kvy) * kx + kvx) * m;
-                                    let w = &spectra[kw..kw + m];
-                                    for ((a, x), w) in acc.iter_mut().zip(s).zip(w) {
-                                        *a = *a + *x * *w;
-                                    }
+                        for (acc, (lstride, terms)) in accs.chunks_mut(m).zip(&offsets) {
+                            for &(x0, w0) in terms {
+                                let x = (x0 + l * lstride) * m;
+                                let w = k * kstride + w0;
+                                let (s, w) = (&specs[x..x + m], &spectra[w..w + m]);
+                                for ((a, x), w) in acc.iter_mut().zip(s).zip(w) {
+                                    *a = *a + *x * *w;
                                 }
                             }
                         }

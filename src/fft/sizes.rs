@@ -148,18 +148,29 @@ pub(crate) fn choose(dims: &Dims, budget: u64, threads: usize, real_bytes: usize
     best.map(|(_, t)| t)
 }
 
+/// Cost units of one call of a row transform or of a batched column
+/// pass beyond its arithmetic (dispatch, scratch, the row's copy): it is
+/// what makes many small transforms (the views of a polyphase form on a
+/// small map) dearer than their `n log n` says.
+const CALL_UNITS: f64 = 32.0;
+
+/// Cost units of one multiply-accumulate pass over a spectrum beyond its
+/// arithmetic (the loop's set-up and the two spectra it starts reading).
+const PASS_UNITS: f64 = 16.0;
+
 /// Relative time of a call: row and column transforms (rows that are all
-/// zero or not needed are skipped, so only the useful rows count), the
-/// spectrum products, and the kernel transforms done once per call.
+/// zero or not needed are skipped, so only the useful rows count, each
+/// with a fixed cost per call), the spectrum products, and the kernel
+/// transforms done once per call.
 pub(crate) fn cost(d: &Dims, t: &Tiles) -> f64 {
     let [nh, nw] = t.n;
     let wf = (nw / 2 + 1) as f64;
-    let half_row = transform_cost(nw) / 2.0;
+    let half_row = transform_cost(nw) / 2.0 + CALL_UNITS;
     let col = transform_cost(nh);
     let data_rows = (d.plane[0].min(nh)) as f64;
     let out_rows = (t.step[0].min(d.out[0] * d.stride[0]) / d.stride[0]).max(1) as f64;
-    let forward = data_rows * half_row + wf * col;
-    let inverse = out_rows * half_row + wf * col;
+    let forward = data_rows * half_row + wf * col + CALL_UNITS;
+    let inverse = out_rows * half_row + wf * col + CALL_UNITS;
     let spectrum = (nh as f64) * wf;
     // A spectrum bigger than L2 makes the column passes memory-bound.
     let cache = if spectrum * 16.0 > (1 << 20) as f64 {
@@ -170,8 +181,9 @@ pub(crate) fn cost(d: &Dims, t: &Tiles) -> f64 {
     let per_tile = cache
         * (d.unit_planes as f64 * forward
             + d.maps as f64 * inverse
-            + 1.5 * (d.maps * d.pairs) as f64 * spectrum);
-    let kernels = d.kernels as f64 * (d.kernel[0].min(nh) as f64 * half_row + wf * col);
+            + (d.maps * d.pairs) as f64 * (1.5 * spectrum + PASS_UNITS));
+    let kernels =
+        d.kernels as f64 * (d.kernel[0].min(nh) as f64 * half_row + wf * col + CALL_UNITS);
     d.units as f64 * (t.count[0] * t.count[1]) as f64 * per_tile + kernels
 }
 
