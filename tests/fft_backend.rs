@@ -1,11 +1,19 @@
 //! The `fft` backend against the exact reference: the project's own suite
 //! (catalogue + generated cases, f32 and f64, random, integer and
 //! non-finite data) held to the `fft` claim the backend states, at the
-//! small and the medium size profile, and how much of the bound it uses.
+//! small and the medium size profile, and how much of the bound it uses;
+//! and explicit shapes that take the polyphase forms (dilation, strides,
+//! transposed, backward) in every padding mode.
 
+use convoracle::backend::{run_planned, Backend, Context};
 use convoracle::fft::Fft;
-use convoracle::reference::{DType, OpKind};
-use convoracle::suite::{DataMode, Report, SizeProfile, Suite};
+use convoracle::reference::{
+    Conv2dBackwardInputParams, Conv2dBackwardWeightParams, Conv2dParams, ConvGeometry,
+    ConvTranspose2dParams, DType, Op, OpKind, Padding2d, PaddingMode, PaddingSpec, Role,
+};
+use convoracle::suite::{fill, DataMode, Report, SizeProfile, Suite};
+use convoracle::verify::verify_without_diagnosis;
+use convoracle::ProblemShape;
 
 /// Every op the backend does; deform_conv2d is listed so the suite reports
 /// it as unsupported.
@@ -75,4 +83,160 @@ fn medium_profile_conforms() {
     println!("{}", report.summary_line());
     report.assert_conforms();
     print_ratios("medium", &report);
+}
+
+/// conv2d with stride `s`, dilation `d`, symmetric padding `pad`, `mode`.
+fn conv(
+    input: [usize; 4],
+    weight: [usize; 4],
+    s: [usize; 2],
+    d: [usize; 2],
+    pad: i64,
+    groups: usize,
+    mode: PaddingMode,
+) -> ProblemShape {
+    ProblemShape::new(Op::Conv2d(Conv2dParams {
+        geometry: ConvGeometry {
+            stride: s,
+            padding: PaddingSpec::Explicit(Padding2d::uniform(pad)),
+            dilation: d,
+            groups,
+        },
+        padding_mode: mode,
+        flip_kernel: pad % 2 == 1,
+    }))
+    .with(Role::Input, &input)
+    .with(Role::Weight, &weight)
+    .with(Role::Bias, &[weight[0]])
+}
+
+/// Shapes whose jobs the cost model runs in a polyphase form (dilation
+/// classes, stride phases, the sub-pixel split of a transposed conv), in
+/// every padding mode, with odd sizes and groups.
+fn polyphase_shapes() -> Vec<ProblemShape> {
+    let modes = [
+        PaddingMode::Zeros,
+        PaddingMode::Reflect,
+        PaddingMode::Replicate,
+        PaddingMode::Circular,
+    ];
+    let mut out = Vec::new();
+    for (i, &mode) in modes.iter().enumerate() {
+        for d in [2, 3, 4] {
+            let groups = 1 + (d + i) % 2 * 2;
+            out.push(conv(
+                [1, 6, 29, 27],
+                [6, 6 / groups, 3, 3],
+                [1, 1],
+                [d, d + i % 2],
+                d as i64,
+                groups,
+                mode,
+            ));
+        }
+        for s in [2, 3] {
+            out.push(conv(
+                [2, 4, 31, 29],
+                [8, 4 / (1 + i % 2), 5, 4],
+                [s, 5 - s],
+                [1, 1 + i % 2],
+                2,
+                1 + i % 2,
+                mode,
+            ));
+        }
+    }
+    for (s, d, op) in [([2, 2], [1, 1], [1, 0]), ([3, 2], [2, 1], [2, 1])] {
+        out.push(
+            ProblemShape::new(Op::ConvTranspose2d(ConvTranspose2dParams {
+                stride: s,
+                padding: Padding2d {
+                    top: 1,
+                    bottom: 0,
+                    left: 2,
+                    right: 1,
+                },
+                dilation: d,
+                groups: 2,
+                output_padding: op,
+                output_size: None,
+            }))
+            .with(Role::Input, &[1, 8, 13, 11])
+            .with(Role::Weight, &[8, 3, 4, 3])
+            .with(Role::Bias, &[6]),
+        );
+    }
+    let backward = Conv2dParams {
+        geometry: ConvGeometry {
+            stride: [2, 2],
+            padding: PaddingSpec::Explicit(Padding2d::uniform(2)),
+            dilation: [2, 1],
+            groups: 1,
+        },
+        padding_mode: PaddingMode::Reflect,
+        flip_kernel: false,
+    };
+    out.push(
+        ProblemShape::new(Op::Conv2dBackwardInput(Conv2dBackwardInputParams {
+            conv: backward,
+            input_size: [25, 23],
+        }))
+        .with(Role::GradOutput, &[1, 6, 13, 13])
+        .with(Role::Weight, &[6, 4, 3, 3]),
+    );
+    out.push(
+        ProblemShape::new(Op::Conv2dBackwardWeight(Conv2dBackwardWeightParams {
+            conv: backward,
+            kernel_size: [3, 3],
+        }))
+        .with(Role::Input, &[2, 4, 25, 23])
+        .with(Role::GradOutput, &[2, 6, 13, 13]),
+    );
+    out
+}
+
+/// The polyphase paths against the exact reference: random data within
+/// the `fft` bound (the largest ratio printed), non-finite data where the
+/// reference has it (the direct loop), and most shapes in a polyphase form.
+#[test]
+fn polyphase_forms_conform() {
+    let fft = Fft::new();
+    let (mut worst, mut polyphase) = (0.0f64, 0);
+    let shapes = polyphase_shapes();
+    for spec in &shapes {
+        for dtype in [DType::F32, DType::F64] {
+            let plan = fft.plan(spec, dtype, &Context::new()).unwrap();
+            if dtype == DType::F32 && plan.describe().contains("polyphase") {
+                polyphase += 1;
+            }
+            for (seed, mode) in [DataMode::Random, DataMode::NonFinite]
+                .into_iter()
+                .enumerate()
+            {
+                let problem = fill(spec, dtype, mode, seed as u64 + 3).unwrap();
+                let got = run_planned(&fft, &problem, &Context::new()).unwrap();
+                let verdict = verify_without_diagnosis(&problem, &got, &plan.claim()).unwrap();
+                assert!(
+                    verdict.passed(),
+                    "{:?} {dtype} {mode:?}: {verdict:?}\n{}",
+                    spec.kind(),
+                    plan.describe()
+                );
+                if mode == DataMode::Random {
+                    let ratio = verdict.comparison.worst.map_or(0.0, |w| w.ratio);
+                    worst = worst.max(ratio);
+                }
+            }
+        }
+    }
+    println!(
+        "polyphase shapes: {polyphase} of {} in a polyphase form, error/bound max {worst:.3e}",
+        shapes.len()
+    );
+    assert!(worst < 1.0);
+    assert!(
+        2 * polyphase > shapes.len(),
+        "{polyphase} of {}",
+        shapes.len()
+    );
 }

@@ -1,20 +1,24 @@
-//! The FFT engine: runs a [`Job`] by overlap-save tiles.
+//! The FFT engine: runs a [`Job`] in one of its polyphase forms
+//! (`polyphase.rs`) by overlap-save tiles.
 //!
-//! Per call: every kernel is transformed once (conjugated, since a
+//! Per call: every kernel view is transformed once (conjugated, since a
 //! correlation is a product with the conjugate spectrum, and scaled by
-//! `1 / (Nh Nw)` so no inverse needs a pass of its own). Per unit and tile:
-//! each distinct input plane is transformed once, each output map
-//! multiply-accumulates the spectra of its (plane, kernel) pairs (the
-//! channel sum happens in the frequency domain) and takes one inverse.
+//! `1 / (Nh Nw)` so no inverse needs a pass of its own). Per unit, group of
+//! classes and tile: each distinct plane view is transformed once, each
+//! output map of each class multiply-accumulates the spectra of its
+//! (plane, kernel) pairs and their phases (the channel and phase sums
+//! happen in the frequency domain) and takes one inverse.
 //!
 //! A 2D real transform is realfft on the rows, then rustfft on the columns
 //! of the transposed half-spectrum (`spec[f * Nh + r]`), so the column
 //! passes run on contiguous memory as one batch. Rows that are all zero
-//! (padding, beyond the plane) skip their row transform; the inverse only
-//! takes the row transforms of the rows the output keeps (every stride-th).
+//! (padding, gaps, beyond the plane) skip their row transform; the inverse
+//! only takes the row transforms of the rows the output keeps (every
+//! stride-th).
 
 use super::job::{distinct_planes, Job, Source, Tap, Unit};
 use super::plan_cache::{czero, Real, Transforms};
+use super::polyphase::Poly;
 use super::sizes::Tiles;
 use convoracle_reference::Element;
 use num_complex::Complex;
@@ -46,19 +50,26 @@ impl<T: Real> Work<T> {
         }
     }
 
-    /// Fills the real tile with plane `p` of `src` from `origin`: zeros
-    /// where the plane has no source value. Marks the nonzero rows.
-    fn fill(&mut self, src: &Source<'_, T>, p: usize, origin: [usize; 2]) {
+    /// Fills the real tile with plane `p` of `src` seen through the maps
+    /// `rows` and `cols` (a view of the plane) from `origin`: zeros where
+    /// the view has no source value. Marks the nonzero rows.
+    fn fill(
+        &mut self,
+        src: &Source<'_, T>,
+        p: usize,
+        [rows, cols]: [&[Tap]; 2],
+        origin: [usize; 2],
+    ) {
         let [nh, nw] = self.n;
         for (c, slot) in self.col_index.iter_mut().enumerate() {
-            *slot = match Source::<T>::tap(&src.cols, origin[1] + c) {
+            *slot = match Source::<T>::tap(cols, origin[1] + c) {
                 Tap::At(s) => Some(s),
                 _ => None,
             };
         }
         for r in 0..nh {
             let row = &mut self.tile[r * nw..(r + 1) * nw];
-            match Source::<T>::tap(&src.rows, origin[0] + r) {
+            match Source::<T>::tap(rows, origin[0] + r) {
                 Tap::At(sr) => {
                     let base = p * src.plane_len + sr * src.width;
                     let line = &src.data[base..base + src.width];
@@ -129,47 +140,79 @@ impl<T: Real> Work<T> {
     }
 }
 
-/// The conjugated, scaled spectrum of kernel `k`.
-fn kernel_spectrum<T: Real>(job: &Job<'_, T>, work: &mut Work<T>, k: usize) -> Vec<Complex<T>> {
-    let m = work.n[0] * (work.n[1] / 2 + 1);
-    let mut spec = vec![czero(); m];
-    work.fill(&job.kernels, k, [0, 0]);
-    work.forward(&mut spec);
+/// The conjugated, scaled spectrum of kernel `k` seen through `maps`,
+/// into `spec`.
+fn kernel_spectrum<T: Real>(
+    job: &Job<'_, T>,
+    work: &mut Work<T>,
+    k: usize,
+    maps: [&[Tap]; 2],
+    spec: &mut [Complex<T>],
+) {
+    work.fill(&job.kernels, k, maps, [0, 0]);
+    work.forward(spec);
     let scale = <T as Element>::from_f64(1.0 / (work.n[0] * work.n[1]) as f64);
-    for v in &mut spec {
+    for v in spec {
         *v = Complex::new(v.re * scale, -v.im * scale);
     }
-    spec
 }
 
-/// Runs `job` by FFT with `tiles` into `out` (the job's output, C order),
-/// on the current rayon pool.
-pub(crate) fn run<T: Real>(job: &Job<'_, T>, tiles: &Tiles, tr: &Transforms<T>, out: &mut [T]) {
+/// Runs `job` in the form `poly` by FFT with `tiles` into `out` (the
+/// job's output, C order), `block` groups of classes at a time, on the
+/// current rayon pool.
+pub(crate) fn run<T: Real>(
+    job: &Job<'_, T>,
+    poly: &Poly,
+    tiles: &Tiles,
+    block: usize,
+    tr: &Transforms<T>,
+    out: &mut [T],
+) {
     let unit_len = job.unit_len();
     if unit_len == 0 {
         return;
     }
-    let spectra: Vec<Vec<Complex<T>>> = (0..job.kernels.count)
-        .into_par_iter()
-        .map_init(
-            || Work::new(tr, tiles.n),
-            |work, k| kernel_spectrum(job, work, k),
-        )
-        .collect();
+    let (ky, kx) = (poly.rows.kernels.len(), poly.cols.kernels.len());
+    // Kernel k's view (vy, vx) is spectrum (k * ky + vy) * kx + vx.
+    let m = tiles.spectrum_len();
+    let mut spectra = vec![czero(); job.kernels.count * ky * kx * m];
+    spectra.par_chunks_mut(m).enumerate().for_each_init(
+        || Work::new(tr, tiles.n),
+        |work, (i, spec)| {
+            let maps = [
+                poly.rows.kernels[i / kx % ky].as_slice(),
+                poly.cols.kernels[i % kx].as_slice(),
+            ];
+            kernel_spectrum(job, work, i / (kx * ky), maps, spec);
+        },
+    );
     out.par_chunks_mut(unit_len)
         .zip(job.units.par_iter())
-        .for_each(|(chunk, unit)| run_unit(job, tiles, tr, &spectra, unit, chunk));
+        .for_each(|(chunk, unit)| run_unit(job, poly, tiles, block, tr, &spectra, unit, chunk));
 }
 
-/// One unit: its planes' spectra per tile, then one inverse per map.
+/// The classes of a block of groups: (group in the block, output class
+/// per axis, terms per axis).
+type BlockClass<'p> = (usize, [usize; 2], [&'p [(usize, usize)]; 2]);
+
+/// One unit: per block of groups of classes and tile, the spectra of their
+/// plane views, then per map the products of every class (each kernel
+/// spectrum read once for the whole block) and one inverse per class.
+#[allow(clippy::too_many_arguments)]
 fn run_unit<T: Real>(
     job: &Job<'_, T>,
+    poly: &Poly,
     tiles: &Tiles,
+    block: usize,
     tr: &Transforms<T>,
-    spectra: &[Vec<Complex<T>>],
+    spectra: &[Complex<T>],
     unit: &Unit,
     out: &mut [T],
 ) {
+    // Outputs no phase reaches (only gaps or padding) are zero.
+    if !poly.is_identity() {
+        out.fill(T::zero());
+    }
     let ids = distinct_planes(unit);
     let local: Vec<Vec<(usize, usize)>> = unit
         .maps
@@ -183,39 +226,115 @@ fn run_unit<T: Real>(
         .collect();
     let m = tiles.spectrum_len();
     let mut work = Work::new(tr, tiles.n);
-    let mut specs = vec![czero(); ids.len() * m];
-    let mut acc = vec![czero(); m];
+    let mut specs: Vec<Complex<T>> = Vec::new();
+    let mut accs: Vec<Complex<T>> = Vec::new();
     let [ho, wo] = job.out;
-    let [sh, sw] = job.stride;
-    for ty in 0..tiles.count[0] {
-        let oy0 = ty * tiles.step[0];
-        let rows_out = oy0.div_ceil(sh)..ho.min((oy0 + tiles.step[0]).div_ceil(sh));
-        for tx in 0..tiles.count[1] {
-            let ox0 = tx * tiles.step[1];
-            let cols_out = ox0.div_ceil(sw)..wo.min((ox0 + tiles.step[1]).div_ceil(sw));
-            if rows_out.is_empty() || cols_out.is_empty() {
-                continue;
-            }
-            for (l, &p) in ids.iter().enumerate() {
-                work.fill(&job.planes, p, [oy0, ox0]);
-                work.forward(&mut specs[l * m..(l + 1) * m]);
-            }
-            for (map, pairs) in local.iter().enumerate() {
-                acc.fill(czero());
-                for &(l, k) in pairs {
-                    let s = &specs[l * m..(l + 1) * m];
-                    for ((a, x), w) in acc.iter_mut().zip(s).zip(&spectra[k]) {
-                        *a = *a + *x * *w;
+    let (ry, rx) = (&poly.rows, &poly.cols);
+    let [hc, wc] = [ry.out, rx.out];
+    let [sh, sw] = [ry.stride, rx.stride];
+    let [ly, lx] = [ry.classes, rx.classes];
+    let (ky, kx) = (ry.kernels.len(), rx.kernels.len());
+    let groups: Vec<_> = ry
+        .groups
+        .iter()
+        .flat_map(|gy| rx.groups.iter().map(move |gx| (gy, gx)))
+        .filter(|(gy, gx)| gy.views.len() * gx.views.len() > 0)
+        .collect();
+    for block in groups.chunks(block.max(1)) {
+        // Group b's plane l, view (iy, ix) is spectrum base[b] + (l * vy + iy) * vx + ix.
+        let mut base = Vec::with_capacity(block.len());
+        let mut total = 0;
+        for (gy, gx) in block {
+            base.push(total);
+            total += ids.len() * gy.views.len() * gx.views.len();
+        }
+        specs.resize(total * m, czero());
+        let classes: Vec<BlockClass<'_>> = block
+            .iter()
+            .enumerate()
+            .flat_map(|(b, (gy, gx))| {
+                gy.classes.iter().flat_map(move |(ay, ty)| {
+                    gx.classes
+                        .iter()
+                        .map(move |(ax, tx)| (b, [*ay, *ax], [ty.as_slice(), tx.as_slice()]))
+                })
+            })
+            .collect();
+        accs.resize(classes.len() * m, czero());
+        // Per class: the step between planes in `specs` and its terms as
+        // (spectrum of plane 0, kernel spectrum offset of kernel 0).
+        let kstride = ky * kx * m;
+        let offsets: Vec<(usize, Vec<(usize, usize)>)> = classes
+            .iter()
+            .map(|&(b, _, [terms_y, terms_x])| {
+                let (vy, vx) = (block[b].0.views.len(), block[b].1.views.len());
+                let terms = terms_y
+                    .iter()
+                    .flat_map(|&(iy, kvy)| {
+                        terms_x
+                            .iter()
+                            .map(move |&(ix, kvx)| (iy * vx + ix, (kvy * kx + kvx) * m))
+                    })
+                    .map(|(x, w)| (base[b] + x, w))
+                    .collect();
+                (vy * vx, terms)
+            })
+            .collect();
+        for ty in 0..tiles.count[0] {
+            let oy0 = ty * tiles.step[0];
+            let rows_out = oy0.div_ceil(sh)..hc.min((oy0 + tiles.step[0]).div_ceil(sh));
+            for tx in 0..tiles.count[1] {
+                let ox0 = tx * tiles.step[1];
+                let cols_out = ox0.div_ceil(sw)..wc.min((ox0 + tiles.step[1]).div_ceil(sw));
+                if rows_out.is_empty() || cols_out.is_empty() {
+                    continue;
+                }
+                let mut slot = 0;
+                for (gy, gx) in block {
+                    for &p in &ids {
+                        for &py in &gy.views {
+                            for &px in &gx.views {
+                                let maps = [ry.planes[py].as_slice(), rx.planes[px].as_slice()];
+                                work.fill(&job.planes, p, maps, [oy0, ox0]);
+                                work.forward(&mut specs[slot * m..(slot + 1) * m]);
+                                slot += 1;
+                            }
+                        }
                     }
                 }
-                let dest = &mut out[map * ho * wo..(map + 1) * ho * wo];
-                let rows = rows_out.clone().map(|oy| oy * sh - oy0);
-                work.inverse(&mut acc, rows, |r, line| {
-                    let oy = (r + oy0) / sh;
-                    for ox in cols_out.clone() {
-                        dest[oy * wo + ox] = line[ox * sw - ox0];
+                for (map, pairs) in local.iter().enumerate() {
+                    accs.fill(czero());
+                    for &(l, k) in pairs {
+                        for (acc, (lstride, terms)) in accs.chunks_mut(m).zip(&offsets) {
+                            for &(x0, w0) in terms {
+                                let x = (x0 + l * lstride) * m;
+                                let w = k * kstride + w0;
+                                let (s, w) = (&specs[x..x + m], &spectra[w..w + m]);
+                                for ((a, x), w) in acc.iter_mut().zip(s).zip(w) {
+                                    *a = *a + *x * *w;
+                                }
+                            }
+                        }
                     }
-                });
+                    let dest = &mut out[map * ho * wo..(map + 1) * ho * wo];
+                    for (acc, &(_, [ay, ax], _)) in accs.chunks_mut(m).zip(&classes) {
+                        let rows = rows_out
+                            .clone()
+                            .filter(|my| ay + ly * my < ho)
+                            .map(|my| my * sh - oy0);
+                        let cols: Vec<(usize, usize)> = cols_out
+                            .clone()
+                            .map(|mx| (ax + lx * mx, mx * sw - ox0))
+                            .filter(|&(ox, _)| ox < wo)
+                            .collect();
+                        work.inverse(acc, rows, |r, line| {
+                            let oy = ay + ly * ((r + oy0) / sh);
+                            for &(ox, c) in &cols {
+                                dest[oy * wo + ox] = line[c];
+                            }
+                        });
+                    }
+                }
             }
         }
     }
@@ -224,10 +343,10 @@ fn run_unit<T: Real>(
 #[cfg(test)]
 mod tests {
     use super::super::conv2d::job;
-    use super::super::fallback;
     use super::super::plan_cache::Caches;
+    use super::super::{backward, fallback, sizes, transposed};
     use super::*;
-    use convoracle_reference::{ConvShape, Padding2d, PaddingMode};
+    use convoracle_reference::{Conv2dParams, ConvGeometry, ConvShape, Padding2d, PaddingMode};
 
     /// Overlap-save with several tiles per axis, strides, dilation, groups
     /// and reflect padding agrees with the direct loop on the same job.
@@ -268,10 +387,198 @@ mod tests {
             };
             let tr = Transforms::get(&caches, n);
             let mut out = vec![0.0; j.output_len()];
-            run(&j, &tiles, &tr, &mut out);
+            run(&j, &Poly::identity(&j), &tiles, 1, &tr, &mut out);
             for (a, b) in out.iter().zip(&expected) {
                 assert!((a - b).abs() < 1e-12, "tiles {n:?}: {a} vs {b}");
             }
+        }
+    }
+
+    fn value(i: usize) -> f64 {
+        ((i * 7919) % 1000) as f64 / 500.0 - 1.0
+    }
+
+    /// Runs `j` in every polyphase form, with the cost model's tiles and
+    /// with small tiles (several per axis), against the direct loop.
+    fn every_form_agrees(j: &Job<'_, f64>, what: &str) -> usize {
+        let mut expected = vec![0.0; j.output_len()];
+        fallback::run(j, &mut expected);
+        let scale = expected.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+        let caches = Caches::default();
+        let forms = Poly::forms(j);
+        for poly in &forms {
+            let dims = poly.dims(&j.dims());
+            let chosen = sizes::choose(&dims, u64::MAX, 1, 8).expect("no memory limit");
+            let small = {
+                let n = [dims.kernel[0] + 2, (dims.kernel[1] + 2).next_multiple_of(2)];
+                let step = [0, 1].map(|a| n[a] + 1 - dims.kernel[a]);
+                let span = [0, 1].map(|a| (dims.out[a] - 1) * dims.stride[a] + 1);
+                Tiles {
+                    n,
+                    step,
+                    count: [0, 1].map(|a| span[a].div_ceil(step[a])),
+                }
+            };
+            for (tiles, block) in [(chosen, 1), (small, 3), (chosen, dims.groups)] {
+                let tr = Transforms::get(&caches, tiles.n);
+                let mut out = vec![f64::NAN; j.output_len()];
+                run(j, poly, &tiles, block, &tr, &mut out);
+                for (i, (a, b)) in out.iter().zip(&expected).enumerate() {
+                    assert!(
+                        (a - b).abs() < 1e-12 * scale,
+                        "{what}, form {:?}/{:?} {:?}/{:?}, tiles {:?}: element {i}: {a} vs {b}",
+                        (poly.rows.classes, poly.rows.phases),
+                        (poly.cols.classes, poly.cols.phases),
+                        (poly.rows.stride, poly.cols.stride),
+                        dims.kernel,
+                        tiles.n
+                    );
+                }
+            }
+        }
+        forms.len()
+    }
+
+    fn conv_shape(
+        input: [usize; 2],
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        dilation: [usize; 2],
+        padding: Padding2d,
+        groups: usize,
+    ) -> ConvShape {
+        let output = [0, 1].map(|a| {
+            let (before, after) = if a == 0 {
+                (padding.top, padding.bottom)
+            } else {
+                (padding.left, padding.right)
+            };
+            let padded = input[a] as i64 + before + after;
+            let extent = ((kernel[a] - 1) * dilation[a] + 1) as i64;
+            ((padded - extent) / stride[a] as i64 + 1) as usize
+        });
+        ConvShape {
+            batch: 2,
+            in_channels: 2 * groups,
+            out_channels: 3 * groups,
+            groups,
+            input,
+            kernel,
+            stride,
+            dilation,
+            padding,
+            output_padding: [0, 0],
+            output,
+        }
+    }
+
+    /// conv2d with dilation 2-4 under every padding mode, strides 2-3,
+    /// odd sizes and groups: every polyphase form is the direct loop's sum.
+    #[test]
+    fn every_form_of_strided_and_dilated_convs_agrees() {
+        let modes = [
+            PaddingMode::Zeros,
+            PaddingMode::Reflect,
+            PaddingMode::Replicate,
+            PaddingMode::Circular,
+        ];
+        let mut forms = 0;
+        for (case, (stride, dilation)) in [
+            ([1, 1], [2, 2]),
+            ([1, 1], [3, 4]),
+            ([2, 3], [1, 1]),
+            ([3, 2], [2, 1]),
+            ([2, 2], [4, 2]),
+            ([3, 3], [3, 3]),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            for (m, &mode) in modes.iter().enumerate() {
+                let padding = Padding2d {
+                    top: 2 + (m as i64 % 2),
+                    bottom: 3,
+                    left: 1 + case as i64 % 3,
+                    right: 2,
+                };
+                let groups = 1 + case % 2;
+                let g = conv_shape([13, 11], [3, 2], stride, dilation, padding, groups);
+                let input: Vec<f64> = (0..2 * g.in_channels * 13 * 11).map(value).collect();
+                let weight: Vec<f64> = (0..g.out_channels * 2 * 3 * 2)
+                    .map(|i| value(i + 17))
+                    .collect();
+                let j = job(&g, mode, case % 2 == 1, &input, &weight, false);
+                forms += every_form_agrees(&j, &format!("{mode:?} s {stride:?} d {dilation:?}"));
+            }
+        }
+        assert!(forms > 4 * 6 * 2, "some shapes have no polyphase form");
+    }
+
+    /// conv_transpose2d with strides, dilation and output_padding, and
+    /// conv2d's two backward passes (their jobs have upsampled planes or
+    /// kernels): every polyphase form is the direct loop's sum.
+    #[test]
+    fn every_form_of_transposed_and_backward_jobs_agrees() {
+        for (stride, dilation, output_padding) in [
+            ([2, 2], [1, 1], [0, 1]),
+            ([3, 2], [2, 1], [1, 0]),
+            ([2, 3], [3, 2], [1, 2]),
+        ] {
+            let padding = Padding2d {
+                top: 1,
+                bottom: 0,
+                left: 2,
+                right: 1,
+            };
+            let (input, kernel) = ([5, 7], [3, 4]);
+            let output = [0, 1].map(|a| {
+                let (before, after) = if a == 0 { (1, 0) } else { (2, 1) };
+                (input[a] - 1) * stride[a] + (kernel[a] - 1) * dilation[a] + 1 + output_padding[a]
+                    - before
+                    - after
+            });
+            let g = ConvShape {
+                batch: 1,
+                in_channels: 4,
+                out_channels: 6,
+                groups: 2,
+                input,
+                kernel,
+                stride,
+                dilation,
+                padding,
+                output_padding,
+                output,
+            };
+            let x: Vec<f64> = (0..4 * 5 * 7).map(value).collect();
+            let w: Vec<f64> = (0..4 * 3 * 3 * 4).map(|i| value(i + 5)).collect();
+            let what = format!("transposed s {stride:?} d {dilation:?} op {output_padding:?}");
+            every_form_agrees(&transposed::job(&g, false, &x, &w), &what);
+
+            // The forward conv of the same sizes, backward.
+            let f = conv_shape([11, 12], kernel, stride, dilation, padding, 2);
+            let params = Conv2dParams {
+                geometry: ConvGeometry {
+                    stride,
+                    dilation,
+                    groups: 2,
+                    ..Default::default()
+                },
+                padding_mode: PaddingMode::Reflect,
+                flip_kernel: true,
+            };
+            let grad: Vec<f64> = (0..2 * 6 * f.output[0] * f.output[1]).map(value).collect();
+            let x: Vec<f64> = (0..2 * 4 * 11 * 12).map(|i| value(i + 3)).collect();
+            let w: Vec<f64> = (0..6 * 2 * 3 * 4).map(|i| value(i + 5)).collect();
+            let adjoint = transposed::adjoint(&f);
+            every_form_agrees(
+                &transposed::job(&adjoint, true, &grad, &w),
+                &format!("backward input s {stride:?} d {dilation:?}"),
+            );
+            every_form_agrees(
+                &backward::weight_job(&params, &f, &x, &grad),
+                &format!("backward weight s {stride:?} d {dilation:?}"),
+            );
         }
     }
 }

@@ -4,7 +4,7 @@
 
 use super::job::Job;
 use super::plan_cache::{Caches, Real, Transforms};
-use super::{engine, fallback, sizes};
+use super::{engine, fallback, polyphase};
 use crate::backend::Context;
 use crate::error::Result;
 
@@ -37,17 +37,21 @@ impl<'a> Exec<'a> {
             pool.install(|| fallback::run(job, out));
             return Ok(());
         }
-        let dims = job.dims();
         let threads = self.context.thread_count();
         let bytes = std::mem::size_of::<T>();
-        let Some(tiles) = sizes::choose(&dims, self.context.memory_bytes(), threads, bytes) else {
-            let smallest = sizes::choose(&dims, u64::MAX, threads, bytes)
-                .map_or(u128::MAX, |t| t.workspace_bytes(&dims, threads, bytes));
+        let Some(choice) = polyphase::choose(job, self.context.memory_bytes(), threads, bytes)
+        else {
+            let smallest =
+                polyphase::choose(job, u64::MAX, threads, bytes).map_or(u128::MAX, |c| {
+                    c.tiles
+                        .workspace_bytes(&c.poly.dims(&job.dims()), threads, bytes)
+                });
             self.context.check_bytes(smallest, "FFT workspace")?;
             unreachable!("a tiling that fits was not found, so the smallest does not fit");
         };
-        let tr = Transforms::get(self.caches, tiles.n);
-        pool.install(|| engine::run(job, &tiles, &tr, out));
+        let tr = Transforms::get(self.caches, choice.tiles.n);
+        let block = choice.tiles.block(&choice.poly.dims(&job.dims()), bytes);
+        pool.install(|| engine::run(job, &choice.poly, &choice.tiles, block, &tr, out));
         Ok(())
     }
 

@@ -111,6 +111,11 @@ pub(crate) struct Dims {
     pub pairs: usize,
     /// Units.
     pub units: usize,
+    /// Groups of classes per unit of the job (1 for a job as it is): the
+    /// engine may hold the plane spectra of a block of them at once.
+    pub groups: usize,
+    /// Most classes of one group (1 for a job as it is).
+    pub classes: usize,
     /// Kernels (each transformed once per call).
     pub kernels: usize,
 }
@@ -154,6 +159,8 @@ impl<T: Copy> Job<'_, T> {
             maps: self.maps_per_unit(),
             pairs,
             units: self.units.len(),
+            groups: 1,
+            classes: 1,
             kernels: self.kernels.count,
         }
     }

@@ -3,14 +3,17 @@
 //!
 //! Each op is one or more *jobs* (`job.rs`): strided, channel-summed
 //! correlations of virtual planes (padded, upsampled inputs) with virtual
-//! kernels (dilated, flipped). The engine (`engine.rs`) runs a job by
-//! overlap-save tiles whose size a cost model picks (`sizes.rs`); the
+//! kernels (dilated, flipped). The engine (`engine.rs`) runs a job in a
+//! polyphase form (`polyphase.rs`: stride phases, dilation classes, the
+//! sub-pixel split of an upsampled input) by overlap-save tiles; a cost
+//! model picks the form and the tile size together (`sizes.rs`); the
 //! transforms come from planners cached in the backend (`plan_cache.rs`).
 //!
-//! Workspace of one call: the conjugated spectra of every kernel of a job
-//! plus, per worker thread, the spectra of one unit's distinct planes, an
-//! accumulator and a real tile: `(kernels + threads * (unit planes + 1)) *
-//! Nh * (Nw/2 + 1)` complex values, with `[Nh, Nw]` the tile transform size.
+//! Workspace of one call: the conjugated spectra of every kernel view of a
+//! job plus, per worker thread, the spectra of one unit's distinct plane
+//! views, an accumulator and a real tile: `(kernel views + threads * (unit
+//! plane views + 1)) * Nh * (Nw/2 + 1)` complex values, with `[Nh, Nw]` the
+//! tile transform size.
 //! The tiling is chosen so that this fits the context's memory limit (a
 //! smaller tile when the whole map would not fit).
 //!
@@ -28,6 +31,7 @@ mod exec;
 mod fallback;
 mod job;
 mod plan_cache;
+mod polyphase;
 mod sizes;
 mod transposed;
 
@@ -188,10 +192,17 @@ impl Plan for FftPlan<'_> {
     }
 
     fn describe(&self) -> String {
-        "fft: overlap-save tiles of 7-smooth real 2D FFTs (size chosen per job by a cost model \
-         within the memory limit), channel sums in the frequency domain; a call with a \
-         non-finite input runs a direct loop over the definition's terms instead"
-            .to_string()
+        let forms = estimate::forms(&self.problem.op, &self.geometry, self.dtype, &self.context)
+            .into_iter()
+            .map(|f| f.unwrap_or_else(|| "no tiles within the memory limit".to_string()))
+            .collect::<Vec<_>>()
+            .join(" / ");
+        format!(
+            "fft: overlap-save tiles of 7-smooth real 2D FFTs (form and size chosen per job \
+             by a cost model within the memory limit; job form: {forms}), channel sums in the \
+             frequency domain; a call with a non-finite input runs a direct loop over the \
+             definition's terms instead"
+        )
     }
 
     fn execute_f32(

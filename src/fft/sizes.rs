@@ -11,6 +11,10 @@
 
 use super::job::Dims;
 
+/// Plane spectra and accumulators a worker may hold to reuse each kernel
+/// spectrum across several groups of classes (about a core's L2 cache).
+pub(crate) const BLOCK_BYTES: usize = 1 << 20;
+
 /// The overlap-save tiling of a job: transform size, valid positions per
 /// tile (the step between tiles) and the number of tiles, per axis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,14 +34,25 @@ impl Tiles {
         self.n[0] * (self.n[1] / 2 + 1)
     }
 
+    /// Groups of classes (`polyphase.rs`) the engine runs together, so
+    /// that each kernel spectrum it reads serves all their classes: as
+    /// many as keep their plane spectra and accumulators within
+    /// [`BLOCK_BYTES`], at least one.
+    pub fn block(&self, dims: &Dims, real_bytes: usize) -> usize {
+        let group = (dims.unit_planes + dims.classes) * self.spectrum_len() * 2 * real_bytes;
+        (BLOCK_BYTES / group.max(1)).clamp(1, dims.groups.max(1))
+    }
+
     /// Bytes of the workspace a call with these tiles holds at once: the
-    /// conjugated kernel spectra, and per worker thread the spectra of one
-    /// unit's planes, one accumulator and the real tile.
+    /// conjugated kernel spectra, and per worker thread the spectra of the
+    /// planes of one unit's block of groups, their accumulators and the
+    /// real tile.
     pub fn workspace_bytes(&self, dims: &Dims, threads: usize, real_bytes: usize) -> u128 {
         let m = self.spectrum_len() as u128;
         let complex = 2 * real_bytes as u128;
         let kernels = dims.kernels as u128 * m * complex;
-        let per_worker = (dims.unit_planes as u128 + 1) * m * complex
+        let block = self.block(dims, real_bytes) as u128;
+        let per_worker = block * (dims.unit_planes + dims.classes) as u128 * m * complex
             + (self.n[0] * self.n[1]) as u128 * real_bytes as u128;
         kernels + threads.min(dims.units.max(1)) as u128 * per_worker
     }
@@ -133,18 +148,29 @@ pub(crate) fn choose(dims: &Dims, budget: u64, threads: usize, real_bytes: usize
     best.map(|(_, t)| t)
 }
 
+/// Cost units of one call of a row transform or of a batched column
+/// pass beyond its arithmetic (dispatch, scratch, the row's copy): it is
+/// what makes many small transforms (the views of a polyphase form on a
+/// small map) dearer than their `n log n` says.
+const CALL_UNITS: f64 = 32.0;
+
+/// Cost units of one multiply-accumulate pass over a spectrum beyond its
+/// arithmetic (the loop's set-up and the two spectra it starts reading).
+const PASS_UNITS: f64 = 16.0;
+
 /// Relative time of a call: row and column transforms (rows that are all
-/// zero or not needed are skipped, so only the useful rows count), the
-/// spectrum products, and the kernel transforms done once per call.
+/// zero or not needed are skipped, so only the useful rows count, each
+/// with a fixed cost per call), the spectrum products, and the kernel
+/// transforms done once per call.
 pub(crate) fn cost(d: &Dims, t: &Tiles) -> f64 {
     let [nh, nw] = t.n;
     let wf = (nw / 2 + 1) as f64;
-    let half_row = transform_cost(nw) / 2.0;
+    let half_row = transform_cost(nw) / 2.0 + CALL_UNITS;
     let col = transform_cost(nh);
     let data_rows = (d.plane[0].min(nh)) as f64;
     let out_rows = (t.step[0].min(d.out[0] * d.stride[0]) / d.stride[0]).max(1) as f64;
-    let forward = data_rows * half_row + wf * col;
-    let inverse = out_rows * half_row + wf * col;
+    let forward = data_rows * half_row + wf * col + CALL_UNITS;
+    let inverse = out_rows * half_row + wf * col + CALL_UNITS;
     let spectrum = (nh as f64) * wf;
     // A spectrum bigger than L2 makes the column passes memory-bound.
     let cache = if spectrum * 16.0 > (1 << 20) as f64 {
@@ -155,8 +181,9 @@ pub(crate) fn cost(d: &Dims, t: &Tiles) -> f64 {
     let per_tile = cache
         * (d.unit_planes as f64 * forward
             + d.maps as f64 * inverse
-            + 1.5 * (d.maps * d.pairs) as f64 * spectrum);
-    let kernels = d.kernels as f64 * (d.kernel[0].min(nh) as f64 * half_row + wf * col);
+            + (d.maps * d.pairs) as f64 * (1.5 * spectrum + PASS_UNITS));
+    let kernels =
+        d.kernels as f64 * (d.kernel[0].min(nh) as f64 * half_row + wf * col + CALL_UNITS);
     d.units as f64 * (t.count[0] * t.count[1]) as f64 * per_tile + kernels
 }
 
@@ -185,6 +212,8 @@ mod tests {
             maps: 1,
             pairs: 1,
             units: 1,
+            groups: 1,
+            classes: 1,
             kernels: 1,
         };
         let t = choose(&d, u64::MAX, 1, 4).unwrap();
