@@ -16,7 +16,7 @@
 //!   row kernel of [`super::depthwise`].
 //! * **Tap split** (zeros padding, taps often in the padding: dilated
 //!   convs on small images): one GEMM per tap over the output pixels it
-//!   reaches ([`super::tap_split`]), when it runs at most 80 % of the
+//!   reaches ([`super::tap_split`]), when it runs at most 85 % of the
 //!   implicit GEMM's microkernel panels; per call, the implicit GEMM
 //!   instead when a weight is not finite (`inf * 0` in the padding).
 //!

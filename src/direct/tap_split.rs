@@ -137,7 +137,7 @@ pub(crate) fn split_pixels(s: &ConvShape, nr: usize) -> Option<(usize, usize)> {
 }
 
 /// The split is used when it runs at most this fraction of the panels.
-pub(crate) const WORTHWHILE: f64 = 0.8;
+pub(crate) const WORTHWHILE: f64 = 0.85;
 
 /// A planned tap-split GEMM (see the module docs).
 #[derive(Debug, Clone)]
