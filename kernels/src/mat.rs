@@ -252,6 +252,20 @@ impl<'a, T: Copy> MatMut<'a, T> {
         unsafe { *self.ptr.add(i * self.row_stride + j) = v }
     }
 
+    /// Row `i` as a slice (`cols` elements); panics when `i` is out of range.
+    #[inline]
+    pub fn row_mut(&mut self, i: usize) -> &mut [T] {
+        assert!(i < self.rows, "MatMut: row {i} out of {}", self.rows);
+        if self.cols == 0 {
+            return &mut [];
+        }
+        // SAFETY: by the invariant, elements (i, 0 .. cols) lie at
+        // ptr + i*row_stride + [0, cols) in one allocation, valid and
+        // exclusively borrowed by this view; `&mut self` keeps any other
+        // access through the view away for the slice's lifetime.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.add(i * self.row_stride), self.cols) }
+    }
+
     /// The `rows x cols` sub-view at `(i0, j0)` as a microkernel tile.
     #[inline]
     pub(crate) fn tile(&mut self, i0: usize, j0: usize, rows: usize, cols: usize) -> MatMut<'_, T> {

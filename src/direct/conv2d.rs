@@ -14,6 +14,11 @@
 //!   channels themselves (`C/g x H*W`, row-major), no im2col.
 //! * **Depthwise** (one input channel per group, groups > 1): the
 //!   channel-blocked direct kernel of [`super::depthwise`].
+//! * **Tap split** (zeros padding, taps often in the padding: dilated
+//!   convs on small images): one GEMM per tap over the output pixels it
+//!   reaches ([`super::tap_split`]), when it runs at most 85 % of the
+//!   implicit GEMM's microkernel panels; per call, the implicit GEMM
+//!   instead when a weight is not finite (`inf * 0` in the padding).
 //!
 //! # Threads
 //! GEMM: the output columns of all (n, g) blocks, `N*g*Ho*Wo` in a row,
@@ -42,6 +47,7 @@ use super::depthwise::Depthwise;
 use super::im2col::{Im2col, Im2colGeometry};
 use super::op_plan::{Compute, OpPlan};
 use super::pointwise::Rows;
+use super::tap_split::TapSplit;
 use super::{pool, Float};
 use crate::backend::Context;
 use crate::error::{Error, Result};
@@ -88,6 +94,10 @@ pub(crate) struct DirectConv {
     kc: usize,
     /// The depthwise plan, for that lowering.
     depthwise: Option<Depthwise>,
+    /// The tap-split GEMM, for a zeros-padded conv whose taps often land
+    /// in the padding (run instead of the implicit GEMM when every weight
+    /// is finite).
+    taps: Option<TapSplit>,
 }
 
 /// Plans a conv2d problem: validates it, fixes the output shape, chooses
@@ -139,7 +149,19 @@ impl DirectConv {
         } else {
             Lowering::Im2col
         };
-        Self::with_lowering(shape, flip, mode, lowering, dtype, isa, context)
+        let mut conv = Self::with_lowering(shape, flip, mode, lowering, dtype, isa, context)?;
+        if lowering == Lowering::Im2col && mode == PaddingMode::Zeros {
+            let threads = conv.threads;
+            conv.taps = match dtype {
+                DType::F32 => TapSplit::new::<f32>(shape, flip, isa, threads),
+                DType::F64 => TapSplit::new::<f64>(shape, flip, isa, threads),
+            };
+            if let Some(taps) = &conv.taps {
+                let bytes = taps.scratch_len() as u128 * dtype.size() as u128;
+                context.check_bytes(bytes, "scratch")?;
+            }
+        }
+        Ok(conv)
     }
 
     /// Plans the GEMM of `shape` (weights times a B of `C/g*kh*kw` rows and
@@ -232,6 +254,7 @@ impl DirectConv {
             per_thread,
             kc: blocking.kc,
             depthwise,
+            taps: None,
         })
     }
 
@@ -245,10 +268,10 @@ impl DirectConv {
     /// microkernel sums a k block of at most `kc` terms from zero (one
     /// rounding per fused multiply-add), each later block's sum is added to
     /// the output once (`ceil(r / kc) - 1` additions), and the bias once
-    /// more. `None` for the depthwise kernel (whose order this does not
-    /// describe).
+    /// more. `None` for the depthwise kernel and when the tap split may
+    /// run (whose orders this does not describe).
     pub(crate) fn rounding_depth(&self, bias: bool) -> Option<usize> {
-        if self.lowering == Lowering::Depthwise {
+        if self.lowering == Lowering::Depthwise || self.taps.is_some() {
             return None;
         }
         let reduction = self.shape.in_per_group() * self.shape.taps();
@@ -258,12 +281,16 @@ impl DirectConv {
 
     /// Scratch elements [`DirectConv::run`] needs.
     pub(crate) fn scratch_len(&self) -> usize {
-        self.weights + self.per_thread * self.threads
+        let gemm = self.weights + self.per_thread * self.threads;
+        gemm.max(self.taps.as_ref().map_or(0, TapSplit::scratch_len))
     }
 
     /// The lowering and threads, in words.
     pub(crate) fn describe(&self) -> String {
         let how = match self.lowering {
+            Lowering::Im2col if self.taps.is_some() => {
+                "one GEMM per tap over the pixels it reaches (implicit GEMM when a weight is not finite)"
+            }
             Lowering::Im2col => "implicit GEMM (im2col packer)",
             Lowering::Pointwise => "GEMM on the input (1x1)",
             Lowering::Depthwise => "direct depthwise kernel",
@@ -300,6 +327,11 @@ impl DirectConv {
                     Rows::new(&x[at..][..group_input], pixels)
                 });
             }
+            Lowering::Im2col
+                if self
+                    .taps
+                    .as_ref()
+                    .is_some_and(|taps| taps.run(x, w, out, scratch)) => {}
             Lowering::Im2col => {
                 let s = &self.shape;
                 let cg = s.in_per_group();

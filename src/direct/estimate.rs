@@ -40,18 +40,20 @@ impl DirectWork {
 
 /// The work of `geometry` on the direct backend with instruction set `isa`.
 pub fn work(geometry: &OpGeometry, dtype: DType, isa: Isa) -> DirectWork {
-    let mr = match dtype {
-        DType::F32 => f32::blocking(isa).mr,
-        DType::F64 => f64::blocking(isa).mr,
+    let blocking = match dtype {
+        DType::F32 => f32::blocking(isa),
+        DType::F64 => f64::blocking(isa),
     };
+    let tile = (blocking.mr, blocking.nr);
+    let mr = blocking.mr;
     let mut total = DirectWork::default();
     match geometry {
-        OpGeometry::Conv2d(g) => total.add(conv2d(g, mr)),
+        OpGeometry::Conv2d(g) => total.add(conv2d(g, tile)),
         OpGeometry::DynamicConv2d(d) => {
             // Each sample's kernel is aggregated, then convolved.
             let kernel = (d.conv.out_channels * d.conv.in_per_group() * d.conv.taps()) as f64;
             total.depthwise_multiply_adds += (d.conv.batch * d.experts) as f64 * kernel;
-            total.add(conv2d(&d.conv, mr));
+            total.add(conv2d(&d.conv, tile));
         }
         OpGeometry::ConvTranspose2d(g) => {
             // Per (image, group): taps*K/g rows x input pixels x C/g, then col2im.
@@ -90,12 +92,12 @@ pub fn work(geometry: &OpGeometry, dtype: DType, isa: Isa) -> DirectWork {
             ));
         }
         OpGeometry::DepthwiseSeparable2d(d) => {
-            total.add(conv2d(&d.depthwise, mr));
-            total.add(conv2d(&d.pointwise, mr));
+            total.add(conv2d(&d.depthwise, tile));
+            total.add(conv2d(&d.pointwise, tile));
         }
         OpGeometry::SpatiallySeparable2d(s) => {
-            total.add(conv2d(&s.vertical, mr));
-            total.add(conv2d(&s.horizontal, mr));
+            total.add(conv2d(&s.vertical, tile));
+            total.add(conv2d(&s.horizontal, tile));
         }
         OpGeometry::Aspp(a) => {
             let plane = a.size[0] * a.size[1];
@@ -117,7 +119,7 @@ pub fn work(geometry: &OpGeometry, dtype: DType, isa: Isa) -> DirectWork {
                 0.0,
             ));
             for &rate in &a.rates {
-                total.add(conv2d(&a.dilated_branch(rate), mr));
+                total.add(conv2d(&a.dilated_branch(rate), tile));
             }
         }
         OpGeometry::DeformConv2d(d) => {
@@ -140,8 +142,11 @@ pub fn work(geometry: &OpGeometry, dtype: DType, isa: Isa) -> DirectWork {
 }
 
 /// conv2d as `direct` lowers it (`conv2d.rs`): depthwise kernel, GEMM on
-/// the input for unpadded stride-1 1x1, implicit GEMM otherwise.
-fn conv2d(g: &ConvShape, mr: usize) -> DirectWork {
+/// the input for unpadded stride-1 1x1, the tap-split GEMM when its
+/// panels save enough (`tap_split.rs`; the geometry carries no padding
+/// mode, so zeros padding is assumed, the usual case wherever the split
+/// saves work), implicit GEMM otherwise.
+fn conv2d(g: &ConvShape, (mr, nr): (usize, usize)) -> DirectWork {
     let pixels = g.output[0] * g.output[1];
     if g.in_per_group() == 1 && g.groups > 1 {
         // The channel-blocked kernel (`depthwise.rs`): the multiply-adds,
@@ -163,6 +168,20 @@ fn conv2d(g: &ConvShape, mr: usize) -> DirectWork {
     }
     let reduction = g.in_per_group() * g.taps();
     let pointwise = g.kernel == [1, 1] && g.stride == [1, 1] && g.padding == Default::default();
+    if !pointwise {
+        if let Some((reached, buffered)) = super::tap_split::split_pixels(g, nr) {
+            // Per (image, group): the taps' GEMMs over the pixels they
+            // reach (B packed for each), the buffered taps' adds, the
+            // output zeroed; per call the weights transposed tap-major.
+            let blocks = g.batch * g.groups;
+            let (kg, cg) = (g.out_per_group(), g.in_per_group());
+            let mut w = DirectWork::gemm(blocks, [kg, reached, cg], mr, (cg * reached) as f64);
+            let channel_blocks = cg.div_ceil(convoracle_kernels::KC);
+            w.moved += (blocks * kg * buffered * channel_blocks * 2) as f64;
+            w.moved += (g.out_channels * reduction) as f64;
+            return w;
+        }
+    }
     let packed = if pointwise {
         0.0
     } else {

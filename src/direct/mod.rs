@@ -28,6 +28,7 @@ mod im2col_t;
 mod op_plan;
 mod pointwise;
 mod scalar;
+mod tap_split;
 mod taps;
 mod transposed;
 
