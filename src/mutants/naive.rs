@@ -256,9 +256,6 @@ pub struct TransposedBugs {
     pub weight_as_kc: bool,
     /// The output size computed without output_padding.
     pub ignore_output_padding: bool,
-    /// The [top, left] padding the scatter's index uses instead of the
-    /// case's (the output size stays right).
-    pub padding: Option<[i64; 2]>,
 }
 
 /// conv_transpose2d (groups 1) in f32, as a scatter, with the planted bugs.
@@ -283,14 +280,11 @@ pub fn conv_transpose2d(problem: &Problem<f32>, bugs: TransposedBugs) -> Tensor<
     if bugs.ignore_output_padding {
         out = [out[0] - extra[0], out[1] - extra[1]];
     }
-    let mut shift = if bugs.output_padding_at_start {
+    let shift = if bugs.output_padding_at_start {
         [extra[0] as i64, extra[1] as i64]
     } else {
         [0, 0]
     };
-    if let Some([top, left]) = bugs.padding {
-        shift = [pad.top - top, pad.left - left];
-    }
     let mut y = vec![0f32; n * k * out[0] * out[1]];
     let taps = kh * kw;
     for b in 0..n {

@@ -364,23 +364,6 @@ pub fn mutants(case: impl Fn(&str) -> Problem<f32>) -> Vec<Mutant> {
         ),
         (
             Impl {
-                name: "transposed left padding one too many",
-                run: |p| {
-                    Ok(naive::conv_transpose2d(
-                        p,
-                        TransposedBugs {
-                            padding: Some([1, 2]),
-                            ..TransposedBugs::default()
-                        },
-                    ))
-                },
-            },
-            "transposed",
-            transposed_case(),
-            "padding left off by +1",
-        ),
-        (
-            Impl {
                 name: "deform offsets as (dx, dy)",
                 run: deform_offsets_swapped,
             },
