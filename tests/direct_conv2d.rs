@@ -6,14 +6,14 @@
 
 use convoracle::backend::{run_planned, Backend, Context};
 use convoracle::direct::Direct;
-use convoracle::reference::{
-    Conv2dParams, ConvGeometry, DType, Op, OpKind, Padding2d, PaddingMode, PaddingSpec, Role,
-};
+use convoracle::reference::{DType, OpKind, Padding2d, PaddingMode, PaddingSpec};
 use convoracle::suite::{fill, DataMode, SizeProfile, Suite};
-use convoracle::verify::{verify, Algorithm, Tolerance};
 use convoracle::{AnyTensor, ProblemShape};
 use convoracle_kernels::Isa;
 use proptest::prelude::*;
+
+mod common;
+use common::{check, conv, drawn_padding};
 
 #[test]
 fn the_suite_passes_on_every_isa() {
@@ -54,36 +54,6 @@ fn medium_and_large_profiles_pass() {
     }
 }
 
-/// A conv2d problem from its parts (weight `[K, C/g, kh, kw]`).
-#[allow(clippy::too_many_arguments)]
-fn conv(
-    [n, c, h, w]: [usize; 4],
-    k: usize,
-    groups: usize,
-    kernel: [usize; 2],
-    stride: [usize; 2],
-    dilation: [usize; 2],
-    padding: PaddingSpec,
-    mode: PaddingMode,
-    flip: bool,
-    bias: bool,
-) -> ProblemShape {
-    let op = Op::Conv2d(Conv2dParams {
-        geometry: ConvGeometry {
-            stride,
-            padding,
-            dilation,
-            groups,
-        },
-        padding_mode: mode,
-        flip_kernel: flip,
-    });
-    ProblemShape::new(op)
-        .with(Role::Input, &[n, c, h, w])
-        .with(Role::Weight, &[k, c / groups, kernel[0], kernel[1]])
-        .with_if(bias, Role::Bias, &[k])
-}
-
 prop_compose! {
     /// Shapes up to K, C ~ 70, images ~ 40, kernels 7, some with
     /// C/g*kh*kw > 256 (two k blocks), within a reference budget.
@@ -106,42 +76,10 @@ prop_compose! {
         flip in any::<bool>(),
         bias in any::<bool>(),
     ) -> ProblemShape {
-        let padding = match word {
-            0 => PaddingSpec::Valid,
-            1 => PaddingSpec::SameUpper,
-            2 => PaddingSpec::SameLower,
-            _ => PaddingSpec::Explicit(Padding2d { top: pads.0, bottom: pads.1, left: pads.2, right: pads.3 }),
-        };
-        let padding = match (padding, mode) {
-            // Non-zero modes take non-negative padding within the input.
-            (PaddingSpec::Explicit(p), m) if m != PaddingMode::Zeros => PaddingSpec::Explicit(Padding2d {
-                top: p.top.max(0), bottom: p.bottom.max(0), left: p.left.max(0), right: p.right.max(0),
-            }),
-            (p, _) => p,
-        };
+        let padding = drawn_padding(word, pads, mode);
         conv([n, cg * groups, h, w], kg * groups, groups, [kernel.0, kernel.1], [stride.0, stride.1],
             [dilation.0, dilation.1], padding, mode, flip, bias)
     }
-}
-
-/// Runs `spec` on `direct` in both dtypes and data modes and verifies it:
-/// bit-identical on integer data, the direct bound on random data.
-fn check(direct: &Direct, spec: &ProblemShape, threads: usize) -> Result<(), TestCaseError> {
-    for dtype in [DType::F32, DType::F64] {
-        for (data, algorithm) in [
-            (DataMode::Integer, Algorithm::Exact),
-            (DataMode::Random, Algorithm::Direct),
-        ] {
-            let problem =
-                fill(spec, dtype, data, 7).map_err(|e| TestCaseError::fail(e.to_string()))?;
-            let out = run_planned(direct, &problem, &Context::new().threads(threads))
-                .map_err(|e| TestCaseError::fail(e.to_string()))?;
-            let verdict = verify(&problem, &out, &Tolerance::new(algorithm))
-                .map_err(|e| TestCaseError::fail(e.to_string()))?;
-            prop_assert!(verdict.passed(), "{dtype} {data:?}: {verdict}\n{spec:?}");
-        }
-    }
-    Ok(())
 }
 
 proptest! {
@@ -154,7 +92,7 @@ proptest! {
         prop_assume!(spec.output_shape().is_ok());
         // Keep the exact reference fast: at most ~3 million terms.
         prop_assume!(spec.multiply_adds().unwrap_or(u128::MAX) <= 3_000_000);
-        check(&Direct::new(), &spec, threads)?;
+        check(&Direct::new(), &spec, threads, &[DataMode::Integer, DataMode::Random], 7)?;
     }
 }
 
@@ -284,7 +222,14 @@ fn more_than_one_k_block_and_n_block() {
         ),
     ] {
         for threads in [1, 3] {
-            check(&direct, &spec, threads).unwrap();
+            check(
+                &direct,
+                &spec,
+                threads,
+                &[DataMode::Integer, DataMode::Random],
+                7,
+            )
+            .unwrap();
         }
     }
 }

@@ -10,14 +10,14 @@
 
 use convoracle::backend::{run_planned, Backend, Context};
 use convoracle::direct::Direct;
-use convoracle::reference::{
-    Conv2dParams, ConvGeometry, DType, Op, Padding2d, PaddingMode, PaddingSpec, Role,
-};
+use convoracle::reference::{DType, Padding2d, PaddingMode, PaddingSpec};
 use convoracle::suite::{fill, DataMode};
-use convoracle::verify::{verify, Algorithm, Tolerance};
 use convoracle::{AnyTensor, ProblemShape};
 use convoracle_kernels::Isa;
 use proptest::prelude::*;
+
+mod common;
+use common::{check, conv, drawn_padding, ALL_DATA};
 
 /// The backend on each ISA this CPU has; the others are printed as skipped.
 fn backends() -> Vec<Direct> {
@@ -45,20 +45,18 @@ fn depthwise(
     bias: bool,
 ) -> ProblemShape {
     let k = channels * multiplier;
-    let op = Op::Conv2d(Conv2dParams {
-        geometry: ConvGeometry {
-            stride,
-            padding,
-            dilation,
-            groups: channels,
-        },
-        padding_mode: mode,
-        flip_kernel: flip,
-    });
-    ProblemShape::new(op)
-        .with(Role::Input, &[n, channels, h, w])
-        .with(Role::Weight, &[k, 1, kernel[0], kernel[1]])
-        .with_if(bias, Role::Bias, &[k])
+    conv(
+        [n, channels, h, w],
+        k,
+        channels,
+        kernel,
+        stride,
+        dilation,
+        padding,
+        mode,
+        flip,
+        bias,
+    )
 }
 
 prop_compose! {
@@ -83,47 +81,10 @@ prop_compose! {
         flip in any::<bool>(),
         bias in any::<bool>(),
     ) -> ProblemShape {
-        let padding = match word {
-            0 => PaddingSpec::Valid,
-            1 => PaddingSpec::SameUpper,
-            2 => PaddingSpec::SameLower,
-            _ => PaddingSpec::Explicit(Padding2d { top: pads.0, bottom: pads.1, left: pads.2, right: pads.3 }),
-        };
-        let padding = match (padding, mode) {
-            // Non-zero modes take non-negative padding within the input.
-            (PaddingSpec::Explicit(p), m) if m != PaddingMode::Zeros => PaddingSpec::Explicit(Padding2d {
-                top: p.top.max(0), bottom: p.bottom.max(0), left: p.left.max(0), right: p.right.max(0),
-            }),
-            (p, _) => p,
-        };
+        let padding = drawn_padding(word, pads, mode);
         depthwise([n, channels, h, w], multiplier, [kernel.0, kernel.1], [stride.0, stride.1],
             [dilation.0, dilation.1], padding, mode, flip, bias)
     }
-}
-
-/// Runs `spec` on `direct` in both dtypes and every data mode and verifies
-/// it: bit-identical on integer data, the direct bound otherwise.
-fn check(direct: &Direct, spec: &ProblemShape, threads: usize) -> Result<(), TestCaseError> {
-    for dtype in [DType::F32, DType::F64] {
-        for (data, algorithm) in [
-            (DataMode::Integer, Algorithm::Exact),
-            (DataMode::Random, Algorithm::Direct),
-            (DataMode::NonFinite, Algorithm::Direct),
-        ] {
-            let problem =
-                fill(spec, dtype, data, 11).map_err(|e| TestCaseError::fail(e.to_string()))?;
-            let out = run_planned(direct, &problem, &Context::new().threads(threads))
-                .map_err(|e| TestCaseError::fail(e.to_string()))?;
-            let verdict = verify(&problem, &out, &Tolerance::new(algorithm))
-                .map_err(|e| TestCaseError::fail(e.to_string()))?;
-            prop_assert!(
-                verdict.passed(),
-                "{} {dtype} {data:?}: {verdict}\n{spec:?}",
-                direct.isa()
-            );
-        }
-    }
-    Ok(())
 }
 
 proptest! {
@@ -134,7 +95,7 @@ proptest! {
         prop_assume!(spec.output_shape().is_ok());
         prop_assume!(spec.multiply_adds().unwrap_or(u128::MAX) <= 2_000_000);
         for direct in backends() {
-            check(&direct, &spec, threads)?;
+            check(&direct, &spec, threads, &ALL_DATA, 11)?;
         }
     }
 }
@@ -205,7 +166,7 @@ fn lane_and_pixel_edges_on_every_isa() {
     for direct in backends() {
         for spec in &specs {
             for threads in [1, 3] {
-                check(&direct, spec, threads).unwrap();
+                check(&direct, spec, threads, &ALL_DATA, 11).unwrap();
             }
         }
     }

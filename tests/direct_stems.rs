@@ -4,12 +4,13 @@
 
 use convoracle::backend::{run_planned, Context};
 use convoracle::direct::Direct;
-use convoracle::reference::{
-    Conv2dParams, ConvGeometry, DType, Op, Padding2d, PaddingMode, PaddingSpec, Role,
-};
+use convoracle::reference::{DType, Padding2d, PaddingMode, PaddingSpec};
 use convoracle::suite::{fill, DataMode};
 use convoracle::verify::{verify, Algorithm, Tolerance};
 use convoracle::ProblemShape;
+
+mod common;
+use common::conv;
 
 fn stem(
     size: [usize; 2],
@@ -19,20 +20,20 @@ fn stem(
     pad: i64,
     mode: PaddingMode,
 ) -> ProblemShape {
-    let op = Op::Conv2d(Conv2dParams {
-        geometry: ConvGeometry {
-            stride: [stride, stride],
-            padding: PaddingSpec::Explicit(Padding2d::uniform(pad)),
-            dilation: [1, 1],
-            groups: 1,
-        },
-        padding_mode: mode,
-        flip_kernel: false,
-    });
-    ProblemShape::new(op)
-        .with(Role::Input, &[1, 3, size[0], size[1]])
-        .with(Role::Weight, &[k, 3, kernel, kernel])
-        .with(Role::Bias, &[k])
+    let padding = PaddingSpec::Explicit(Padding2d::uniform(pad));
+    let input = [1, 3, size[0], size[1]];
+    conv(
+        input,
+        k,
+        1,
+        [kernel; 2],
+        [stride; 2],
+        [1, 1],
+        padding,
+        mode,
+        false,
+        true,
+    )
 }
 
 #[test]

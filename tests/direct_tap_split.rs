@@ -8,19 +8,20 @@
 
 use convoracle::backend::{run_planned, Backend, Context};
 use convoracle::direct::Direct;
-use convoracle::reference::{
-    Conv2dParams, ConvGeometry, DType, Op, Padding2d, PaddingMode, PaddingSpec, Role,
-};
+use convoracle::reference::{DType, Padding2d, PaddingMode, PaddingSpec, Role};
 use convoracle::suite::{fill, DataMode};
 use convoracle::verify::{verify, Algorithm, Tolerance};
 use convoracle::{AnyProblem, AnyTensor, ProblemShape};
 use convoracle_kernels::Isa;
 use proptest::prelude::*;
 
-/// A conv2d problem from its parts (weight `[K, C/g, kh, kw]`).
+mod common;
+use common::{check, ALL_DATA};
+
+/// A conv2d problem with explicit padding (weight `[K, C/g, kh, kw]`).
 #[allow(clippy::too_many_arguments)]
 fn conv(
-    [n, c, h, w]: [usize; 4],
+    input: [usize; 4],
     k: usize,
     groups: usize,
     kernel: [usize; 2],
@@ -31,47 +32,16 @@ fn conv(
     flip: bool,
     bias: bool,
 ) -> ProblemShape {
-    let op = Op::Conv2d(Conv2dParams {
-        geometry: ConvGeometry {
-            stride,
-            padding: PaddingSpec::Explicit(padding),
-            dilation,
-            groups,
-        },
-        padding_mode: mode,
-        flip_kernel: flip,
-    });
-    ProblemShape::new(op)
-        .with(Role::Input, &[n, c, h, w])
-        .with(Role::Weight, &[k, c / groups, kernel[0], kernel[1]])
-        .with_if(bias, Role::Bias, &[k])
+    let padding = PaddingSpec::Explicit(padding);
+    common::conv(
+        input, k, groups, kernel, stride, dilation, padding, mode, flip, bias,
+    )
 }
 
 /// Whether the direct plan of `spec` takes the tap split.
 fn splits(direct: &Direct, spec: &ProblemShape, dtype: DType) -> bool {
     let plan = direct.plan(spec, dtype, &Context::new()).unwrap();
     plan.describe().contains("one GEMM per tap")
-}
-
-/// Runs `spec` in both dtypes: bit-identical on integer data, the direct
-/// bound on random data and on data with NaN and infinities in the input.
-fn check(direct: &Direct, spec: &ProblemShape, threads: usize) -> Result<(), TestCaseError> {
-    for dtype in [DType::F32, DType::F64] {
-        for (data, algorithm) in [
-            (DataMode::Integer, Algorithm::Exact),
-            (DataMode::Random, Algorithm::Direct),
-            (DataMode::NonFinite, Algorithm::Direct),
-        ] {
-            let problem =
-                fill(spec, dtype, data, 11).map_err(|e| TestCaseError::fail(e.to_string()))?;
-            let out = run_planned(direct, &problem, &Context::new().threads(threads))
-                .map_err(|e| TestCaseError::fail(e.to_string()))?;
-            let verdict = verify(&problem, &out, &Tolerance::new(algorithm))
-                .map_err(|e| TestCaseError::fail(e.to_string()))?;
-            prop_assert!(verdict.passed(), "{dtype} {data:?}: {verdict}\n{spec:?}");
-        }
-    }
-    Ok(())
 }
 
 /// DeepLabV3's ASPP rate 18 scaled down: 3x3, dilation 18, padding 18 on a
@@ -122,7 +92,7 @@ fn dilated_shapes_take_the_split_and_match_the_reference() {
         assert!(splits(&d, &spec, DType::F32), "{spec:?}");
         assert!(splits(&d, &spec, DType::F64), "{spec:?}");
         for threads in [1, 2, 3] {
-            check(&d, &spec, threads).unwrap();
+            check(&d, &spec, threads, &ALL_DATA, 11).unwrap();
         }
     }
 }
@@ -133,7 +103,7 @@ fn every_isa_matches_the_reference() {
         let d = Direct::with_isa(isa).unwrap();
         let spec = aspp_like(36, false);
         assert!(splits(&d, &spec, DType::F32), "{isa}");
-        check(&d, &spec, 1).unwrap();
+        check(&d, &spec, 1, &ALL_DATA, 11).unwrap();
     }
 }
 
@@ -228,6 +198,6 @@ proptest! {
         // circular padding past the input) are the reference's business.
         prop_assume!(spec.output_shape().is_ok());
         prop_assume!(spec.multiply_adds().unwrap_or(u128::MAX) <= 2_000_000);
-        check(&Direct::new(), &spec, threads)?;
+        check(&Direct::new(), &spec, threads, &ALL_DATA, 11)?;
     }
 }
