@@ -213,3 +213,44 @@ fn degenerate_sizes() {
         }
     }
 }
+
+/// Every column width a tile can have gives the bits of the full-width
+/// tile: a call on a piece of at most one vector of columns (the SIMD
+/// kernels' one-vector body) or of any other tail width, packed or in-place
+/// A, over k past the k block, must equal one call over whole panels, bit
+/// for bit on random data (the exact engine's rounding bound and the
+/// thread-count independence rely on it).
+fn tail_widths_match_full_tiles<T: TestElem>() {
+    for isa in isas() {
+        let nr = T::blocking(isa).nr;
+        let mr = T::blocking(isa).mr;
+        for (m, k) in [(mr, 1), (mr + 1, 7), (2 * mr - 1, 300)] {
+            let p = Problem::<T>::new(m, 2 * nr, k, (m * 31 + k) as u64, false, false);
+            for accumulate in [false, true] {
+                let packed = PackedA::new(isa, p.a_view());
+                let streamed = StreamedA::new(isa, p.a_view());
+                let want = p.run(&packed, accumulate, &[]);
+                assert!(p.run(&streamed, accumulate, &[]) == want, "{isa}: in place");
+                for width in 1..nr {
+                    let splits = [nr, nr + width];
+                    let what = format!("{isa}: m {m}, k {k}, a {width}-column tile");
+                    assert!(p.run(&packed, accumulate, &splits) == want, "{what}");
+                    assert!(
+                        p.run(&streamed, accumulate, &splits) == want,
+                        "{what}, in place"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn f32_tail_widths_match_full_tiles() {
+    tail_widths_match_full_tiles::<f32>();
+}
+
+#[test]
+fn f64_tail_widths_match_full_tiles() {
+    tail_widths_match_full_tiles::<f64>();
+}

@@ -1,8 +1,10 @@
 //! Microkernels: `C[M x nr_eff] (+)= A_panel[M x kc] * B_panel[kc x NR]`.
 //!
 //! Every kernel is generic over the number of live rows `M` (1..=MR), so the
-//! m tail runs only the rows it needs; the n tail is computed full width
-//! (the B panel is zero padded) and stored through a small stack tile.
+//! m tail runs only the rows it needs; on the SIMD ISAs an n tail of at
+//! most one vector runs a one-vector body, a wider one is computed full
+//! width (the B panel is zero padded), and tails are stored through a small
+//! stack tile.
 //! Per output element the kernel sums `p = 0..kc` in order, starting from
 //! zero, then adds the old C value once when accumulating.
 
@@ -59,6 +61,13 @@ pub(crate) use ukr_table;
 /// Defines a SIMD microkernel `$name::<M>`: `MR = $mr` rows broadcast from
 /// A, `NR = 2 * $lanes` columns loaded from B as two vectors, `2 * M`
 /// vector accumulators.
+///
+/// A tile of at most `$lanes` columns (the n tail) runs a one-vector body:
+/// the second vector of its B panel is all padding, and computing it would
+/// cost as much as the live one (with NR = 32 and 13x13 or 14x14 outputs,
+/// 8 % of all the FMAs). Each C element gets the same fused multiply-adds
+/// in the same order in both bodies, so the bits do not depend on the
+/// tile width.
 #[cfg(target_arch = "x86_64")]
 macro_rules! simd_ukr {
     (
@@ -72,95 +81,119 @@ macro_rules! simd_ukr {
             a: &[$t],
             lda: usize,
             b: &[$t],
-            mut c: MatMut<'_, $t>,
+            c: MatMut<'_, $t>,
             accumulate: bool,
         ) {
-            const MR: usize = $mr;
             const L: usize = $lanes;
             const NR: usize = 2 * L;
-            assert!(M >= 1 && M <= MR && c.rows() == M && c.cols() >= 1 && c.cols() <= NR);
+            assert!(M >= 1 && M <= $mr && c.rows() == M && c.cols() >= 1 && c.cols() <= NR);
             assert!(b.len() >= kc * NR);
-            let mut acc0 = [$zero(); M];
-            let mut acc1 = [$zero(); M];
-            let mut bp = b.as_ptr();
             if lda > 0 {
-                // A in place, row-major: M row pointers.
                 assert!(kc == 0 || a.len() >= (M - 1) * lda + kc);
-                let rows: [*const $t; M] =
-                    std::array::from_fn(|i| a.as_ptr().wrapping_add(i * lda));
-                for p in 0..kc {
-                    // SAFETY: rows[i] + p (i < M, p < kc) is element
-                    // i*lda + p < (M-1)*lda + kc <= a.len() by the assert;
-                    // bp = b + p*NR and we read bp[0..NR] inside b (len >=
-                    // kc*NR). Unaligned loads; the target feature is
-                    // enabled on this fn.
-                    unsafe {
-                        let b0 = $load(bp);
-                        let b1 = $load(bp.add(L));
-                        for i in 0..M {
-                            let ai = $set1(*rows[i].add(p));
-                            acc0[i] = $fma(ai, b0, acc0[i]);
-                            acc1[i] = $fma(ai, b1, acc1[i]);
-                        }
-                        bp = bp.add(NR);
-                    }
-                }
             } else {
-                assert!(a.len() >= kc * MR);
-                let mut ap = a.as_ptr();
-                for _ in 0..kc {
-                    // SAFETY: before step p (< kc), ap = a + p*MR and bp = b + p*NR;
-                    // we read ap[0..M] (M <= MR) and bp[0..NR], inside a (len >=
-                    // kc*MR) and b (len >= kc*NR) by the asserts above; the
-                    // advanced pointers are at most one past the end. Loads are
-                    // unaligned loads; the target feature is enabled on this fn.
-                    unsafe {
-                        let b0 = $load(bp);
-                        let b1 = $load(bp.add(L));
-                        for i in 0..M {
-                            let ai = $set1(*ap.add(i));
-                            acc0[i] = $fma(ai, b0, acc0[i]);
-                            acc1[i] = $fma(ai, b1, acc1[i]);
-                        }
-                        ap = ap.add(MR);
-                        bp = bp.add(NR);
-                    }
+                assert!(a.len() >= kc * $mr);
+            }
+            // SAFETY: the asserts above are the bodies' requirements on the
+            // slices and the tile; the target feature is enabled on this fn.
+            unsafe {
+                if c.cols() <= L {
+                    body::<M, 1>(kc, a, lda, b, c, accumulate)
+                } else {
+                    body::<M, 2>(kc, a, lda, b, c, accumulate)
                 }
             }
-            if c.cols() == NR {
-                let ldc = c.row_stride();
-                let cp = c.as_mut_ptr();
-                for i in 0..M {
-                    // SAFETY: the tile has M rows and NR columns with row
-                    // stride ldc (MatMut invariant), so cp + i*ldc + [0, NR)
-                    // are valid, exclusively borrowed elements.
-                    unsafe {
-                        let row = cp.add(i * ldc);
-                        let (mut v0, mut v1) = (acc0[i], acc1[i]);
-                        if accumulate {
-                            v0 = $add($load(row), v0);
-                            v1 = $add($load(row.add(L)), v1);
+
+            /// `V` (1 or 2) vectors of B per k. Requires (checked by the
+            /// caller): `b.len() >= kc * NR`; `a.len() >= kc * MR` (packed)
+            /// or `>= (M - 1) * lda + kc` (in place); M rows and at most
+            /// `V * L` columns in `c`.
+            #[target_feature(enable = $feat)]
+            unsafe fn body<const M: usize, const V: usize>(
+                kc: usize,
+                a: &[$t],
+                lda: usize,
+                b: &[$t],
+                mut c: MatMut<'_, $t>,
+                accumulate: bool,
+            ) {
+                const MR: usize = $mr;
+                let mut acc = [[$zero(); V]; M];
+                let mut bp = b.as_ptr();
+                if lda > 0 {
+                    // A in place, row-major: M row pointers.
+                    let rows: [*const $t; M] =
+                        std::array::from_fn(|i| a.as_ptr().wrapping_add(i * lda));
+                    for p in 0..kc {
+                        // SAFETY: rows[i] + p (i < M, p < kc) is element
+                        // i*lda + p < (M-1)*lda + kc <= a.len(); bp = b +
+                        // p*NR and we read bp[0..V*L] (V*L <= NR) inside b
+                        // (len >= kc*NR). Unaligned loads.
+                        unsafe {
+                            let bv: [_; V] = std::array::from_fn(|v| $load(bp.add(v * L)));
+                            for i in 0..M {
+                                let ai = $set1(*rows[i].add(p));
+                                for v in 0..V {
+                                    acc[i][v] = $fma(ai, bv[v], acc[i][v]);
+                                }
+                            }
+                            bp = bp.add(NR);
                         }
-                        $store(row, v0);
-                        $store(row.add(L), v1);
+                    }
+                } else {
+                    let mut ap = a.as_ptr();
+                    for _ in 0..kc {
+                        // SAFETY: before step p (< kc), ap = a + p*MR and bp =
+                        // b + p*NR; we read ap[0..M] (M <= MR) and bp[0..V*L]
+                        // (V*L <= NR), inside a (len >= kc*MR) and b (len >=
+                        // kc*NR); the advanced pointers are at most one past
+                        // the end. Unaligned loads.
+                        unsafe {
+                            let bv: [_; V] = std::array::from_fn(|v| $load(bp.add(v * L)));
+                            for i in 0..M {
+                                let ai = $set1(*ap.add(i));
+                                for v in 0..V {
+                                    acc[i][v] = $fma(ai, bv[v], acc[i][v]);
+                                }
+                            }
+                            ap = ap.add(MR);
+                            bp = bp.add(NR);
+                        }
                     }
                 }
-            } else {
-                let mut buf = [<$t>::default(); MR * NR];
-                for i in 0..M {
-                    // SAFETY: row i of buf spans buf[i*NR .. i*NR + NR], inside
-                    // the MR*NR array since i < M <= MR.
-                    unsafe {
-                        let row = buf.as_mut_ptr().add(i * NR);
-                        $store(row, acc0[i]);
-                        $store(row.add(L), acc1[i]);
+                if c.cols() == V * L {
+                    let ldc = c.row_stride();
+                    let cp = c.as_mut_ptr();
+                    for i in 0..M {
+                        for v in 0..V {
+                            // SAFETY: the tile has M rows and V*L columns
+                            // with row stride ldc (MatMut invariant), so
+                            // cp + i*ldc + [0, V*L) are valid, exclusively
+                            // borrowed elements.
+                            unsafe {
+                                let at = cp.add(i * ldc + v * L);
+                                let mut x = acc[i][v];
+                                if accumulate {
+                                    x = $add($load(at), x);
+                                }
+                                $store(at, x);
+                            }
+                        }
                     }
-                }
-                for i in 0..M {
-                    for j in 0..c.cols() {
-                        let v = buf[i * NR + j];
-                        let v = if accumulate { c.get(i, j) + v } else { v };
-                        c.set(i, j, v);
+                } else {
+                    let mut buf = [<$t>::default(); MR * 2 * L];
+                    for i in 0..M {
+                        for v in 0..V {
+                            // SAFETY: buf[i*2L + v*L ..][..L] lies inside
+                            // the MR*2L array since i < M <= MR, v < V <= 2.
+                            unsafe { $store(buf.as_mut_ptr().add(i * 2 * L + v * L), acc[i][v]) };
+                        }
+                    }
+                    for i in 0..M {
+                        for j in 0..c.cols() {
+                            let v = buf[i * 2 * L + j];
+                            let v = if accumulate { c.get(i, j) + v } else { v };
+                            c.set(i, j, v);
+                        }
                     }
                 }
             }
