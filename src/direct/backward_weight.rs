@@ -24,7 +24,7 @@
 use super::im2col_t::Im2colT;
 use super::op_plan::{checked_scratch, Compute, OpPlan};
 use super::pool;
-use super::scalar::Scalar;
+use super::scalar::{all_finite, Scalar};
 use super::shifted_taps::ShiftedTaps;
 use super::taps::AxisTaps;
 use super::transposed::{blocking, column_parts, gemm_columns, ALIGN_SLACK};
@@ -240,7 +240,7 @@ impl Compute for WeightGrad {
             return Ok(());
         }
         if let Some(shifted) = &self.shifted {
-            if input.iter().all(|v| v.to_f64().is_finite()) {
+            if all_finite(input) {
                 shifted.run(input, grad, output, scratch);
                 return Ok(());
             }

@@ -14,6 +14,7 @@
 //! Scratch: the swapped kernel, then the conv's.
 
 use super::conv2d::DirectConv;
+use super::scalar::all_finite;
 use super::Float;
 use crate::backend::Context;
 use crate::error::Result;
@@ -100,7 +101,7 @@ impl InputGradConv {
     /// `dx` from `dy` and the forward kernel `w`, or `false` (nothing
     /// written) when a weight is not finite.
     pub(crate) fn run<T: Float>(&self, dy: &[T], w: &[T], dx: &mut [T], scratch: &mut [T]) -> bool {
-        if !w.iter().all(|v| v.to_f64().is_finite()) {
+        if !all_finite(w) {
             return false;
         }
         let (swapped, conv_scratch) = scratch.split_at_mut(w.len());
