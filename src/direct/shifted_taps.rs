@@ -41,6 +41,14 @@ use convoracle_kernels::{
 use convoracle_reference::{ConvShape, PaddingMode};
 use rayon::prelude::*;
 
+/// What packing one im2col element costs, in multiply-adds of the GEMM
+/// (net of the shifted path's row copy), measured on AVX-512: per product,
+/// im2col packing costs `PACK_COST / kernels` (each packed element serves
+/// `kernels` rows of dW), the junk columns `(wide - ow) / ow`. At ResNet-50
+/// sizes the shifted path took 60% of the im2col time with 64 kernels
+/// (56x56) and broke even with 256 (14x14, a seventh of it junk).
+const PACK_COST: usize = 32;
+
 /// The planned shifted-tap GEMMs of one conv's weight gradient.
 #[derive(Debug, Clone)]
 pub(crate) struct ShiftedTaps {
@@ -72,7 +80,8 @@ impl ShiftedTaps {
     /// The shifted-tap plan of the weight gradient of `g` (its forward
     /// conv), or `None` where it does not apply (a stride or padding mode
     /// other than 1 and zeros, cropping) or would not pay (fewer channels
-    /// than half a GEMM panel, or junk columns over half the work).
+    /// than half a GEMM panel, or junk columns costing more than the
+    /// im2col packing they replace, see [`PACK_COST`]).
     pub(crate) fn new(
         g: &ConvShape,
         mode: PaddingMode,
@@ -90,7 +99,9 @@ impl ShiftedTaps {
         let channels = g.in_per_group();
         let wide = g.input[1] + left + right;
         let [oh, ow] = g.output;
-        if channels * 2 < b.nr || ow == 0 || oh == 0 || wide * 2 > ow * 3 {
+        let kernels = g.out_per_group();
+        let junk_cost = (wide - ow) * kernels;
+        if channels * 2 < b.nr || ow == 0 || oh == 0 || junk_cost > PACK_COST * ow {
             return None;
         }
         // Stride 1: the padded plane is exactly what the taps sweep.
@@ -104,7 +115,7 @@ impl ShiftedTaps {
             batch: g.batch,
             groups: g.groups,
             channels,
-            kernels: g.out_per_group(),
+            kernels,
             kernel: g.kernel,
             dilation: g.dilation,
             input: g.input,
