@@ -11,6 +11,7 @@ use convoracle::reference::{
     ConvTranspose2dParams, DType, Op, OpKind, Padding2d, PaddingMode, PaddingSpec, Role,
 };
 use convoracle::suite::{fill, sized_spec_strategy, DataMode, SizeProfile, Suite};
+use convoracle::verify::{verify, Algorithm, Tolerance};
 use convoracle::{AnyProblem, AnyTensor, ProblemShape};
 use convoracle_kernels::Isa;
 use proptest::strategy::{Strategy, ValueTree};
@@ -132,6 +133,54 @@ fn edge_cases() -> Vec<ProblemShape> {
     }))
     .with(Role::Input, &[1, 26, 20, 20])
     .with(Role::GradOutput, &[1, 40, 11, 12]);
+    // Stride 1 and zero padding: the shifted-tap GEMMs (no im2col), with
+    // channels past the panel width nr, kernels past mr, pixels at the
+    // padded width past two kc blocks, asymmetric padding, a flip.
+    let shifted = |conv: Conv2dParams, kernel: [usize; 2], x: [usize; 4], dy: [usize; 4]| {
+        ProblemShape::new(Op::Conv2dBackwardWeight(Conv2dBackwardWeightParams {
+            conv,
+            kernel_size: kernel,
+        }))
+        .with(Role::Input, &x)
+        .with(Role::GradOutput, &dy)
+    };
+    let mut asymmetric = conv(1, 0, 2, 2, PaddingMode::Zeros, true);
+    asymmetric.geometry.padding = PaddingSpec::Explicit(Padding2d {
+        top: 2,
+        bottom: 1,
+        left: 3,
+        right: 2,
+    });
+    let shifted_flipped = shifted(asymmetric, [3, 3], [2, 80, 20, 22], [2, 26, 19, 23]);
+    let shifted_wide = shifted(
+        conv(1, 2, 1, 1, PaddingMode::Zeros, false),
+        [5, 5],
+        [1, 33, 17, 19],
+        [1, 25, 17, 19],
+    );
+    // Stride 1 and zero padding: the backward input pass as a forward conv,
+    // its reduction (30 kernels x 9 taps) past kc, output channels past mr,
+    // asymmetric padding up to the kernel's reach, a flip and groups.
+    let mut reach = conv(1, 0, 2, 2, PaddingMode::Zeros, true);
+    reach.geometry.padding = PaddingSpec::Explicit(Padding2d {
+        top: 2,
+        bottom: 1,
+        left: 0,
+        right: 4,
+    });
+    let backward_as_conv = ProblemShape::new(Op::Conv2dBackwardInput(Conv2dBackwardInputParams {
+        conv: reach,
+        input_size: [15, 17],
+    }))
+    .with(Role::GradOutput, &[2, 60, 14, 17])
+    .with(Role::Weight, &[60, 13, 3, 3]);
+    let backward_as_conv_5x3 =
+        ProblemShape::new(Op::Conv2dBackwardInput(Conv2dBackwardInputParams {
+            conv: conv(1, 1, 1, 1, PaddingMode::Zeros, false),
+            input_size: [12, 13],
+        }))
+        .with(Role::GradOutput, &[1, 33, 10, 13])
+        .with(Role::Weight, &[33, 20, 5, 3]);
     // Source maps over PIXEL_MAJOR_MAX (128) pixels take the tap-major path.
     let wide_backward = ProblemShape::new(Op::Conv2dBackwardInput(Conv2dBackwardInputParams {
         conv: conv(1, 1, 1, 1, PaddingMode::Replicate, false),
@@ -147,6 +196,10 @@ fn edge_cases() -> Vec<ProblemShape> {
         backward_input,
         backward_weight,
         replicate,
+        shifted_flipped,
+        shifted_wide,
+        backward_as_conv,
+        backward_as_conv_5x3,
     ]
 }
 
@@ -238,4 +291,57 @@ fn scratch_is_checked_against_the_memory_limit() {
     assert!(plan.scratch_len() > 0);
     let tight = Context::new().memory_limit(plan.scratch_len() as u64); // bytes < 4 * elements
     assert!(direct.plan(spec, DType::F32, &tight).is_err());
+}
+
+/// The edge cases meant for the im2col-free paths take them (else the
+/// checks above would not cover those paths).
+#[test]
+fn stride_one_zero_padded_gradients_skip_im2col_and_col2im() {
+    let direct = Direct::new();
+    let cases = edge_cases();
+    for (spec, path) in cases[cases.len() - 4..].iter().zip([
+        "shifted input",
+        "shifted input",
+        "forward conv",
+        "forward conv",
+    ]) {
+        let plan = direct.plan(spec, DType::F32, &Context::new()).unwrap();
+        assert!(plan.describe().contains(path), "{}", plan.describe());
+    }
+}
+
+/// The im2col-free paths multiply terms the definition does not have (a
+/// junk column's `0 * x`, the padding's `0 * w`): an infinite input or
+/// weight must send the call down the path that does not, and the result
+/// must pass the reference.
+#[test]
+fn non_finite_data_leaves_the_im2col_free_paths_exact() {
+    let cases = edge_cases();
+    let n = cases.len();
+    for (spec, role) in [
+        (&cases[n - 4], Role::Input),
+        (&cases[n - 3], Role::Input),
+        (&cases[n - 2], Role::Weight),
+        (&cases[n - 1], Role::Weight),
+    ] {
+        for at in [0, 5, 37] {
+            let AnyProblem::F32(problem) = fill(spec, DType::F32, DataMode::Random, 9).unwrap()
+            else {
+                unreachable!()
+            };
+            let mut t = problem.tensor(role).unwrap().clone();
+            t.data_mut()[at] = f32::INFINITY;
+            let problem = AnyProblem::F32(problem.with(role, t));
+            for threads in [1, 2] {
+                let out = run_planned(&Direct::new(), &problem, &Context::new().threads(threads))
+                    .unwrap();
+                let verdict = verify(&problem, &out, &Tolerance::new(Algorithm::Direct)).unwrap();
+                assert!(
+                    verdict.passed(),
+                    "{:?} {role:?}[{at}]: {verdict}",
+                    spec.kind()
+                );
+            }
+        }
+    }
 }

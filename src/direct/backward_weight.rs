@@ -14,28 +14,31 @@
 //! in order and, within an image, over the pixels in blocks of `kc`: the
 //! same for every thread count.
 //!
+//! A stride-1 conv with zero padding and enough channels takes the
+//! shifted-tap GEMMs of [`ShiftedTaps`] instead (no im2col), unless its
+//! input holds a non-finite value.
+//!
 //! Scratch: one B block per thread, `kc * min(nc, columns per thread)`
-//! elements (plus alignment).
+//! elements (plus alignment), or the shifted-tap path's when larger.
 
 use super::im2col_t::Im2colT;
+use super::op_plan::{checked_scratch, Compute, OpPlan};
 use super::pool;
-use super::scalar::Scalar;
+use super::scalar::{all_finite, Scalar};
+use super::shifted_taps::ShiftedTaps;
 use super::taps::AxisTaps;
 use super::transposed::{blocking, column_parts, gemm_columns, ALIGN_SLACK};
-use crate::backend::{check_planned, Context, Plan};
-use crate::error::Result;
+use super::Float;
+use crate::backend::Context;
+use crate::error::{Error, Result};
 use crate::problem_shape::ProblemShape;
-use crate::verify::{Algorithm, Tolerance};
 use convoracle_kernels::{packed_b_len, Isa, MatMut, MatRef, PackedA};
 use convoracle_reference::{DType, Op, OpGeometry, Problem, Role};
 use rayon::prelude::*;
 
 /// A planned `conv2d_backward_weight`.
 #[derive(Debug)]
-pub(crate) struct WeightGradPlan {
-    problem: ProblemShape,
-    dtype: DType,
-    output_shape: Vec<usize>,
+pub(crate) struct WeightGrad {
     isa: Isa,
     threads: usize,
     batch: usize,
@@ -54,58 +57,81 @@ pub(crate) struct WeightGradPlan {
     by_group: bool,
     split: (usize, usize),
     gemm_scratch: usize,
+    /// The im2col-free path, where it applies and fits the memory limit.
+    shifted: Option<ShiftedTaps>,
+    scratch: usize,
 }
 
-impl WeightGradPlan {
-    /// Plans `problem` (`conv2d_backward_weight`).
-    pub(crate) fn new(
-        problem: &ProblemShape,
-        dtype: DType,
-        isa: Isa,
-        context: &Context,
-    ) -> Result<Self> {
-        let OpGeometry::Conv2dBackwardWeight(g) = problem.geometry()? else {
-            unreachable!("planned as conv2d_backward_weight")
+/// Plans `problem` (`conv2d_backward_weight`) within `context`'s memory
+/// limit.
+pub(crate) fn plan(
+    problem: &ProblemShape,
+    dtype: DType,
+    isa: Isa,
+    context: &Context,
+) -> Result<OpPlan<WeightGrad>> {
+    let (OpGeometry::Conv2dBackwardWeight(g), Op::Conv2dBackwardWeight(p)) =
+        (problem.geometry()?, &problem.op)
+    else {
+        return Err(Error::Implementation(
+            "backward_weight::plan was given another op".to_string(),
+        ));
+    };
+    let size = dtype.size() as u128;
+    let out_len: u128 = problem.output_shape()?.iter().map(|&d| d as u128).product();
+    context.check_bytes(out_len * size, "output")?;
+    let [kh, kw] = g.kernel;
+    context.check_bytes(
+        AxisTaps::bytes(kh, g.output[0]) + AxisTaps::bytes(kw, g.output[1]),
+        "tap tables",
+    )?;
+    let (mode, flip) = (p.conv.padding_mode, p.conv.flip_kernel);
+    let axis = |a: usize, before: i64| {
+        AxisTaps::new(
+            g.output[a],
+            g.kernel[a],
+            g.stride[a],
+            before,
+            g.dilation[a],
+            g.input[a],
+            mode,
+            flip,
+        )
+    };
+    let threads = context.thread_count();
+    let b = blocking(dtype, isa);
+    let columns = g.in_per_group() * kh * kw;
+    let by_group = g.groups >= threads;
+    let split = match by_group {
+        true => (1, columns.max(1)),
+        false => column_parts(columns, threads, b.nr),
+    };
+    let pixels = g.output[0] * g.output[1];
+    let gemm_scratch = packed_b_len(b.kc.min(pixels), b.nc.min(split.1), b.nr) + ALIGN_SLACK;
+    let workers = match by_group {
+        true => threads.min(g.groups).max(1),
+        false => split.0,
+    };
+    let im2col_scratch = checked_scratch(&[workers * gemm_scratch], dtype, context)?;
+    context.check_bytes(
+        (g.out_per_group().div_ceil(b.mr) * b.mr) as u128 * pixels as u128 * size,
+        "packed output gradient",
+    )?;
+    // The shifted-tap path only where its scratch fits too: else im2col.
+    let shifted = ShiftedTaps::new(&g, mode, flip, isa, b, threads).and_then(|s| {
+        let parts = match dtype {
+            DType::F32 => s.scratch_parts::<f32>(),
+            DType::F64 => s.scratch_parts::<f64>(),
         };
-        let Op::Conv2dBackwardWeight(p) = &problem.op else {
-            unreachable!("planned as conv2d_backward_weight")
-        };
-        let output_shape = problem.output_shape()?;
-        let size = dtype.size() as u128;
-        let out_len: u128 = output_shape.iter().map(|&d| d as u128).product();
-        context.check_bytes(out_len * size, "output")?;
-        let [kh, kw] = g.kernel;
-        context.check_bytes(
-            AxisTaps::bytes(kh, g.output[0]) + AxisTaps::bytes(kw, g.output[1]),
-            "tap tables",
-        )?;
-        let (mode, flip) = (p.conv.padding_mode, p.conv.flip_kernel);
-        let axis = |a: usize, before: i64| {
-            AxisTaps::new(
-                g.output[a],
-                g.kernel[a],
-                g.stride[a],
-                before,
-                g.dilation[a],
-                g.input[a],
-                mode,
-                flip,
-            )
-        };
-        let threads = context.thread_count();
-        let b = blocking(dtype, isa);
-        let columns = g.in_per_group() * kh * kw;
-        let by_group = g.groups >= threads;
-        let split = match by_group {
-            true => (1, columns.max(1)),
-            false => column_parts(columns, threads, b.nr),
-        };
-        let pixels = g.output[0] * g.output[1];
-        let gemm_scratch = packed_b_len(b.kc.min(pixels), b.nc.min(split.1), b.nr) + ALIGN_SLACK;
-        let plan = WeightGradPlan {
-            problem: problem.clone(),
-            dtype,
-            output_shape,
+        checked_scratch(&parts, dtype, context).ok().map(|n| (s, n))
+    });
+    let scratch = shifted
+        .as_ref()
+        .map_or(im2col_scratch, |(_, n)| im2col_scratch.max(*n));
+    OpPlan::new(
+        problem,
+        dtype,
+        WeightGrad {
             isa,
             threads,
             batch: g.batch,
@@ -120,58 +146,19 @@ impl WeightGradPlan {
             by_group,
             split,
             gemm_scratch,
-        };
-        context.check_bytes(plan.scratch_len() as u128 * size, "scratch")?;
-        context.check_bytes(
-            (plan.kernels.div_ceil(b.mr) * b.mr) as u128 * pixels as u128 * size,
-            "packed output gradient",
-        )?;
-        Ok(plan)
-    }
+            shifted: shifted.map(|(s, _)| s),
+            scratch,
+        },
+    )
+}
 
+impl WeightGrad {
     /// Threads that hold a B block at once.
     fn workers(&self) -> usize {
         match self.by_group {
             true => self.threads.min(self.groups).max(1),
             false => self.split.0,
         }
-    }
-
-    fn run<T: Scalar>(
-        &self,
-        problem: &Problem<T>,
-        output: &mut [T],
-        scratch: &mut [T],
-    ) -> Result<()> {
-        check_planned(self, problem, output.len(), scratch.len())?;
-        let input = problem.tensor(Role::Input)?.data();
-        let grad = problem.tensor(Role::GradOutput)?.data();
-        let columns = self.channels * self.kernel[0] * self.kernel[1];
-        let block = self.kernels * columns;
-        if self.batch == 0 || block == 0 {
-            // An empty sum: every element is 0.
-            output.fill(<T as convoracle_kernels::Element>::ZERO);
-            return Ok(());
-        }
-        pool(self.threads).install(|| {
-            if self.by_group {
-                let per = self.groups.div_ceil(self.workers());
-                output
-                    .par_chunks_mut(per * block)
-                    .zip(scratch.par_chunks_mut(self.gemm_scratch))
-                    .enumerate()
-                    .for_each(|(w, (out, s))| {
-                        for (dg, dw) in out.chunks_exact_mut(block).enumerate() {
-                            self.group(w * per + dg, input, grad, dw, s, (1, columns));
-                        }
-                    });
-            } else {
-                for (g, dw) in output.chunks_exact_mut(block).enumerate() {
-                    self.group(g, input, grad, dw, scratch, self.split);
-                }
-            }
-        });
-        Ok(())
     }
 
     /// dW of group `g` (`dw`: its `kernels x columns` rows), the GEMM's
@@ -213,52 +200,70 @@ impl WeightGradPlan {
     }
 }
 
-impl Plan for WeightGradPlan {
-    fn problem(&self) -> &ProblemShape {
-        &self.problem
-    }
-
-    fn dtype(&self) -> DType {
-        self.dtype
-    }
-
-    fn output_shape(&self) -> &[usize] {
-        &self.output_shape
-    }
-
+impl Compute for WeightGrad {
     fn scratch_len(&self) -> usize {
-        self.workers() * self.gemm_scratch
-    }
-
-    fn claim(&self) -> Tolerance {
-        Tolerance::new(Algorithm::Direct)
+        self.scratch
     }
 
     fn describe(&self) -> String {
-        format!(
-            "dY ({} x {} pixels) times im2col^T per image and group, {} on {} thread(s)",
-            self.kernels,
-            self.output[0] * self.output[1],
-            self.isa,
-            self.threads
-        )
+        match &self.shifted {
+            Some(_) => format!(
+                "dY ({} x {} pixels, widened) times the shifted input per tap, no im2col, {} on {} thread(s)",
+                self.kernels,
+                self.output[0] * self.output[1],
+                self.isa,
+                self.threads
+            ),
+            None => format!(
+                "dY ({} x {} pixels) times im2col^T per image and group, {} on {} thread(s)",
+                self.kernels,
+                self.output[0] * self.output[1],
+                self.isa,
+                self.threads
+            ),
+        }
     }
 
-    fn execute_f32(
+    fn run<T: Float>(
         &self,
-        problem: &Problem<f32>,
-        output: &mut [f32],
-        scratch: &mut [f32],
+        problem: &Problem<T>,
+        output: &mut [T],
+        scratch: &mut [T],
     ) -> Result<()> {
-        self.run(problem, output, scratch)
-    }
-
-    fn execute_f64(
-        &self,
-        problem: &Problem<f64>,
-        output: &mut [f64],
-        scratch: &mut [f64],
-    ) -> Result<()> {
-        self.run(problem, output, scratch)
+        let input = problem.tensor(Role::Input)?.data();
+        let grad = problem.tensor(Role::GradOutput)?.data();
+        let columns = self.channels * self.kernel[0] * self.kernel[1];
+        let block = self.kernels * columns;
+        if self.batch == 0 || block == 0 {
+            // An empty sum: every element is 0.
+            output.fill(<T as convoracle_kernels::Element>::ZERO);
+            return Ok(());
+        }
+        if let Some(shifted) = &self.shifted {
+            if all_finite(input) {
+                shifted.run(input, grad, output, scratch);
+                return Ok(());
+            }
+        }
+        let scratch = &mut scratch[..self.workers() * self.gemm_scratch];
+        pool(self.threads).install(|| {
+            if self.by_group {
+                let per = self.groups.div_ceil(self.workers());
+                output
+                    .par_chunks_mut(per * block)
+                    .zip(scratch.par_chunks_mut(self.gemm_scratch))
+                    .enumerate()
+                    .for_each(|(w, (out, s))| {
+                        for (dg, dw) in out.chunks_exact_mut(block).enumerate() {
+                            self.group(w * per + dg, input, grad, dw, s, (1, columns));
+                        }
+                    });
+            } else {
+                for (g, dw) in output.chunks_exact_mut(block).enumerate() {
+                    self.group(g, input, grad, dw, scratch, self.split);
+                }
+            }
+        });
+        Ok(())
     }
 }

@@ -19,6 +19,7 @@
 
 use super::conv2d::{batch_one, DirectConv};
 use super::op_plan::{checked_scratch, Compute, OpPlan};
+use super::scalar::all_finite;
 use super::Float;
 use crate::backend::Context;
 use crate::error::{Error, Result};
@@ -79,10 +80,7 @@ impl Compute for Dynamic {
         let w = problem.tensor(Role::Weight)?.data();
         let a = problem.tensor(Role::Attention)?.data();
         let b = problem.optional(Role::Bias).map(|b| b.data());
-        let finite = problem
-            .tensors
-            .values()
-            .all(|t| t.data().iter().all(|v| v.to_f64().is_finite()));
+        let finite = problem.tensors.values().all(|t| all_finite(t.data()));
         let s = &self.shape.conv;
         let experts = self.shape.experts;
         let image = s.in_channels * s.input[0] * s.input[1];

@@ -25,9 +25,11 @@ mod dynamic;
 pub mod estimate;
 mod im2col;
 mod im2col_t;
+mod input_grad_conv;
 mod op_plan;
 mod pointwise;
 mod scalar;
+mod shifted_taps;
 mod tap_split;
 mod taps;
 mod transposed;
@@ -115,7 +117,7 @@ impl Backend for Direct {
             OpKind::Conv2dBackwardInput => Ok(Box::new(transposed::ScatterPlan::backward_input(
                 problem, dtype, self.isa, context,
             )?)),
-            OpKind::Conv2dBackwardWeight => Ok(Box::new(backward_weight::WeightGradPlan::new(
+            OpKind::Conv2dBackwardWeight => Ok(Box::new(backward_weight::plan(
                 problem, dtype, self.isa, context,
             )?)),
             OpKind::DeformConv2d => Ok(Box::new(deform::plan(problem, dtype, self.isa, context)?)),

@@ -8,3 +8,14 @@ pub(crate) trait Scalar:
 }
 
 impl<T: convoracle_reference::Element + convoracle_kernels::Element> Scalar for T {}
+
+/// `true` when no element of `data` is infinite or NaN.
+///
+/// `x * 0` is 0 exactly when `x` is finite. The test is an AND of
+/// comparisons with no early exit inside a chunk, which vectorises; the
+/// per-element `to_f64().is_finite()` with `all` does not.
+pub(crate) fn all_finite<T: Scalar>(data: &[T]) -> bool {
+    let zero = <T as convoracle_kernels::Element>::ZERO;
+    data.chunks(1024)
+        .all(|chunk| chunk.iter().fold(true, |ok, &v| ok & (v * zero == zero)))
+}

@@ -32,19 +32,26 @@
 //! one pixel per row; with so few pixels, transposing the weights for A
 //! would cost more than the GEMM.
 //!
+//! A stride-1 zero-padded `conv2d_backward_input` is a forward conv of the
+//! output gradient ([`InputGradConv`]); it runs that way, through the
+//! direct conv2d, whenever every weight is finite.
+//!
 //! Scratch: the column buffer of one tile of `tile` source pixels
 //! (`planes*kh*kw * tile` elements, with `tile` a multiple of `nr` chosen
 //! from the shapes so that this is at most `max(COL_BUDGET, nr *
-//! planes*kh*kw)`), plus one GEMM B block per thread.
+//! planes*kh*kw)`), plus one GEMM B block per thread; or the forward
+//! conv's, when larger.
 
 use super::col2im::Scatter;
+use super::input_grad_conv::InputGradConv;
+use super::op_plan::{checked_scratch, Compute, OpPlan};
 use super::pool;
 use super::scalar::Scalar;
 use super::taps::AxisTaps;
-use crate::backend::{check_planned, Context, Plan};
+use super::Float;
+use crate::backend::Context;
 use crate::error::Result;
 use crate::problem_shape::ProblemShape;
-use crate::verify::{Algorithm, Tolerance};
 use convoracle_kernels::{
     gemm, packed_b_len, Blocking, Element as _, Isa, MatMut, MatRef, PackedA,
 };
@@ -136,11 +143,7 @@ fn pack_transposed<T: Scalar>(isa: Isa, w: &[T], rows: usize, cols: usize) -> Pa
 }
 
 /// A planned `conv_transpose2d` or `conv2d_backward_input`.
-#[derive(Debug)]
 pub(crate) struct ScatterPlan {
-    problem: ProblemShape,
-    dtype: DType,
-    output_shape: Vec<usize>,
     isa: Isa,
     threads: usize,
     /// The tensor scattered: `Input` or `GradOutput`.
@@ -164,6 +167,10 @@ pub(crate) struct ScatterPlan {
     split: (usize, usize),
     gemm_scratch: usize,
     scatter: Scatter,
+    /// A stride-1 zero-padded backward pass as a forward conv (see
+    /// [`InputGradConv`]), run instead when every weight is finite.
+    as_conv: Option<InputGradConv>,
+    scratch: usize,
 }
 
 impl ScatterPlan {
@@ -173,7 +180,7 @@ impl ScatterPlan {
         dtype: DType,
         isa: Isa,
         context: &Context,
-    ) -> Result<Self> {
+    ) -> Result<OpPlan<Self>> {
         let OpGeometry::ConvTranspose2d(g) = problem.geometry()? else {
             unreachable!("planned as conv_transpose2d")
         };
@@ -210,6 +217,7 @@ impl ScatterPlan {
             planes,
             g.input,
             scatter,
+            None,
         )
     }
 
@@ -219,7 +227,7 @@ impl ScatterPlan {
         dtype: DType,
         isa: Isa,
         context: &Context,
-    ) -> Result<Self> {
+    ) -> Result<OpPlan<Self>> {
         let OpGeometry::Conv2dBackwardInput(g) = problem.geometry()? else {
             unreachable!("planned as conv2d_backward_input")
         };
@@ -248,6 +256,7 @@ impl ScatterPlan {
             output: g.input,
         };
         let (reduce, planes) = (g.out_per_group(), g.in_per_group());
+        let as_conv = InputGradConv::new(&g, mode, flip, dtype, isa, context)?;
         Self::new(
             problem,
             dtype,
@@ -260,6 +269,7 @@ impl ScatterPlan {
             planes,
             g.output,
             scatter,
+            as_conv,
         )
     }
 
@@ -276,7 +286,8 @@ impl ScatterPlan {
         planes: usize,
         source: [usize; 2],
         scatter: Scatter,
-    ) -> Result<Self> {
+        as_conv: Option<InputGradConv>,
+    ) -> Result<OpPlan<Self>> {
         let output_shape = problem.output_shape()?;
         let size = dtype.size() as u128;
         let out_len: u128 = output_shape.iter().map(|&d| d as u128).product();
@@ -297,45 +308,51 @@ impl ScatterPlan {
         // The GEMM's columns: pixels, or the taps when pixel-major.
         let split = column_parts(if pixel_major { m } else { tile }, threads, b.nr);
         let gemm_scratch = packed_b_len(b.kc.min(reduce), b.nc.min(split.1), b.nr) + ALIGN_SLACK;
-        let plan = ScatterPlan {
-            problem: problem.clone(),
+        let scatter_scratch = tile * m + split.0 * gemm_scratch;
+        let scratch = checked_scratch(
+            &[scatter_scratch.max(as_conv.as_ref().map_or(0, InputGradConv::scratch_len))],
             dtype,
-            output_shape,
-            isa,
-            threads,
-            source_role,
-            bias,
-            batch: g.batch,
-            groups: g.groups,
-            reduce,
-            planes,
-            pixels,
-            tile,
-            pixel_major,
-            nr: b.nr,
-            split,
-            gemm_scratch,
-            scatter,
-        };
-        context.check_bytes(plan.scratch_len() as u128 * size, "scratch")?;
+            context,
+        )?;
         context.check_bytes(
             ((m as u128).div_ceil(b.mr as u128) * b.mr as u128) * reduce as u128 * size,
             "packed weights",
         )?;
-        Ok(plan)
+        OpPlan::new(
+            problem,
+            dtype,
+            ScatterPlan {
+                isa,
+                threads,
+                source_role,
+                bias,
+                batch: g.batch,
+                groups: g.groups,
+                reduce,
+                planes,
+                pixels,
+                tile,
+                pixel_major,
+                nr: b.nr,
+                split,
+                gemm_scratch,
+                scatter,
+                as_conv,
+                scratch,
+            },
+        )
     }
 
     fn columns(&self) -> usize {
         self.planes * self.scatter.kernel[0] * self.scatter.kernel[1]
     }
 
-    fn run<T: Scalar>(
+    fn run_scatter<T: Scalar>(
         &self,
         problem: &Problem<T>,
         output: &mut [T],
         scratch: &mut [T],
     ) -> Result<()> {
-        check_planned(self, problem, output.len(), scratch.len())?;
         let source = problem.tensor(self.source_role)?.data();
         let weight = problem.tensor(Role::Weight)?.data();
         let bias = match self.bias {
@@ -419,28 +436,15 @@ impl ScatterPlan {
     }
 }
 
-impl Plan for ScatterPlan {
-    fn problem(&self) -> &ProblemShape {
-        &self.problem
-    }
-
-    fn dtype(&self) -> DType {
-        self.dtype
-    }
-
-    fn output_shape(&self) -> &[usize] {
-        &self.output_shape
-    }
-
+impl Compute for ScatterPlan {
     fn scratch_len(&self) -> usize {
-        self.tile * self.columns() + self.split.0 * self.gemm_scratch
-    }
-
-    fn claim(&self) -> Tolerance {
-        Tolerance::new(Algorithm::Direct)
+        self.scratch
     }
 
     fn describe(&self) -> String {
+        if let Some(conv) = &self.as_conv {
+            return conv.describe();
+        }
         format!(
             "GEMM ({} taps x {} channels x {} pixels per tile{}) + col2im, {} on {} thread(s)",
             self.columns(),
@@ -456,21 +460,14 @@ impl Plan for ScatterPlan {
         )
     }
 
-    fn execute_f32(
-        &self,
-        problem: &Problem<f32>,
-        output: &mut [f32],
-        scratch: &mut [f32],
-    ) -> Result<()> {
-        self.run(problem, output, scratch)
-    }
-
-    fn execute_f64(
-        &self,
-        problem: &Problem<f64>,
-        output: &mut [f64],
-        scratch: &mut [f64],
-    ) -> Result<()> {
-        self.run(problem, output, scratch)
+    fn run<T: Float>(&self, problem: &Problem<T>, out: &mut [T], scratch: &mut [T]) -> Result<()> {
+        if let Some(conv) = &self.as_conv {
+            let source = problem.tensor(self.source_role)?.data();
+            let weight = problem.tensor(Role::Weight)?.data();
+            if conv.run(source, weight, out, scratch) {
+                return Ok(());
+            }
+        }
+        self.run_scatter(problem, out, scratch)
     }
 }
