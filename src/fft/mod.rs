@@ -23,6 +23,7 @@
 //! outputs are where the reference has them.
 
 mod backward;
+mod channel_gemm;
 mod composites;
 mod conv2d;
 mod engine;
