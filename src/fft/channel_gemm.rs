@@ -3,7 +3,7 @@
 //!
 //! For one group of classes (`polyphase.rs`) and a batch of `T` tiles, the
 //! spectra of the unit's plane views (`K` of them: planes x views) are
-//! transformed once per tile into `S[slot][tile][bin]`; then for each bin
+//! transformed once per tile into `S[slot][bin][tile]`; then for each bin
 //! `f`, independently,
 //!
 //! ```text
@@ -24,7 +24,7 @@
 //! the kernels) and B is packed straight from `S` with the `i X` rows made
 //! on the fly. Then one inverse per (map, class, tile), as in `engine.rs`.
 //!
-//! Threads: the forward transforms split over (plane view, tile), the
+//! Threads: the forward transforms split over plane views, the
 //! GEMMs over bins, the inverses over maps, so a single unit (batch 1,
 //! one group) uses every thread. Every value is computed by the same
 //! operations in the same order whatever the split, so the result does
@@ -40,7 +40,11 @@ use num_complex::Complex;
 use rayon::prelude::*;
 use std::ops::Range;
 
-/// The plane spectra of a batch, `S[slot][tile][bin]`, as the GEMM's B
+/// Bins per step of the reordering of the kernel spectra (two cache
+/// lines of complex f64).
+const TRANSPOSE_BINS: usize = 8;
+
+/// The plane spectra of a batch, `S[slot][bin][tile]`, as the GEMM's B
 /// (`2K x 2T`) at bin `f`: row `k < K` is slot `k`'s values `(re, im)` per
 /// tile; row `K + k` is `i` times them, `(-im, re)`.
 struct SpectraB<'a, T> {
@@ -58,20 +62,34 @@ impl<T: Real> PackB<T> for SpectraB<'_, T> {
             let row = k0 + p;
             let turned = row >= self.slots;
             let slot = if turned { row - self.slots } else { row };
-            let line = &self.s[slot * self.tiles * self.bins..][..self.tiles * self.bins];
+            let line = &self.s[(slot * self.bins + self.f) * self.tiles..][..self.tiles];
             for jp in 0..nc.div_ceil(nr) {
                 let d = &mut panel[jp * nr * kc + p * nr..][..nr];
                 let j0 = n0 + jp * nr;
                 let w = nr.min(n0 + nc - j0);
-                for (c, v) in d[..w].iter_mut().enumerate() {
-                    let j = j0 + c;
-                    let x = line[(j / 2) * self.bins + self.f];
-                    *v = match (turned, j % 2 == 1) {
-                        (false, false) => x.re,
-                        (false, true) => x.im,
-                        (true, false) => -x.im,
-                        (true, true) => x.re,
-                    };
+                if j0 % 2 == 0 && w % 2 == 0 {
+                    // Whole tiles: one (re, im) pair each.
+                    let xs = &line[j0 / 2..(j0 + w) / 2];
+                    for (d, x) in d[..w].chunks_exact_mut(2).zip(xs) {
+                        if turned {
+                            d[0] = -x.im;
+                            d[1] = x.re;
+                        } else {
+                            d[0] = x.re;
+                            d[1] = x.im;
+                        }
+                    }
+                } else {
+                    for (c, v) in d[..w].iter_mut().enumerate() {
+                        let j = j0 + c;
+                        let x = line[j / 2];
+                        *v = match (turned, j % 2 == 1) {
+                            (false, false) => x.re,
+                            (false, true) => x.im,
+                            (true, false) => -x.im,
+                            (true, true) => x.re,
+                        };
+                    }
                 }
                 d[w..].fill(T::zero());
             }
@@ -114,10 +132,42 @@ fn output_tiles(poly: &Poly, tiles: &Tiles) -> Vec<TileAt> {
 /// A class of a group: output class per axis and terms per axis.
 type Class<'p> = ([usize; 2], [&'p [(usize, usize)]; 2]);
 
-/// One nonzero of `W`: (row, column, kernel view spectrum index).
-type Entry = (usize, usize, usize);
+/// Nonzeros of `W` in a row: `len` of them from (row, column) on, the
+/// kernel view spectra from `kv` on (both stepping by one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Run {
+    row: usize,
+    col: usize,
+    kv: usize,
+    len: usize,
+}
 
-/// The terms of `W` for one unit and group: rows `map * classes + class`,
+/// The runs of `entries` (row, column, kernel view), and whether they
+/// cover every element of a `rows x cols` W exactly once (then W needs
+/// no zeroing and no sums).
+fn runs(mut entries: Vec<(usize, usize, usize)>, rows: usize, cols: usize) -> (Vec<Run>, bool) {
+    entries.sort_unstable();
+    let exact = entries.len() == rows * cols
+        && entries
+            .windows(2)
+            .all(|w| w[0].0 != w[1].0 || w[0].1 != w[1].1);
+    let mut out: Vec<Run> = Vec::new();
+    for (row, col, kv) in entries {
+        match out.last_mut() {
+            Some(r) if r.row == row && r.col + r.len == col && r.kv + r.len == kv => r.len += 1,
+            _ => out.push(Run {
+                row,
+                col,
+                kv,
+                len: 1,
+            }),
+        }
+    }
+    (out, exact)
+}
+
+/// The nonzeros of `W` (row, column, kernel view spectrum) for one unit
+/// and group: rows `map * classes + class`,
 /// columns `plane * views + view`.
 fn entries(
     unit: &Unit,
@@ -125,7 +175,7 @@ fn entries(
     classes: &[Class<'_>],
     [vx, ky, kx]: [usize; 3],
     views: usize,
-) -> Vec<Entry> {
+) -> Vec<(usize, usize, usize)> {
     let mut out = Vec::new();
     for (map, pairs) in unit.maps.iter().enumerate() {
         for &(p, k) in pairs {
@@ -180,12 +230,20 @@ pub(crate) fn run_on<T: Real>(
     let spectra = kernel_spectra(job, poly, tiles, tr);
     let views = spectra.len() / m;
     let mut by_bin = vec![czero(); spectra.len()];
+    // A few bins at a time, so that each cache line of `spectra` is read
+    // once (a bin at a time would fetch every line once per bin).
     by_bin
-        .par_chunks_mut(views)
+        .par_chunks_mut(views * TRANSPOSE_BINS)
         .enumerate()
-        .for_each(|(f, row)| {
-            for (v, w) in row.iter_mut().enumerate() {
-                *w = spectra[v * m + f];
+        .for_each(|(b, rows)| {
+            let f0 = b * TRANSPOSE_BINS;
+            for v in 0..views {
+                for (i, &w) in spectra[v * m + f0..][..rows.len() / views]
+                    .iter()
+                    .enumerate()
+                {
+                    rows[i * views + v] = w;
+                }
             }
         });
     drop(spectra);
@@ -223,7 +281,11 @@ pub(crate) fn run_on<T: Real>(
                 ids: &ids,
                 views: [&gy.views, &gx.views],
                 classes: &classes,
-                entries: entries(unit, &ids, &classes, shape, v),
+                runs: runs(
+                    entries(unit, &ids, &classes, shape, v),
+                    unit.maps.len() * classes.len(),
+                    ids.len() * v,
+                ),
                 rows: unit.maps.len() * classes.len(),
                 slots: ids.len() * v,
                 bins: m,
@@ -244,7 +306,8 @@ struct GroupGemm<'a, 'j, T> {
     ids: &'a [usize],
     views: [&'a [usize]; 2],
     classes: &'a [Class<'a>],
-    entries: Vec<Entry>,
+    /// The nonzeros of W, and whether they fill it exactly.
+    runs: (Vec<Run>, bool),
     /// `M`: maps x classes.
     rows: usize,
     /// `K`: planes x views.
@@ -272,16 +335,22 @@ impl<T: Real> GroupGemm<'_, '_, T> {
         let vx = self.views[1].len();
         let per_plane = self.views[0].len() * vx;
         let n = self.n;
-        s.resize(k * t * m, czero());
-        s.par_chunks_mut(m).enumerate().for_each_init(
-            || Work::new(tr, n),
-            |work, (i, spec)| {
-                let (slot, tile) = (i / t, i % t);
+        s.resize(k * m * t, czero());
+        // Per slot, every tile of the batch: `S[slot][bin][tile]`, so that
+        // the GEMM reads each bin's tiles contiguously.
+        s.par_chunks_mut(m * t).enumerate().for_each_init(
+            || (Work::new(tr, n), vec![czero(); m]),
+            |(work, spec), (slot, dest)| {
                 let (l, view) = (slot / per_plane, slot % per_plane);
                 let (py, px) = (self.views[0][view / vx], self.views[1][view % vx]);
                 let maps = [ry.planes[py].as_slice(), rx.planes[px].as_slice()];
-                work.fill(&self.job.planes, self.ids[l], maps, part[tile].origin);
-                work.forward(spec);
+                for (tile, at) in part.iter().enumerate() {
+                    work.fill(&self.job.planes, self.ids[l], maps, at.origin);
+                    work.forward(spec);
+                    for (d, v) in dest[tile..].iter_mut().step_by(t).zip(spec.iter()) {
+                        *d = *v;
+                    }
+                }
             },
         );
         let views = by_bin.len() / m;
@@ -295,11 +364,37 @@ impl<T: Real> GroupGemm<'_, '_, T> {
                 (a, scratch)
             },
             |(a, scratch), (f, yf)| {
-                a.fill(T::zero());
                 let w = &by_bin[f * views..(f + 1) * views];
-                for &(r, c, kv) in &self.entries {
-                    a[r * 2 * k + c] = a[r * 2 * k + c] + w[kv].re;
-                    a[r * 2 * k + k + c] = a[r * 2 * k + k + c] + w[kv].im;
+                let (runs, exact) = (&self.runs.0, self.runs.1);
+                if exact {
+                    for r in runs {
+                        let row = &mut a[r.row * 2 * k..][..2 * k];
+                        let (re, im) = row.split_at_mut(k);
+                        let src = &w[r.kv..r.kv + r.len];
+                        for ((re, im), w) in re[r.col..r.col + r.len]
+                            .iter_mut()
+                            .zip(&mut im[r.col..r.col + r.len])
+                            .zip(src)
+                        {
+                            *re = w.re;
+                            *im = w.im;
+                        }
+                    }
+                } else {
+                    a.fill(T::zero());
+                    for r in runs {
+                        let row = &mut a[r.row * 2 * k..][..2 * k];
+                        let (re, im) = row.split_at_mut(k);
+                        let src = &w[r.kv..r.kv + r.len];
+                        for ((re, im), w) in re[r.col..r.col + r.len]
+                            .iter_mut()
+                            .zip(&mut im[r.col..r.col + r.len])
+                            .zip(src)
+                        {
+                            *re = *re + w.re;
+                            *im = *im + w.im;
+                        }
+                    }
                 }
                 let a = StreamedA::new(self.isa, MatRef::row_major(a, rows, 2 * k, 2 * k));
                 let b = SpectraB {

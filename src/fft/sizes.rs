@@ -195,6 +195,10 @@ const PASS_UNITS: f64 = 16.0;
 /// FMAs in the GEMM microkernels, near their peak).
 const GEMM_UNITS: f64 = 0.25;
 
+/// The widest GEMM register tile (columns) of the kernels crate's
+/// microkernels (AVX-512, f32).
+const GEMM_NR: usize = 32;
+
 /// Cost units per complex entry of building one bin's left operand of the
 /// GEMM path (once per batch of tiles): a gather of kernel spectra.
 const GEMM_BUILD_UNITS: f64 = 2.0;
@@ -223,17 +227,20 @@ pub(crate) fn cost(d: &Dims, t: &Tiles) -> f64 {
     } else {
         1.0
     };
+    // The batch for f64 (the smaller one; f32 batches are twice as big).
     let products = match t.gemm_batch(d, 8) {
         Some(batch) => {
             let gemm = (d.maps * d.unit_planes) as f64;
+            // The GEMM's columns are (re, im) per tile, computed in
+            // register tiles of up to GEMM_NR columns.
+            let padded = (2 * batch).next_multiple_of(GEMM_NR) as f64 / (2 * batch) as f64;
             spectrum
-                * (gemm * (GEMM_UNITS + GEMM_BUILD_UNITS / batch as f64)
+                * (gemm * (GEMM_UNITS * padded + GEMM_BUILD_UNITS / batch as f64)
                     + (d.maps + d.unit_planes) as f64 * GEMM_GATHER_UNITS)
         }
         None => (d.maps * d.pairs) as f64 * (1.5 * spectrum + PASS_UNITS),
     };
-    let per_tile =
-        cache * (d.unit_planes as f64 * forward + d.maps as f64 * inverse) + products;
+    let per_tile = cache * (d.unit_planes as f64 * forward + d.maps as f64 * inverse) + products;
     let kernels =
         d.kernels as f64 * (d.kernel[0].min(nh) as f64 * half_row + wf * col + CALL_UNITS);
     d.units as f64 * (t.count[0] * t.count[1]) as f64 * per_tile + kernels
