@@ -146,7 +146,10 @@ struct Run {
 /// cover every element of a `rows x cols` W exactly once (then W needs
 /// no zeroing and no sums).
 fn runs(mut entries: Vec<(usize, usize, usize)>, rows: usize, cols: usize) -> (Vec<Run>, bool) {
-    entries.sort_unstable();
+    // Usually built in order already (maps, then planes).
+    if !entries.is_sorted() {
+        entries.sort_unstable();
+    }
     let exact = entries.len() == rows * cols
         && entries
             .windows(2)
@@ -414,8 +417,8 @@ impl<T: Real> GroupGemm<'_, '_, T> {
         let y: &[T] = y;
         let classes = self.classes.len();
         out.par_chunks_mut(ho * wo).enumerate().for_each_init(
-            || (Work::new(tr, n), vec![czero(); m]),
-            |(work, acc), (map, dest)| {
+            || (Work::new(tr, n), vec![czero(); m], Vec::new()),
+            |(work, acc, cols), (map, dest)| {
                 for (c, &([ay, ax], _)) in self.classes.iter().enumerate() {
                     let row = map * classes + c;
                     for (tile, at) in part.iter().enumerate() {
@@ -429,15 +432,16 @@ impl<T: Real> GroupGemm<'_, '_, T> {
                             .clone()
                             .filter(|my| ay + ly * my < ho)
                             .map(|my| my * sh - oy0);
-                        let cols: Vec<(usize, usize)> = at
-                            .cols
-                            .clone()
-                            .map(|mx| (ax + lx * mx, mx * sw - ox0))
-                            .filter(|&(ox, _)| ox < wo)
-                            .collect();
+                        cols.clear();
+                        cols.extend(
+                            at.cols
+                                .clone()
+                                .map(|mx| (ax + lx * mx, mx * sw - ox0))
+                                .filter(|&(ox, _)| ox < wo),
+                        );
                         work.inverse(acc, rows_out, |r, line| {
                             let oy = ay + ly * ((r + oy0) / sh);
-                            for &(ox, c) in &cols {
+                            for &(ox, c) in cols.iter() {
                                 dest[oy * wo + ox] = line[c];
                             }
                         });

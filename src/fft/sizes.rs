@@ -260,6 +260,40 @@ mod tests {
         assert!(smooth(1152) && !smooth(11));
     }
 
+    /// Units with few channel products keep the pairwise loop; many take
+    /// the GEMM path with a batch that fits GEMM_BATCH_BYTES, and the
+    /// cost model then prefers a tile smaller than the whole map.
+    #[test]
+    fn many_channels_take_the_gemm_path() {
+        let few = Dims {
+            plane: [58, 58],
+            kernel: [3, 3],
+            out: [56, 56],
+            stride: [1, 1],
+            unit_planes: 3,
+            maps: 16,
+            pairs: 3,
+            units: 1,
+            groups: 1,
+            classes: 1,
+            kernels: 48,
+        };
+        let t = choose(&few, u64::MAX, 1, 4).unwrap();
+        assert_eq!(t.gemm_batch(&few, 4), None);
+        let many = Dims {
+            unit_planes: 64,
+            maps: 64,
+            pairs: 64,
+            kernels: 64 * 64,
+            ..few
+        };
+        let t = choose(&many, u64::MAX, 1, 4).unwrap();
+        let batch = t.gemm_batch(&many, 4).expect("the GEMM path");
+        let per_tile = (64 + 64) * t.spectrum_len() * 2 * 4;
+        assert!(batch >= 1 && (batch == 1 || batch * per_tile <= GEMM_BATCH_BYTES));
+        assert!(t.count[0] * t.count[1] > 1, "{t:?}");
+    }
+
     #[test]
     fn one_tile_covers_a_small_map() {
         let d = Dims {
