@@ -67,7 +67,7 @@ impl<T: Real> PackB<T> for SpectraB<'_, T> {
                 let d = &mut panel[jp * nr * kc + p * nr..][..nr];
                 let j0 = n0 + jp * nr;
                 let w = nr.min(n0 + nc - j0);
-                if j0 % 2 == 0 && w % 2 == 0 {
+                if j0.is_multiple_of(2) && w.is_multiple_of(2) {
                     // Whole tiles: one (re, im) pair each.
                     let xs = &line[j0 / 2..(j0 + w) / 2];
                     for (d, x) in d[..w].chunks_exact_mut(2).zip(xs) {
