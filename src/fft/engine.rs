@@ -25,7 +25,7 @@ use num_complex::Complex;
 use rayon::prelude::*;
 
 /// Buffers of one worker: a real tile, a row spectrum and scratch.
-struct Work<T: Real> {
+pub(super) struct Work<T: Real> {
     tr: Transforms<T>,
     n: [usize; 2],
     tile: Vec<T>,
@@ -37,7 +37,7 @@ struct Work<T: Real> {
 }
 
 impl<T: Real> Work<T> {
-    fn new(tr: &Transforms<T>, n: [usize; 2]) -> Self {
+    pub(super) fn new(tr: &Transforms<T>, n: [usize; 2]) -> Self {
         Work {
             tr: tr.clone(),
             n,
@@ -53,7 +53,7 @@ impl<T: Real> Work<T> {
     /// Fills the real tile with plane `p` of `src` seen through the maps
     /// `rows` and `cols` (a view of the plane) from `origin`: zeros where
     /// the view has no source value. Marks the nonzero rows.
-    fn fill(
+    pub(super) fn fill(
         &mut self,
         src: &Source<'_, T>,
         p: usize,
@@ -84,7 +84,7 @@ impl<T: Real> Work<T> {
     }
 
     /// The 2D spectrum of the tile (after `fill`) into `spec`.
-    fn forward(&mut self, spec: &mut [Complex<T>]) {
+    pub(super) fn forward(&mut self, spec: &mut [Complex<T>]) {
         let [nh, nw] = self.n;
         spec.fill(czero());
         for r in 0..nh {
@@ -109,7 +109,7 @@ impl<T: Real> Work<T> {
     }
 
     /// Inverts `acc` in place and hands each row of `rows` to `each`.
-    fn inverse(
+    pub(super) fn inverse(
         &mut self,
         acc: &mut [Complex<T>],
         rows: impl Iterator<Item = usize>,
@@ -157,6 +157,31 @@ fn kernel_spectrum<T: Real>(
     }
 }
 
+/// The conjugated, scaled spectra of every kernel view of `poly`:
+/// kernel k's view (vy, vx) is spectrum `(k * ky + vy) * kx + vx`, each
+/// `tiles.spectrum_len()` long.
+pub(super) fn kernel_spectra<T: Real>(
+    job: &Job<'_, T>,
+    poly: &Poly,
+    tiles: &Tiles,
+    tr: &Transforms<T>,
+) -> Vec<Complex<T>> {
+    let (ky, kx) = (poly.rows.kernels.len(), poly.cols.kernels.len());
+    let m = tiles.spectrum_len();
+    let mut spectra = vec![czero(); job.kernels.count * ky * kx * m];
+    spectra.par_chunks_mut(m).enumerate().for_each_init(
+        || Work::new(tr, tiles.n),
+        |work, (i, spec)| {
+            let maps = [
+                poly.rows.kernels[i / kx % ky].as_slice(),
+                poly.cols.kernels[i % kx].as_slice(),
+            ];
+            kernel_spectrum(job, work, i / (kx * ky), maps, spec);
+        },
+    );
+    spectra
+}
+
 /// Runs `job` in the form `poly` by FFT with `tiles` into `out` (the
 /// job's output, C order), `block` groups of classes at a time, on the
 /// current rayon pool.
@@ -172,20 +197,7 @@ pub(crate) fn run<T: Real>(
     if unit_len == 0 {
         return;
     }
-    let (ky, kx) = (poly.rows.kernels.len(), poly.cols.kernels.len());
-    // Kernel k's view (vy, vx) is spectrum (k * ky + vy) * kx + vx.
-    let m = tiles.spectrum_len();
-    let mut spectra = vec![czero(); job.kernels.count * ky * kx * m];
-    spectra.par_chunks_mut(m).enumerate().for_each_init(
-        || Work::new(tr, tiles.n),
-        |work, (i, spec)| {
-            let maps = [
-                poly.rows.kernels[i / kx % ky].as_slice(),
-                poly.cols.kernels[i % kx].as_slice(),
-            ];
-            kernel_spectrum(job, work, i / (kx * ky), maps, spec);
-        },
-    );
+    let spectra = kernel_spectra(job, poly, tiles, tr);
     out.par_chunks_mut(unit_len)
         .zip(job.units.par_iter())
         .for_each(|(chunk, unit)| run_unit(job, poly, tiles, block, tr, &spectra, unit, chunk));

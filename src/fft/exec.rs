@@ -4,7 +4,7 @@
 
 use super::job::Job;
 use super::plan_cache::{Caches, Real, Transforms};
-use super::{engine, fallback, polyphase};
+use super::{channel_gemm, engine, fallback, polyphase};
 use crate::backend::Context;
 use crate::error::Result;
 
@@ -50,7 +50,12 @@ impl<'a> Exec<'a> {
             unreachable!("a tiling that fits was not found, so the smallest does not fit");
         };
         let tr = Transforms::get(self.caches, choice.tiles.n);
-        let block = choice.tiles.block(&choice.poly.dims(&job.dims()), bytes);
+        let dims = choice.poly.dims(&job.dims());
+        if let Some(batch) = choice.tiles.gemm_batch(&dims, bytes) {
+            pool.install(|| channel_gemm::run(job, &choice.poly, &choice.tiles, batch, &tr, out));
+            return Ok(());
+        }
+        let block = choice.tiles.block(&dims, bytes);
         pool.install(|| engine::run(job, &choice.poly, &choice.tiles, block, &tr, out));
         Ok(())
     }

@@ -17,12 +17,21 @@
 //! The tiling is chosen so that this fits the context's memory limit (a
 //! smaller tile when the whole map would not fit).
 //!
+//! Units with many channels (maps x plane views at least
+//! `sizes::GEMM_MIN_PRODUCTS`) run their channel sums as one complex GEMM
+//! per frequency bin over a batch of tiles (`channel_gemm.rs`), with
+//! threads inside the unit (tiles, bins, maps), so batch 1 uses every
+//! thread; their workspace is the kernel spectra (twice while they are
+//! reordered bin-major), one batch's plane spectra and products, and per
+//! thread one bin's GEMM operand.
+//!
 //! Non-finite inputs: an FFT spreads one NaN over a whole map, so a call
 //! whose inputs are not all finite runs the same jobs with a direct loop
 //! over exactly the definition's terms (`fallback.rs`), and its non-finite
 //! outputs are where the reference has them.
 
 mod backward;
+mod channel_gemm;
 mod composites;
 mod conv2d;
 mod engine;

@@ -9,7 +9,7 @@ use rustfft::{FftNum, FftPlanner};
 use std::sync::{Arc, Mutex};
 
 /// The float types the FFT backend computes in (f32, f64).
-pub(crate) trait Real: FftNum + Element + Default {
+pub(crate) trait Real: FftNum + Element + convoracle_kernels::Element + Default {
     /// The backend's planners of this type.
     fn planners(caches: &Caches) -> &Mutex<Planners<Self>>;
 }

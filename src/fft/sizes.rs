@@ -15,6 +15,15 @@ use super::job::Dims;
 /// spectrum across several groups of classes (about a core's L2 cache).
 pub(crate) const BLOCK_BYTES: usize = 1 << 20;
 
+/// Plane spectra and products of one batch of tiles of the GEMM path
+/// (`channel_gemm.rs`): the bigger the batch the fewer times each kernel
+/// spectrum is read, until they leave the last-level cache.
+pub(crate) const GEMM_BATCH_BYTES: usize = 8 << 20;
+
+/// Fewest (maps x plane views) of a unit for the GEMM path: below it the
+/// GEMM's register tile is mostly padding and the pairwise loop is faster.
+pub(crate) const GEMM_MIN_PRODUCTS: usize = 64;
+
 /// The overlap-save tiling of a job: transform size, valid positions per
 /// tile (the step between tiles) and the number of tiles, per axis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,14 +52,38 @@ impl Tiles {
         (BLOCK_BYTES / group.max(1)).clamp(1, dims.groups.max(1))
     }
 
+    /// Tiles per GEMM batch when a unit of `dims` runs its channel sums as
+    /// GEMMs (`channel_gemm.rs`): as many as keep the batch's plane spectra
+    /// and products within [`GEMM_BATCH_BYTES`], at least one. `None` when
+    /// the unit has too few channel products for the GEMM path.
+    pub fn gemm_batch(&self, dims: &Dims, real_bytes: usize) -> Option<usize> {
+        if dims.maps * dims.unit_planes < GEMM_MIN_PRODUCTS {
+            return None;
+        }
+        let per_tile = (dims.unit_planes + dims.maps) * self.spectrum_len() * 2 * real_bytes;
+        let tiles = self.count[0] * self.count[1];
+        Some((GEMM_BATCH_BYTES / per_tile.max(1)).clamp(1, tiles.max(1)))
+    }
+
     /// Bytes of the workspace a call with these tiles holds at once: the
     /// conjugated kernel spectra, and per worker thread the spectra of the
     /// planes of one unit's block of groups, their accumulators and the
-    /// real tile.
+    /// real tile (on the GEMM path: the kernel spectra twice while they
+    /// are reordered, one batch's plane spectra and products, and per
+    /// thread a GEMM left operand and packing scratch).
     pub fn workspace_bytes(&self, dims: &Dims, threads: usize, real_bytes: usize) -> u128 {
         let m = self.spectrum_len() as u128;
         let complex = 2 * real_bytes as u128;
         let kernels = dims.kernels as u128 * m * complex;
+        if let Some(batch) = self.gemm_batch(dims, real_bytes) {
+            let planes = (dims.unit_planes + dims.maps) as u128;
+            let batch = batch as u128 * planes * m * complex;
+            let per_thread = (dims.maps * dims.unit_planes) as u128 * complex
+                + (convoracle_kernels::KC * 1024) as u128 * real_bytes as u128
+                + (self.n[0] * self.n[1]) as u128 * real_bytes as u128
+                + m * complex;
+            return 2 * kernels + batch + threads as u128 * per_thread;
+        }
         let block = self.block(dims, real_bytes) as u128;
         let per_worker = block * (dims.unit_planes + dims.classes) as u128 * m * complex
             + (self.n[0] * self.n[1]) as u128 * real_bytes as u128;
@@ -158,6 +191,22 @@ const CALL_UNITS: f64 = 32.0;
 /// arithmetic (the loop's set-up and the two spectra it starts reading).
 const PASS_UNITS: f64 = 16.0;
 
+/// Cost units of one complex multiply-add of the GEMM path (four real
+/// FMAs in the GEMM microkernels, near their peak).
+const GEMM_UNITS: f64 = 0.25;
+
+/// The widest GEMM register tile (columns) of the kernels crate's
+/// microkernels (AVX-512, f32).
+const GEMM_NR: usize = 32;
+
+/// Cost units per complex entry of building one bin's left operand of the
+/// GEMM path (once per batch of tiles): a gather of kernel spectra.
+const GEMM_BUILD_UNITS: f64 = 2.0;
+
+/// Cost units per complex value and tile of the GEMM path's strided moves:
+/// packing the plane spectra into the GEMM and gathering its products.
+const GEMM_GATHER_UNITS: f64 = 1.0;
+
 /// Relative time of a call: row and column transforms (rows that are all
 /// zero or not needed are skipped, so only the useful rows count, each
 /// with a fixed cost per call), the spectrum products, and the kernel
@@ -178,10 +227,20 @@ pub(crate) fn cost(d: &Dims, t: &Tiles) -> f64 {
     } else {
         1.0
     };
-    let per_tile = cache
-        * (d.unit_planes as f64 * forward
-            + d.maps as f64 * inverse
-            + (d.maps * d.pairs) as f64 * (1.5 * spectrum + PASS_UNITS));
+    // The batch for f64 (the smaller one; f32 batches are twice as big).
+    let products = match t.gemm_batch(d, 8) {
+        Some(batch) => {
+            let gemm = (d.maps * d.unit_planes) as f64;
+            // The GEMM's columns are (re, im) per tile, computed in
+            // register tiles of up to GEMM_NR columns.
+            let padded = (2 * batch).next_multiple_of(GEMM_NR) as f64 / (2 * batch) as f64;
+            spectrum
+                * (gemm * (GEMM_UNITS * padded + GEMM_BUILD_UNITS / batch as f64)
+                    + (d.maps + d.unit_planes) as f64 * GEMM_GATHER_UNITS)
+        }
+        None => (d.maps * d.pairs) as f64 * (1.5 * spectrum + PASS_UNITS),
+    };
+    let per_tile = cache * (d.unit_planes as f64 * forward + d.maps as f64 * inverse) + products;
     let kernels =
         d.kernels as f64 * (d.kernel[0].min(nh) as f64 * half_row + wf * col + CALL_UNITS);
     d.units as f64 * (t.count[0] * t.count[1]) as f64 * per_tile + kernels
@@ -199,6 +258,40 @@ mod tests {
         assert_eq!(next_fast(13, true), 14);
         assert_eq!(next_fast(1, true), 2);
         assert!(smooth(1152) && !smooth(11));
+    }
+
+    /// Units with few channel products keep the pairwise loop; many take
+    /// the GEMM path with a batch that fits GEMM_BATCH_BYTES, and the
+    /// cost model then prefers a tile smaller than the whole map.
+    #[test]
+    fn many_channels_take_the_gemm_path() {
+        let few = Dims {
+            plane: [58, 58],
+            kernel: [3, 3],
+            out: [56, 56],
+            stride: [1, 1],
+            unit_planes: 3,
+            maps: 16,
+            pairs: 3,
+            units: 1,
+            groups: 1,
+            classes: 1,
+            kernels: 48,
+        };
+        let t = choose(&few, u64::MAX, 1, 4).unwrap();
+        assert_eq!(t.gemm_batch(&few, 4), None);
+        let many = Dims {
+            unit_planes: 64,
+            maps: 64,
+            pairs: 64,
+            kernels: 64 * 64,
+            ..few
+        };
+        let t = choose(&many, u64::MAX, 1, 4).unwrap();
+        let batch = t.gemm_batch(&many, 4).expect("the GEMM path");
+        let per_tile = (64 + 64) * t.spectrum_len() * 2 * 4;
+        assert!(batch >= 1 && (batch == 1 || batch * per_tile <= GEMM_BATCH_BYTES));
+        assert!(t.count[0] * t.count[1] > 1, "{t:?}");
     }
 
     #[test]
