@@ -157,23 +157,16 @@ fn kernel_spectrum<T: Real>(
     }
 }
 
-/// Runs `job` in the form `poly` by FFT with `tiles` into `out` (the
-/// job's output, C order), `block` groups of classes at a time, on the
-/// current rayon pool.
-pub(crate) fn run<T: Real>(
+/// The conjugated, scaled spectra of every kernel view of `job` in the
+/// form `poly` with `tiles`, on the current rayon pool: kernel k's view
+/// (vy, vx) is spectrum `(k * ky + vy) * kx + vx`.
+pub(crate) fn kernel_spectra<T: Real>(
     job: &Job<'_, T>,
     poly: &Poly,
     tiles: &Tiles,
-    block: usize,
     tr: &Transforms<T>,
-    out: &mut [T],
-) {
-    let unit_len = job.unit_len();
-    if unit_len == 0 {
-        return;
-    }
+) -> Vec<Complex<T>> {
     let (ky, kx) = (poly.rows.kernels.len(), poly.cols.kernels.len());
-    // Kernel k's view (vy, vx) is spectrum (k * ky + vy) * kx + vx.
     let m = tiles.spectrum_len();
     let mut spectra = vec![czero(); job.kernels.count * ky * kx * m];
     spectra.par_chunks_mut(m).enumerate().for_each_init(
@@ -186,9 +179,28 @@ pub(crate) fn run<T: Real>(
             kernel_spectrum(job, work, i / (kx * ky), maps, spec);
         },
     );
+    spectra
+}
+
+/// Runs `job` in the form `poly` by FFT with `tiles` into `out` (the
+/// job's output, C order), `block` groups of classes at a time, on the
+/// current rayon pool; `spectra` are its [`kernel_spectra`].
+pub(crate) fn run<T: Real>(
+    job: &Job<'_, T>,
+    poly: &Poly,
+    tiles: &Tiles,
+    block: usize,
+    tr: &Transforms<T>,
+    spectra: &[Complex<T>],
+    out: &mut [T],
+) {
+    let unit_len = job.unit_len();
+    if unit_len == 0 {
+        return;
+    }
     out.par_chunks_mut(unit_len)
         .zip(job.units.par_iter())
-        .for_each(|(chunk, unit)| run_unit(job, poly, tiles, block, tr, &spectra, unit, chunk));
+        .for_each(|(chunk, unit)| run_unit(job, poly, tiles, block, tr, spectra, unit, chunk));
 }
 
 /// The classes of a block of groups: (group in the block, output class
@@ -387,7 +399,9 @@ mod tests {
             };
             let tr = Transforms::get(&caches, n);
             let mut out = vec![0.0; j.output_len()];
-            run(&j, &Poly::identity(&j), &tiles, 1, &tr, &mut out);
+            let poly = Poly::identity(&j);
+            let spectra = kernel_spectra(&j, &poly, &tiles, &tr);
+            run(&j, &poly, &tiles, 1, &tr, &spectra, &mut out);
             for (a, b) in out.iter().zip(&expected) {
                 assert!((a - b).abs() < 1e-12, "tiles {n:?}: {a} vs {b}");
             }
@@ -422,7 +436,15 @@ mod tests {
             for (tiles, block) in [(chosen, 1), (small, 3), (chosen, dims.groups)] {
                 let tr = Transforms::get(&caches, tiles.n);
                 let mut out = vec![f64::NAN; j.output_len()];
-                run(j, poly, &tiles, block, &tr, &mut out);
+                run(
+                    j,
+                    poly,
+                    &tiles,
+                    block,
+                    &tr,
+                    &kernel_spectra(j, poly, &tiles, &tr),
+                    &mut out,
+                );
                 for (i, (a, b)) in out.iter().zip(&expected).enumerate() {
                     assert!(
                         (a - b).abs() < 1e-12 * scale,
