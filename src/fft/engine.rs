@@ -67,14 +67,21 @@ impl<T: Real> Work<T> {
                 _ => None,
             };
         }
+        let run = contiguous(&self.col_index);
         for r in 0..nh {
             let row = &mut self.tile[r * nw..(r + 1) * nw];
             match Source::<T>::tap(rows, origin[0] + r) {
                 Tap::At(sr) => {
                     let base = p * src.plane_len + sr * src.width;
                     let line = &src.data[base..base + src.width];
-                    for (v, ci) in row.iter_mut().zip(&self.col_index) {
-                        *v = ci.map_or(T::zero(), |c| line[c]);
+                    if let Some((c0, c1, s0)) = run {
+                        row[..c0].fill(T::zero());
+                        row[c0..c1].copy_from_slice(&line[s0..s0 + (c1 - c0)]);
+                        row[c1..].fill(T::zero());
+                    } else {
+                        for (v, ci) in row.iter_mut().zip(&self.col_index) {
+                            *v = ci.map_or(T::zero(), |c| line[c]);
+                        }
                     }
                     self.nonzero[r] = true;
                 }
@@ -138,6 +145,26 @@ impl<T: Real> Work<T> {
             each(r, &self.row);
         }
     }
+}
+
+/// `(c0, c1, s0)` when the columns that read the source are one run
+/// `c0..c1` reading `s0..` in order (zero padding of a plain plane, the
+/// common view), so that a row is one copy between zeros.
+fn contiguous(index: &[Option<usize>]) -> Option<(usize, usize, usize)> {
+    let Some(c0) = index.iter().position(Option::is_some) else {
+        return Some((0, 0, 0));
+    };
+    let s0 = index[c0]?;
+    let len = index[c0..]
+        .iter()
+        .enumerate()
+        .take_while(|&(i, &c)| c == Some(s0 + i))
+        .count();
+    let c1 = c0 + len;
+    index[c1..]
+        .iter()
+        .all(Option::is_none)
+        .then_some((c0, c1, s0))
 }
 
 /// The conjugated, scaled spectrum of kernel `k` seen through `maps`,
@@ -359,6 +386,17 @@ mod tests {
     use super::super::{backward, fallback, sizes, transposed};
     use super::*;
     use convoracle_reference::{Conv2dParams, ConvGeometry, ConvShape, Padding2d, PaddingMode};
+
+    /// A view's columns are one copy only when they read one run in order
+    /// with nothing but zeros around it.
+    #[test]
+    fn contiguous_columns() {
+        assert_eq!(contiguous(&[None, Some(3), Some(4), None]), Some((1, 3, 3)));
+        assert_eq!(contiguous(&[None, None]), Some((0, 0, 0)));
+        assert_eq!(contiguous(&[Some(1), Some(0), Some(1)]), None);
+        assert_eq!(contiguous(&[Some(0), None, Some(1)]), None);
+        assert_eq!(contiguous(&[Some(0), Some(2)]), None);
+    }
 
     /// Overlap-save with several tiles per axis, strides, dilation, groups
     /// and reflect padding agrees with the direct loop on the same job.
