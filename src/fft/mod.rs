@@ -15,7 +15,9 @@
 //! plane views + 1)) * Nh * (Nw/2 + 1)` complex values, with `[Nh, Nw]` the
 //! tile transform size.
 //! The tiling is chosen so that this fits the context's memory limit (a
-//! smaller tile when the whole map would not fit).
+//! smaller tile when the whole map would not fit). Between calls a plan
+//! keeps the kernel-view spectra of its last jobs (at most 8) and a copy
+//! of their kernels (`spectrum_cache.rs`).
 //!
 //! Kernel spectra: a plan keeps those of its recent jobs
 //! (`spectrum_cache.rs`), so a call whose weights are bitwise equal to an
