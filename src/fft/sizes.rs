@@ -87,11 +87,11 @@ pub(crate) fn next_fast(n: usize, even: bool) -> usize {
 ///
 /// Measured (f32, one thread, `examples/fft_sizes.rs`, ns per point per
 /// `log2 n` of a batch of columns): sizes `2^a 3^b` run at 0.10-0.16 (AVX
-/// butterflies of 2, 3 and their products); a factor 5 or 7 costs little
-/// with at least three factors 2 (40, 56, 80, 112, 120, 160: 0.13-0.19)
-/// or four with a 3 (60, 84: 0.17-0.19), and 2-3 times as much with fewer
-/// (20, 28, 50, 70, 90, 100, 126, 140: 0.32-0.47), where the AVX planner
-/// leaves the odd part to slower mixed-radix code.
+/// butterflies of 2, 3 and their products); a factor 5 or 7 costs about
+/// half as much again with at least three factors 2 (40, 56, 80, 112, 120,
+/// 160: 0.13-0.19) or two and a 3 (60, 84: 0.17-0.19), and 2.5-4 times as
+/// much with fewer (20, 28, 50, 70, 90, 100, 126, 140: 0.32-0.47), where
+/// the AVX planner leaves the odd part to slower mixed-radix code.
 fn transform_cost(n: usize) -> f64 {
     let log = (n as f64).log2().max(1.0) * n as f64;
     log * size_penalty(n)
@@ -113,9 +113,9 @@ fn size_penalty(n: usize) -> f64 {
     if sevens_or_fives == 0 {
         1.0
     } else if twos >= 3 || (twos == 2 && threes >= 1) {
-        1.2 + 0.1 * sevens_or_fives as f64
+        1.5
     } else {
-        2.5
+        3.0
     }
 }
 
@@ -227,6 +227,29 @@ mod tests {
         assert_eq!(next_fast(13, true), 14);
         assert_eq!(next_fast(1, true), 2);
         assert!(smooth(1152) && !smooth(11));
+    }
+
+    /// The replknet 31x31 depthwise layer (56x56 map, span 86): 90 =
+    /// 2 * 3^2 * 5 runs at 2.5 times 96's time per point, so 96 it is.
+    #[test]
+    fn slow_sizes_lose_to_larger_fast_ones() {
+        assert!(size_penalty(90) > 2.0 && size_penalty(96) == 1.0);
+        assert!(size_penalty(80) < size_penalty(90));
+        let d = Dims {
+            plane: [86, 86],
+            kernel: [31, 31],
+            out: [56, 56],
+            stride: [1, 1],
+            unit_planes: 1,
+            maps: 1,
+            pairs: 1,
+            units: 128,
+            groups: 1,
+            classes: 1,
+            kernels: 128,
+        };
+        let t = choose(&d, u64::MAX, 1, 4).unwrap();
+        assert_eq!(t.n, [96, 96]);
     }
 
     #[test]
