@@ -20,8 +20,8 @@
 //! beyond the call; at most [`MAX_ENTRIES`] entries per plan.
 
 use super::job::{Job, Source, Tap};
-use super::plan_cache::Real;
 use super::polyphase::Poly;
+use convoracle_reference::Element;
 use num_complex::Complex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -44,7 +44,7 @@ pub(crate) struct Entry<T> {
     spectra: Arc<Vec<Complex<T>>>,
 }
 
-impl<T: Real> Entry<T> {
+impl<T: Entries> Entry<T> {
     fn matches(&self, n: [usize; 2], poly: &Poly, kernels: &Source<'_, T>) -> bool {
         self.n == n
             && self.plane_len == kernels.plane_len
@@ -63,7 +63,7 @@ impl<T: Real> Entry<T> {
 }
 
 /// The exact bits of a value, as the f64 it widens to (widening is exact).
-fn bits<T: Real>(v: T) -> u64 {
+fn bits<T: Entries>(v: T) -> u64 {
     v.to_f64().to_bits()
 }
 
@@ -76,8 +76,8 @@ pub(crate) struct SpectrumCache {
     hits: AtomicUsize,
 }
 
-/// The entries of one float type (implemented by [`Real`]).
-pub(crate) trait Entries: Sized {
+/// The float types a cache holds entries of (f32, f64; every `Real`).
+pub(crate) trait Entries: Element + Copy {
     /// The cache's entries of this type.
     fn entries(cache: &SpectrumCache) -> &Mutex<Vec<Entry<Self>>>;
 }
@@ -98,7 +98,7 @@ impl SpectrumCache {
     /// The kernel spectra of `job` in form `poly` at transform size `n`:
     /// a cached entry's when its kernels are bitwise the same, else
     /// `compute()`'s, kept for later calls.
-    pub(crate) fn spectra<T: Real>(
+    pub(crate) fn spectra<T: Entries>(
         &self,
         job: &Job<'_, T>,
         poly: &Poly,
