@@ -121,7 +121,7 @@ impl Auto {
         if let Some(rates) = slot.get() {
             return Ok(*rates);
         }
-        let measured = Rates::measure(&self.direct, &self.fft, dtype)?;
+        let measured = Rates::measure(&self.direct, dtype)?;
         Ok(*slot.get_or_init(|| measured))
     }
 

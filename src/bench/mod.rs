@@ -229,6 +229,9 @@ fn bench_one(
             result.median_ms = Some(t.median_ms);
             result.min_ms = Some(t.min_ms);
             result.gflops = Some(flops(&row.shape) / (t.median_ms * 1e-3) / 1e9);
+            // Again after the runs: a plan may say what they reused (the
+            // FFT plan's kernel spectra).
+            result.note = plan.describe();
         }
         Err(e) => result.status = Status::Error(e.to_string()),
     }

@@ -30,7 +30,7 @@
 //! operations in the same order whatever the split, so the result does
 //! not depend on the thread count.
 
-use super::engine::{kernel_spectra, Work};
+use super::engine::Work;
 use super::job::{distinct_planes, Job, Unit};
 use super::plan_cache::{czero, Real, Transforms};
 use super::polyphase::{Group, Poly};
@@ -201,25 +201,29 @@ fn entries(
 
 /// Runs `job` in the form `poly` by FFT with `tiles` into `out`, the
 /// products of each group of classes as GEMMs over batches of `batch`
-/// tiles, on the current rayon pool.
+/// tiles, on the current rayon pool; `spectra` are its
+/// [`kernel_spectra`](super::engine::kernel_spectra).
 pub(crate) fn run<T: Real>(
     job: &Job<'_, T>,
     poly: &Poly,
     tiles: &Tiles,
     batch: usize,
     tr: &Transforms<T>,
+    spectra: &[Complex<T>],
     out: &mut [T],
 ) {
-    run_on(job, poly, tiles, batch, tr, Isa::detect(), out);
+    run_on(job, poly, tiles, batch, tr, spectra, Isa::detect(), out);
 }
 
 /// [`run`] with the GEMM microkernels of `isa` (which the CPU supports).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn run_on<T: Real>(
     job: &Job<'_, T>,
     poly: &Poly,
     tiles: &Tiles,
     batch: usize,
     tr: &Transforms<T>,
+    spectra: &[Complex<T>],
     isa: Isa,
     out: &mut [T],
 ) {
@@ -230,7 +234,6 @@ pub(crate) fn run_on<T: Real>(
     let m = tiles.spectrum_len();
     // Bin-major kernel spectra, so that W_f is built from one contiguous
     // run of them.
-    let spectra = kernel_spectra(job, poly, tiles, tr);
     let views = spectra.len() / m;
     let mut by_bin = vec![czero(); spectra.len()];
     // A few bins at a time, so that each cache line of `spectra` is read
@@ -249,7 +252,6 @@ pub(crate) fn run_on<T: Real>(
                 }
             }
         });
-    drop(spectra);
     let at = output_tiles(poly, tiles);
     let (ry, rx) = (&poly.rows, &poly.cols);
     let groups: Vec<(&Group, &Group)> = ry
@@ -502,10 +504,11 @@ mod tests {
                 let all = small.count[0] * small.count[1];
                 for (tiles, batch) in [(chosen, 2), (small, 1), (small, 3), (small, all)] {
                     let tr = Transforms::get(&caches, tiles.n);
+                    let spectra = engine::kernel_spectra(j, poly, &tiles, &tr);
                     let mut out = vec![nan; j.output_len()];
-                    run_on(j, poly, &tiles, batch, &tr, isa, &mut out);
+                    run_on(j, poly, &tiles, batch, &tr, &spectra, isa, &mut out);
                     let mut pairs = vec![nan; j.output_len()];
-                    engine::run(j, poly, &tiles, 1, &tr, &mut pairs);
+                    engine::run(j, poly, &tiles, 1, &tr, &spectra, &mut pairs);
                     for (i, ((a, b), c)) in out.iter().zip(&expected).zip(&pairs).enumerate() {
                         let (a, b, c) = (f64_of(a), f64_of(b), f64_of(c));
                         assert!(
@@ -675,7 +678,10 @@ mod tests {
                     .build()
                     .expect("a pool");
                 let mut out = vec![0.0f32; j.output_len()];
-                pool.install(|| run(&j, &poly, &tiles, 5, &tr, &mut out));
+                pool.install(|| {
+                    let spectra = engine::kernel_spectra(&j, &poly, &tiles, &tr);
+                    run(&j, &poly, &tiles, 5, &tr, &spectra, &mut out)
+                });
                 out
             })
             .collect();

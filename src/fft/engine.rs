@@ -67,14 +67,21 @@ impl<T: Real> Work<T> {
                 _ => None,
             };
         }
+        let run = contiguous(&self.col_index);
         for r in 0..nh {
             let row = &mut self.tile[r * nw..(r + 1) * nw];
             match Source::<T>::tap(rows, origin[0] + r) {
                 Tap::At(sr) => {
                     let base = p * src.plane_len + sr * src.width;
                     let line = &src.data[base..base + src.width];
-                    for (v, ci) in row.iter_mut().zip(&self.col_index) {
-                        *v = ci.map_or(T::zero(), |c| line[c]);
+                    if let Some((c0, c1, s0)) = run {
+                        row[..c0].fill(T::zero());
+                        row[c0..c1].copy_from_slice(&line[s0..s0 + (c1 - c0)]);
+                        row[c1..].fill(T::zero());
+                    } else {
+                        for (v, ci) in row.iter_mut().zip(&self.col_index) {
+                            *v = ci.map_or(T::zero(), |c| line[c]);
+                        }
                     }
                     self.nonzero[r] = true;
                 }
@@ -140,6 +147,26 @@ impl<T: Real> Work<T> {
     }
 }
 
+/// `(c0, c1, s0)` when the columns that read the source are one run
+/// `c0..c1` reading `s0..` in order (zero padding of a plain plane, the
+/// common view), so that a row is one copy between zeros.
+fn contiguous(index: &[Option<usize>]) -> Option<(usize, usize, usize)> {
+    let Some(c0) = index.iter().position(Option::is_some) else {
+        return Some((0, 0, 0));
+    };
+    let s0 = index[c0]?;
+    let len = index[c0..]
+        .iter()
+        .enumerate()
+        .take_while(|&(i, &c)| c == Some(s0 + i))
+        .count();
+    let c1 = c0 + len;
+    index[c1..]
+        .iter()
+        .all(Option::is_none)
+        .then_some((c0, c1, s0))
+}
+
 /// The conjugated, scaled spectrum of kernel `k` seen through `maps`,
 /// into `spec`.
 fn kernel_spectrum<T: Real>(
@@ -157,10 +184,10 @@ fn kernel_spectrum<T: Real>(
     }
 }
 
-/// The conjugated, scaled spectra of every kernel view of `poly`:
-/// kernel k's view (vy, vx) is spectrum `(k * ky + vy) * kx + vx`, each
-/// `tiles.spectrum_len()` long.
-pub(super) fn kernel_spectra<T: Real>(
+/// The conjugated, scaled spectra of every kernel view of `job` in the
+/// form `poly` with `tiles`, on the current rayon pool: kernel k's view
+/// (vy, vx) is spectrum `(k * ky + vy) * kx + vx`.
+pub(crate) fn kernel_spectra<T: Real>(
     job: &Job<'_, T>,
     poly: &Poly,
     tiles: &Tiles,
@@ -184,23 +211,23 @@ pub(super) fn kernel_spectra<T: Real>(
 
 /// Runs `job` in the form `poly` by FFT with `tiles` into `out` (the
 /// job's output, C order), `block` groups of classes at a time, on the
-/// current rayon pool.
+/// current rayon pool; `spectra` are its [`kernel_spectra`].
 pub(crate) fn run<T: Real>(
     job: &Job<'_, T>,
     poly: &Poly,
     tiles: &Tiles,
     block: usize,
     tr: &Transforms<T>,
+    spectra: &[Complex<T>],
     out: &mut [T],
 ) {
     let unit_len = job.unit_len();
     if unit_len == 0 {
         return;
     }
-    let spectra = kernel_spectra(job, poly, tiles, tr);
     out.par_chunks_mut(unit_len)
         .zip(job.units.par_iter())
-        .for_each(|(chunk, unit)| run_unit(job, poly, tiles, block, tr, &spectra, unit, chunk));
+        .for_each(|(chunk, unit)| run_unit(job, poly, tiles, block, tr, spectra, unit, chunk));
 }
 
 /// The classes of a block of groups: (group in the block, output class
@@ -360,6 +387,17 @@ mod tests {
     use super::*;
     use convoracle_reference::{Conv2dParams, ConvGeometry, ConvShape, Padding2d, PaddingMode};
 
+    /// A view's columns are one copy only when they read one run in order
+    /// with nothing but zeros around it.
+    #[test]
+    fn contiguous_columns() {
+        assert_eq!(contiguous(&[None, Some(3), Some(4), None]), Some((1, 3, 3)));
+        assert_eq!(contiguous(&[None, None]), Some((0, 0, 0)));
+        assert_eq!(contiguous(&[Some(1), Some(0), Some(1)]), None);
+        assert_eq!(contiguous(&[Some(0), None, Some(1)]), None);
+        assert_eq!(contiguous(&[Some(0), Some(2)]), None);
+    }
+
     /// Overlap-save with several tiles per axis, strides, dilation, groups
     /// and reflect padding agrees with the direct loop on the same job.
     #[test]
@@ -399,7 +437,9 @@ mod tests {
             };
             let tr = Transforms::get(&caches, n);
             let mut out = vec![0.0; j.output_len()];
-            run(&j, &Poly::identity(&j), &tiles, 1, &tr, &mut out);
+            let poly = Poly::identity(&j);
+            let spectra = kernel_spectra(&j, &poly, &tiles, &tr);
+            run(&j, &poly, &tiles, 1, &tr, &spectra, &mut out);
             for (a, b) in out.iter().zip(&expected) {
                 assert!((a - b).abs() < 1e-12, "tiles {n:?}: {a} vs {b}");
             }
@@ -434,7 +474,15 @@ mod tests {
             for (tiles, block) in [(chosen, 1), (small, 3), (chosen, dims.groups)] {
                 let tr = Transforms::get(&caches, tiles.n);
                 let mut out = vec![f64::NAN; j.output_len()];
-                run(j, poly, &tiles, block, &tr, &mut out);
+                run(
+                    j,
+                    poly,
+                    &tiles,
+                    block,
+                    &tr,
+                    &kernel_spectra(j, poly, &tiles, &tr),
+                    &mut out,
+                );
                 for (i, (a, b)) in out.iter().zip(&expected).enumerate() {
                     assert!(
                         (a - b).abs() < 1e-12 * scale,

@@ -28,9 +28,9 @@ pub fn cost_units(op: &Op, geometry: &OpGeometry, dtype: DType, context: &Contex
     Some(total + POINTWISE_UNITS_PER_MULTIPLY_ADD * pointwise_multiply_adds(geometry) as f64)
 }
 
-/// The polyphase forms the engine would choose for the jobs of `op` that
-/// are not run as they are, in words (`None` for a job without tiles
-/// within the memory limit).
+/// The polyphase form and tiles the engine would choose for each job of
+/// `op`, in words (`None` for a job without tiles within the memory
+/// limit).
 pub(crate) fn forms(
     op: &Op,
     geometry: &OpGeometry,
@@ -43,8 +43,14 @@ pub(crate) fn forms(
         .iter()
         .filter(|j| j.output_len() > 0)
         .map(|job| {
-            polyphase::choose(job, context.memory_bytes(), threads, dtype.size())
-                .map(|c| c.poly.describe())
+            polyphase::choose(job, context.memory_bytes(), threads, dtype.size()).map(|c| {
+                let [nh, nw] = c.tiles.n;
+                let [th, tw] = c.tiles.count;
+                format!(
+                    "{}, {nh}x{nw} transforms, {th}x{tw} tiles",
+                    c.poly.describe()
+                )
+            })
         })
         .collect()
 }

@@ -4,6 +4,7 @@
 
 use super::job::Job;
 use super::plan_cache::{Caches, Real, Transforms};
+use super::spectrum_cache::SpectrumCache;
 use super::{channel_gemm, engine, fallback, polyphase};
 use crate::backend::Context;
 use crate::error::Result;
@@ -12,15 +13,23 @@ use crate::error::Result;
 /// with the context's threads and memory limit.
 pub(crate) struct Exec<'a> {
     caches: &'a Caches,
+    spectra: Option<&'a SpectrumCache>,
     direct: bool,
     context: Context,
 }
 
 impl<'a> Exec<'a> {
-    /// Runs by FFT, or by the direct loop when `direct`.
-    pub(crate) fn new(caches: &'a Caches, direct: bool, context: Context) -> Self {
+    /// Runs by FFT, or by the direct loop when `direct`; with `spectra`,
+    /// kernel spectra come from (and go to) that cache.
+    pub(crate) fn new(
+        caches: &'a Caches,
+        spectra: Option<&'a SpectrumCache>,
+        direct: bool,
+        context: Context,
+    ) -> Self {
         Exec {
             caches,
+            spectra,
             direct,
             context,
         }
@@ -51,12 +60,20 @@ impl<'a> Exec<'a> {
         };
         let tr = Transforms::get(self.caches, choice.tiles.n);
         let dims = choice.poly.dims(&job.dims());
-        if let Some(batch) = choice.tiles.gemm_batch(&dims, bytes) {
-            pool.install(|| channel_gemm::run(job, &choice.poly, &choice.tiles, batch, &tr, out));
-            return Ok(());
-        }
-        let block = choice.tiles.block(&dims, bytes);
-        pool.install(|| engine::run(job, &choice.poly, &choice.tiles, block, &tr, out));
+        let (poly, tiles) = (&choice.poly, &choice.tiles);
+        let gemm_batch = tiles.gemm_batch(&dims, bytes);
+        let block = tiles.block(&dims, bytes);
+        pool.install(|| {
+            let compute = || engine::kernel_spectra(job, poly, tiles, &tr);
+            let spectra = match self.spectra {
+                Some(cache) => cache.spectra(job, poly, tiles.n, compute),
+                None => std::sync::Arc::new(compute()),
+            };
+            match gemm_batch {
+                Some(batch) => channel_gemm::run(job, poly, tiles, batch, &tr, &spectra, out),
+                None => engine::run(job, poly, tiles, block, &tr, &spectra, out),
+            }
+        });
         Ok(())
     }
 

@@ -15,7 +15,15 @@
 //! plane views + 1)) * Nh * (Nw/2 + 1)` complex values, with `[Nh, Nw]` the
 //! tile transform size.
 //! The tiling is chosen so that this fits the context's memory limit (a
-//! smaller tile when the whole map would not fit).
+//! smaller tile when the whole map would not fit). Between calls a plan
+//! keeps the kernel-view spectra of its last jobs (at most 8) and a copy
+//! of their kernels (`spectrum_cache.rs`).
+//!
+//! Kernel spectra: a plan keeps those of its recent jobs
+//! (`spectrum_cache.rs`), so a call whose weights are bitwise equal to an
+//! earlier call's on the same plan skips the kernel transforms; the plan's
+//! description counts the jobs that did. [`Fft::uncached`] makes a backend
+//! whose plans transform the kernels on every call.
 //!
 //! Units with many channels (maps x plane views at least
 //! `sizes::GEMM_MIN_PRODUCTS`) run their channel sums as one complex GEMM
@@ -42,6 +50,7 @@ mod job;
 mod plan_cache;
 mod polyphase;
 mod sizes;
+mod spectrum_cache;
 mod transposed;
 
 use crate::backend::{
@@ -54,6 +63,7 @@ use crate::{AnyProblem, AnyTensor};
 use convoracle_reference::{DType, Op, OpGeometry, OpKind, Problem, Tensor};
 use exec::Exec;
 use plan_cache::{Caches, Real};
+use spectrum_cache::SpectrumCache;
 
 /// The FFT backend (see the module docs).
 ///
@@ -65,6 +75,8 @@ use plan_cache::{Caches, Real};
 #[derive(Default)]
 pub struct Fft {
     caches: Caches,
+    /// Whether plans keep kernel spectra across calls.
+    uncached: bool,
 }
 
 impl std::fmt::Debug for Fft {
@@ -74,9 +86,19 @@ impl std::fmt::Debug for Fft {
 }
 
 impl Fft {
-    /// A backend with empty transform caches.
+    /// A backend with empty transform caches whose plans keep kernel
+    /// spectra across calls.
     pub fn new() -> Self {
         Fft::default()
+    }
+
+    /// A backend whose plans transform the kernels on every call (what a
+    /// first call costs; `auto` calibrates with it).
+    pub fn uncached() -> Self {
+        Fft {
+            uncached: true,
+            ..Fft::default()
+        }
     }
 }
 
@@ -120,6 +142,7 @@ impl Backend for Fft {
             output_shape,
             claim: self.claim(problem, dtype),
             context: *context,
+            spectra: SpectrumCache::default(),
         }))
     }
 
@@ -147,6 +170,7 @@ struct FftPlan<'a> {
     output_shape: Vec<usize>,
     claim: Tolerance,
     context: Context,
+    spectra: SpectrumCache,
 }
 
 impl FftPlan<'_> {
@@ -156,7 +180,8 @@ impl FftPlan<'_> {
             .tensors
             .values()
             .all(|t| fallback::all_finite(t.data()));
-        let exec = Exec::new(&self.fft.caches, !finite, self.context);
+        let spectra = (!self.fft.uncached).then_some(&self.spectra);
+        let exec = Exec::new(&self.fft.caches, spectra, !finite, self.context);
         match (&self.problem.op, &self.geometry) {
             (Op::Conv2d(p), OpGeometry::Conv2d(g)) => conv2d::run(&exec, p, g, problem, out),
             (Op::DynamicConv2d(_), OpGeometry::DynamicConv2d(d)) => {
@@ -206,11 +231,20 @@ impl Plan for FftPlan<'_> {
             .map(|f| f.unwrap_or_else(|| "no tiles within the memory limit".to_string()))
             .collect::<Vec<_>>()
             .join(" / ");
+        let cache = if self.fft.uncached {
+            "kernel spectra transformed on every call".to_string()
+        } else {
+            let (jobs, hits) = self.spectra.counts();
+            format!(
+                "kernel spectra kept per plan: {hits} of {jobs} jobs run so far took them \
+                 from the cache (weights bitwise equal to an earlier call's)"
+            )
+        };
         format!(
             "fft: overlap-save tiles of 7-smooth real 2D FFTs (form and size chosen per job \
              by a cost model within the memory limit; job form: {forms}), channel sums in the \
-             frequency domain; a call with a non-finite input runs a direct loop over the \
-             definition's terms instead"
+             frequency domain; {cache}; a call with a non-finite input runs a direct loop \
+             over the definition's terms instead"
         )
     }
 

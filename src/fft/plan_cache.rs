@@ -2,6 +2,7 @@
 //! per dtype, behind a mutex in the backend, so the twiddles of a size are
 //! computed once per backend and shared by every plan and thread.
 
+use super::spectrum_cache::Entries;
 use convoracle_reference::Element;
 use num_complex::Complex;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
@@ -9,7 +10,9 @@ use rustfft::{FftNum, FftPlanner};
 use std::sync::{Arc, Mutex};
 
 /// The float types the FFT backend computes in (f32, f64).
-pub(crate) trait Real: FftNum + Element + convoracle_kernels::Element + Default {
+pub(crate) trait Real:
+    FftNum + Element + convoracle_kernels::Element + Default + Entries
+{
     /// The backend's planners of this type.
     fn planners(caches: &Caches) -> &Mutex<Planners<Self>>;
 }

@@ -115,19 +115,41 @@ pub(crate) fn next_fast(n: usize, even: bool) -> usize {
     }
 }
 
-/// Relative cost per point of a transform of size `n`: `log2 n`, with a
-/// penalty for the radices rustfft does less well (5 and 7 need more
-/// arithmetic per point than 2 and 3).
+/// Relative cost of a complex transform of size `n`: `n log2 n` times a
+/// penalty for the sizes rustfft's AVX code runs slowly.
+///
+/// Measured (f32, one thread, `examples/fft_sizes.rs`, ns per point per
+/// `log2 n` of a batch of columns): sizes `2^a 3^b` run at 0.10-0.16 (AVX
+/// butterflies of 2, 3 and their products); a factor 5 or 7 costs about
+/// half as much again with at least three factors 2 (40, 56, 80, 112, 120,
+/// 160: 0.13-0.19) or two and a 3 (60, 84: 0.17-0.19), and 2.5-4 times as
+/// much with fewer (20, 28, 50, 70, 90, 100, 126, 140: 0.32-0.47), where
+/// the AVX planner leaves the odd part to slower mixed-radix code.
 fn transform_cost(n: usize) -> f64 {
-    let mut m = n;
-    let mut penalty = 1.0;
-    for (p, extra) in [(5, 0.15), (7, 0.25)] {
-        while m.is_multiple_of(p) {
+    let log = (n as f64).log2().max(1.0) * n as f64;
+    log * size_penalty(n)
+}
+
+/// The slowdown of rustfft on a complex transform of size `n` over its
+/// fastest sizes (see [`transform_cost`]).
+fn size_penalty(n: usize) -> f64 {
+    let power = |mut m: usize, p: usize| {
+        let mut k = 0;
+        while m > 0 && m.is_multiple_of(p) {
             m /= p;
-            penalty += extra;
+            k += 1;
         }
+        k
+    };
+    let (twos, threes) = (power(n, 2), power(n, 3));
+    let sevens_or_fives = power(n, 5) + power(n, 7);
+    if sevens_or_fives == 0 {
+        1.0
+    } else if twos >= 3 || (twos == 2 && threes >= 1) {
+        1.5
+    } else {
+        3.0
     }
-    (n as f64).log2().max(1.0) * penalty * n as f64
 }
 
 /// The 7-smooth sizes (even when `even`) from the smallest `>= low` to the
@@ -214,7 +236,13 @@ const GEMM_GATHER_UNITS: f64 = 1.0;
 pub(crate) fn cost(d: &Dims, t: &Tiles) -> f64 {
     let [nh, nw] = t.n;
     let wf = (nw / 2 + 1) as f64;
-    let half_row = transform_cost(nw) / 2.0 + CALL_UNITS;
+    // A real row of Nw is a complex transform of Nw / 2 and a pass over
+    // it (realfft); a slow size costs a row less than a column batch (a
+    // row's time is mostly per call: 1.1-1.6 ns per point from 64 to 144).
+    let half = nw / 2;
+    let row_penalty = 1.0 + (size_penalty(half) - 1.0) / 3.0;
+    let half_row =
+        (half as f64).log2().max(1.0) * half as f64 * row_penalty + half as f64 + CALL_UNITS;
     let col = transform_cost(nh);
     let data_rows = (d.plane[0].min(nh)) as f64;
     let out_rows = (t.step[0].min(d.out[0] * d.stride[0]) / d.stride[0]).max(1) as f64;
@@ -292,6 +320,30 @@ mod tests {
         let per_tile = (64 + 64) * t.spectrum_len() * 2 * 4;
         assert!(batch >= 1 && (batch == 1 || batch * per_tile <= GEMM_BATCH_BYTES));
         assert!(t.count[0] * t.count[1] > 1, "{t:?}");
+    }
+
+    /// The replknet 31x31 depthwise layer (56x56 map, span 86): 90 =
+    /// 2 * 3^2 * 5 runs its column batches at 2.5 times 96's time per
+    /// point, so the columns take a fast size.
+    #[test]
+    fn slow_sizes_lose_to_larger_fast_ones() {
+        assert!(size_penalty(90) > 2.0 && size_penalty(96) == 1.0);
+        assert!(size_penalty(80) < size_penalty(90));
+        let d = Dims {
+            plane: [86, 86],
+            kernel: [31, 31],
+            out: [56, 56],
+            stride: [1, 1],
+            unit_planes: 1,
+            maps: 1,
+            pairs: 1,
+            units: 128,
+            groups: 1,
+            classes: 1,
+            kernels: 128,
+        };
+        let t = choose(&d, u64::MAX, 1, 4).unwrap();
+        assert_eq!(size_penalty(t.n[0]), 1.0, "{t:?}");
     }
 
     #[test]
