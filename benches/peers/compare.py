@@ -13,6 +13,11 @@ runs on different machines or days mean nothing.
     python3 benches/peers/compare.py --ours ours.csv --peers peers.csv \
         --shapes benches/shapes/resnet50.csv
 
+Several `--ours` / `--peers` files (repeated runs, say ours, peers, ours,
+peers interleaved on a noisy machine) are joined by keeping, per row and
+implementation, the smallest median of the runs: the same rule for ours and
+the peers, so neither side gets its best run alone.
+
 Standard library only.
 """
 
@@ -33,8 +38,14 @@ def read_times(path):
             except (KeyError, ValueError):
                 continue
             key = (row["name"], row["backend"], row["threads"], row["dtype"])
-            times[key] = ms
+            times[key] = min(ms, times.get(key, ms))
     return times
+
+
+def merge_best(into, times):
+    """Adds `times` to `into`, keeping the smaller median per key."""
+    for key, ms in times.items():
+        into[key] = min(ms, into.get(key, ms))
 
 
 def rows_of(shapes_path):
@@ -68,9 +79,9 @@ def main():
 
     ours, peers = {}, {}
     for path in args.ours:
-        ours.update(read_times(path))
+        merge_best(ours, read_times(path))
     for path in args.peers:
-        peers.update(read_times(path))
+        merge_best(peers, read_times(path))
     peer_names = sorted({key[1] for key in peers})
     if not peer_names:
         sys.exit("compare.py: no peer times in " + ", ".join(args.peers))
