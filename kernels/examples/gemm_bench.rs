@@ -1,5 +1,7 @@
 //! GFLOP/s of the GEMM driver per ISA and shape, against the measured FMA
 //! peak. Run: `cargo run --release -p convoracle-kernels --example gemm_bench`
+//! (`GEMM_BENCH_IN_PLACE=1`: A read in place, as `StreamedA`; `GEMM_BENCH_NO_PEAK=1`:
+//! no peak runs)
 //! Optional args: a millisecond budget per (ISA, shape), default 1500, and a
 //! filter substring on the row label (e.g. `f32 avx512`), and one on the
 //! shape name (e.g. `conv3x3`).
@@ -8,7 +10,9 @@
 //! GEMM are run alternately for the whole budget and the best of each is
 //! kept: the ratio compares quiet moments with quiet moments.
 
-use convoracle_kernels::{fma_peak_gflops, gemm, Element, Isa, MatMut, MatRef, PackB, PackedA};
+use convoracle_kernels::{
+    fma_peak_gflops, gemm, Element, Isa, MatMut, MatRef, PackA, PackB, PackedA, StreamedA,
+};
 use std::cell::Cell;
 use std::time::Instant;
 
@@ -26,16 +30,18 @@ impl<T: Element> PackB<T> for TimedB<'_, T> {
     }
 }
 
-const SHAPES: [(usize, usize, usize, &str); 4] = [
+const SHAPES: [(usize, usize, usize, &str); 6] = [
     (1024, 1024, 1024, "square 1024^3"),
     (64, 3136, 576, "conv3x3 64->64 @56x56"),
     (256, 3136, 64, "conv1x1 64->256 @56x56"),
+    (256, 196, 2304, "conv3x3 256->256 @14x14"),
+    (1024, 196, 256, "conv1x1 256->1024 @14x14"),
     (512, 49, 4608, "conv3x3 512->512 @7x7"),
 ];
 
 /// Best GEMM GFLOP/s (with and without the B packing time) and best peak
 /// GFLOP/s over alternating runs.
-fn bench<T: Element>(
+fn bench<T: Element + From<f32>>(
     isa: Isa,
     peak_isa: Isa,
     (m, n, k): (usize, usize, usize),
@@ -43,13 +49,19 @@ fn bench<T: Element>(
 ) -> (f64, f64, Option<f64>) {
     let mk = |len: usize| {
         (0..len)
-            .map(|i| if i % 3 == 0 { T::ZERO } else { T::default() })
+            .map(|i| T::from((i * 7919 % 1999) as f32 / 1999.0 - 0.5))
             .collect::<Vec<T>>()
     };
     let (a, b, mut c) = (mk(m * k), mk(k * n), mk(m * n));
-    let pa = PackedA::new(isa, MatRef::row_major(&a, m, k, k));
+    let a_ref = MatRef::row_major(&a, m, k, k);
+    // GEMM_BENCH_IN_PLACE: the microkernels read A in place (as a conv
+    // with one n block reads its weights) instead of from packed panels.
+    let in_place = std::env::var_os("GEMM_BENCH_IN_PLACE").is_some();
+    let packed = PackedA::new(isa, a_ref);
+    let streamed = StreamedA::new(isa, a_ref);
+    let pa: &dyn PackA<T> = if in_place { &streamed } else { &packed };
     let bv = TimedB(MatRef::row_major(&b, k, n, n), Cell::new(0.0));
-    let mut scratch = vec![T::ZERO; pa.scratch_len(n)];
+    let mut scratch = vec![T::ZERO; pa.gemm_scratch_len(n)];
     let (mut best, mut best_nopack, mut peak) = (f64::INFINITY, f64::INFINITY, None::<f64>);
     let start = Instant::now();
     let mut runs = 0;
@@ -61,7 +73,7 @@ fn bench<T: Element>(
         bv.1.set(0.0);
         let t = Instant::now();
         gemm(
-            &pa,
+            pa,
             &bv,
             0,
             MatMut::from_slice(&mut c, m, n, n),
@@ -78,7 +90,7 @@ fn bench<T: Element>(
     (flops / best / 1e9, flops / best_nopack / 1e9, peak)
 }
 
-fn table<T: Element>(ty: &str, millis: u64, filter: &str, shape_filter: &str) {
+fn table<T: Element + From<f32>>(ty: &str, millis: u64, filter: &str, shape_filter: &str) {
     let top = Isa::detect();
     for isa in Isa::ALL {
         let label = format!("{ty} {isa}");
