@@ -235,7 +235,7 @@ fn more_than_one_k_block_and_n_block() {
 }
 
 #[test]
-fn two_threads_give_the_bits_of_one() {
+fn two_and_three_threads_give_the_bits_of_one() {
     let pad1 = PaddingSpec::Explicit(Padding2d::uniform(1));
     let direct = Direct::new();
     for spec in [
@@ -263,17 +263,55 @@ fn two_threads_give_the_bits_of_one() {
             false,
             true,
         ),
+        // More output channels than pixels: the threads split the channels
+        // (3x3 with reflect padding, grouped, and a 1x1 with a short tail).
+        conv(
+            [2, 40, 6, 7],
+            64,
+            1,
+            [3, 3],
+            [1, 1],
+            [1, 1],
+            pad1,
+            PaddingMode::Reflect,
+            false,
+            true,
+        ),
+        conv(
+            [1, 40, 5, 5],
+            80,
+            2,
+            [3, 3],
+            [1, 1],
+            [1, 1],
+            pad1,
+            PaddingMode::Zeros,
+            true,
+            false,
+        ),
+        conv(
+            [2, 30, 4, 4],
+            100,
+            1,
+            [1, 1],
+            [1, 1],
+            [1, 1],
+            PaddingSpec::Explicit(Padding2d::uniform(0)),
+            PaddingMode::Zeros,
+            false,
+            true,
+        ),
     ] {
         let problem = fill(&spec, DType::F32, DataMode::Random, 3).unwrap();
         let run =
             |threads| run_planned(&direct, &problem, &Context::new().threads(threads)).unwrap();
-        let (AnyTensor::F32(one), AnyTensor::F32(two)) = (run(1), run(2)) else {
-            panic!("f32 in, f32 out");
+        let bits = |t: AnyTensor| match t {
+            AnyTensor::F32(t) => t.data().iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            _ => panic!("f32 in, f32 out"),
         };
-        let bits = |t: &convoracle::reference::Tensor<f32>| {
-            t.data().iter().map(|v| v.to_bits()).collect::<Vec<_>>()
-        };
-        assert_eq!(bits(&one), bits(&two));
+        let one = bits(run(1));
+        assert_eq!(one, bits(run(2)));
+        assert_eq!(one, bits(run(3)));
     }
     assert_eq!(direct.name(), "direct");
 }

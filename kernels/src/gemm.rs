@@ -40,12 +40,42 @@ pub fn gemm<T: Element, A: PackA<T> + ?Sized, B: PackB<T> + ?Sized>(
     a: &A,
     b: &B,
     n0: usize,
+    c: MatMut<'_, T>,
+    accumulate: bool,
+    scratch: &mut [T],
+) {
+    let panels = a.rows().div_ceil(a.tiling().mr);
+    gemm_row_panels(a, b, n0, 0..panels, c, accumulate, scratch);
+}
+
+/// [`gemm`] restricted to A's row panels `panels` (of `mr` rows each): `C
+/// (+)= A[rows] * B[:, n0 ..]` where `rows` starts at `panels.start * mr`
+/// and `c` holds exactly those rows (the last panel may be short).
+///
+/// Threads may run calls concurrently on disjoint row-panel ranges, each
+/// with its own C rows and scratch; every C element gets the same bits as
+/// from [`gemm`] (the order of its sum does not depend on the range).
+pub fn gemm_row_panels<T: Element, A: PackA<T> + ?Sized, B: PackB<T> + ?Sized>(
+    a: &A,
+    b: &B,
+    n0: usize,
+    panels: std::ops::Range<usize>,
     mut c: MatMut<'_, T>,
     accumulate: bool,
     scratch: &mut [T],
 ) {
-    let (m, k, n) = (a.rows(), a.depth(), c.cols());
-    assert_eq!(c.rows(), m, "gemm: C has {} rows, A has {m}", c.rows());
+    let (k, n) = (a.depth(), c.cols());
+    let mr = a.tiling().mr;
+    let first = panels.start * mr;
+    let m = a.rows().min(panels.end * mr).max(first);
+    assert_eq!(
+        c.rows(),
+        m - first,
+        "gemm: C has {} rows, A's panels {panels:?} have {}",
+        c.rows(),
+        m - first
+    );
+    let m = m - first;
     if m == 0 || n == 0 {
         return;
     }
@@ -70,7 +100,7 @@ pub fn gemm<T: Element, A: PackA<T> + ?Sized, B: PackB<T> + ?Sized>(
         _ => 0,
     };
     let bl = a.tiling();
-    let (mr, nr) = (bl.mr, bl.nr);
+    let nr = bl.nr;
     let (scratch, a_buffer) =
         scratch[off..].split_at_mut(packed_b_len(bl.kc.min(k), bl.nc.min(n), nr));
     let kernels = T::kernel_set(a.kernel_isa()).ukr;
@@ -84,7 +114,7 @@ pub fn gemm<T: Element, A: PackA<T> + ?Sized, B: PackB<T> + ?Sized>(
             for ir in 0..m.div_ceil(mr) {
                 let i0 = ir * mr;
                 let rows = mr.min(m - i0);
-                let (apanel, lda) = a.panel_in(ir, pc, kc, a_buffer);
+                let (apanel, lda) = a.panel_in(panels.start + ir, pc, kc, a_buffer);
                 let ukr = kernels[rows - 1];
                 for (jr, bpanel) in bblock.chunks_exact(nr * kc).enumerate() {
                     let j0 = jc + jr * nr;

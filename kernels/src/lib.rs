@@ -52,7 +52,7 @@ pub use bracket::{bracket_f32, BRACKET_CHUNK};
 pub use depthwise::{DepthwiseKernel, DepthwiseRow};
 pub use dot2::dot2_rows;
 pub use element::{Blocking, Element, KC};
-pub use gemm::gemm;
+pub use gemm::{gemm, gemm_row_panels};
 pub use isa::{Isa, ISA_ENV_VAR};
 pub use mat::{MatMut, MatRef};
 pub use pack::{packed_a_len, packed_b_len, PackA, PackB, PackedA, StreamedA, WidenedA};

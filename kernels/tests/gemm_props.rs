@@ -198,6 +198,40 @@ fn concurrent_column_ranges_match_one_call() {
     }
 }
 
+/// Threads own disjoint row-panel ranges of one C concurrently (A packed
+/// and read in place; the last range ends in a short panel).
+#[test]
+fn concurrent_row_panel_ranges_match_one_call() {
+    use convoracle_kernels::{gemm_row_panels, PackA};
+    let p = Problem::<f32>::new(61, 45, 530, 7, false, false);
+    for isa in isas() {
+        let packed = PackedA::new(isa, p.a_view());
+        let streamed = StreamedA::new(isa, p.a_view());
+        let want = p.run(&packed, true, &[]);
+        let mr = packed.tiling().mr;
+        let panels = p.m.div_ceil(mr);
+        for a in [&packed as &(dyn PackA<f32> + Sync), &streamed] {
+            for cut in [1, panels / 2, panels - 1] {
+                let mut c = p.c0.clone();
+                let (top, bottom) = c.split_at_mut(cut * mr * p.ldc);
+                std::thread::scope(|s| {
+                    for (range, rows) in [(0..cut, top), (cut..panels, bottom)] {
+                        let b = p.b_view();
+                        s.spawn(move || {
+                            let height = rows.len() / p.ldc;
+                            let piece =
+                                convoracle_kernels::MatMut::from_slice(rows, height, p.n, p.ldc);
+                            let mut scratch = vec![0.0f32; a.gemm_scratch_len(p.n)];
+                            gemm_row_panels(a, &b, 0, range, piece, true, &mut scratch);
+                        });
+                    }
+                });
+                assert!(c == want, "{isa}: a row-panel split at {cut} changed bits");
+            }
+        }
+    }
+}
+
 /// k = 0 gives zeros (or leaves C when accumulating); empty m or n is a no-op.
 #[test]
 fn degenerate_sizes() {

@@ -53,11 +53,12 @@ use crate::backend::Context;
 use crate::error::{Error, Result};
 use crate::problem_shape::ProblemShape;
 use convoracle_kernels::{
-    gemm, packed_a_len, packed_b_len, DepthwiseKernel, Element, Isa, MatMut, MatRef, PackA, PackB,
-    PackedA, StreamedA, WidenedA,
+    gemm_row_panels, packed_a_len, packed_b_len, Blocking, DepthwiseKernel, Element, Isa, MatMut,
+    MatRef, PackA, PackB, PackedA, StreamedA, WidenedA,
 };
 use convoracle_reference::{ConvShape, DType, Op, OpGeometry, PaddingMode, Problem, Role};
 use rayon::prelude::*;
+use std::ops::Range;
 
 /// How a planned conv2d is computed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -482,12 +483,18 @@ impl DirectConv {
         let s = &self.shape;
         let (groups, kg) = (s.groups, s.out_per_group());
         let pixels = s.output[0] * s.output[1];
-        let nr = T::blocking(self.isa).nr;
-        let work = split_columns(out, s.batch * groups, kg, pixels, self.threads, nr);
+        let Blocking { mr, nr, .. } = T::blocking(self.isa);
+        let blocks = s.batch * groups;
+        let work = if self.split_rows(kg, pixels, mr) {
+            split_rows(out, blocks, kg, pixels, self.threads, mr)
+        } else {
+            split_columns(out, blocks, kg, pixels, self.threads, nr, mr)
+        };
         let run_part = |pieces: Vec<Piece<'_, T>>, scratch: &mut [T]| {
             for piece in pieces {
                 let (n, g) = (piece.block / groups, piece.block % groups);
-                gemm(&a[g], &b_of(n, g), piece.col0, piece.c, false, scratch);
+                let (a, b) = (&a[g], &b_of(n, g));
+                gemm_row_panels(a, b, piece.col0, piece.panels, piece.c, false, scratch);
             }
         };
         if work.len() == 1 {
@@ -502,6 +509,17 @@ impl DirectConv {
                 }
             });
         }
+    }
+
+    /// Whether the threads split the output channels (rows of C) rather
+    /// than the pixels: when each block's weights are read in place (one n
+    /// block) and there are more output channels than pixels. A pixel split
+    /// would have every thread stream all the weights (9 MiB on a 7x7
+    /// ResNet-50 layer) for a share of few columns, its last panel mostly
+    /// padding; a channel split streams each weight once and repeats only
+    /// the (smaller) B packing per thread. The bits are the same either way.
+    fn split_rows(&self, rows: usize, pixels: usize, mr: usize) -> bool {
+        self.threads > 1 && self.stream_weights && rows > pixels && rows >= 2 * mr
     }
 
     /// `out[n, k, ..] += bias[k]`, after the GEMM (one pass, in parallel).
@@ -523,11 +541,45 @@ impl DirectConv {
     }
 }
 
-/// A thread's share of one (n, g) block: output columns `col0 ..` of it.
+/// A thread's share of one (n, g) block: output columns `col0 ..` of the
+/// rows of A's row panels `panels`.
 struct Piece<'a, T> {
     block: usize,
     col0: usize,
+    panels: Range<usize>,
     c: MatMut<'a, T>,
+}
+
+/// Cuts each of the `blocks` consecutive `rows x cols` output blocks of
+/// `out` into at most `threads` row ranges of about equal size (cuts at
+/// multiples of `mr`), one list of pieces (one per block) per thread.
+fn split_rows<T: Copy>(
+    out: &mut [T],
+    blocks: usize,
+    rows: usize,
+    cols: usize,
+    threads: usize,
+    mr: usize,
+) -> Vec<Vec<Piece<'_, T>>> {
+    let panels = rows.div_ceil(mr);
+    let parts = threads.min(panels).max(1);
+    let mut work: Vec<Vec<Piece<'_, T>>> = (0..parts).map(|_| Vec::new()).collect();
+    for (block, chunk) in out.chunks_mut(rows * cols).enumerate().take(blocks) {
+        let mut rest = chunk;
+        for (t, part) in work.iter_mut().enumerate() {
+            let (p0, p1) = (t * panels / parts, (t + 1) * panels / parts);
+            let height = (p1 * mr).min(rows) - p0 * mr;
+            let (mine, tail) = rest.split_at_mut(height * cols);
+            rest = tail;
+            part.push(Piece {
+                block,
+                col0: 0,
+                panels: p0..p1,
+                c: MatMut::from_slice(mine, height, cols, cols),
+            });
+        }
+    }
+    work
 }
 
 /// Cuts the `blocks` consecutive `rows x cols` output blocks of `out` into
@@ -540,6 +592,7 @@ fn split_columns<T: Copy>(
     cols: usize,
     threads: usize,
     nr: usize,
+    mr: usize,
 ) -> Vec<Vec<Piece<'_, T>>> {
     let total = blocks * cols;
     let parts = threads.min(total.div_ceil(nr)).max(1);
@@ -564,6 +617,7 @@ fn split_columns<T: Copy>(
                 part.push(Piece {
                     block,
                     col0: lo - b0,
+                    panels: 0..rows.div_ceil(mr),
                     c: piece,
                 });
                 rest = tail;

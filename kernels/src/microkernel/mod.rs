@@ -117,6 +117,7 @@ macro_rules! simd_ukr {
                 accumulate: bool,
             ) {
                 const MR: usize = $mr;
+                const PF: usize = 8;
                 let mut acc = [[$zero(); V]; M];
                 let mut bp = b.as_ptr();
                 if lda > 0 {
@@ -140,8 +141,27 @@ macro_rules! simd_ukr {
                         }
                     }
                 } else {
+                    // The C tile is read (when accumulating) and written
+                    // only after the loop: ask for its lines now.
+                    let ldc = c.row_stride();
+                    let cp = c.as_mut_ptr();
+                    for i in 0..M {
+                        for v in 0..V {
+                            _mm_prefetch::<_MM_HINT_T0>(
+                                cp.wrapping_add(i * ldc + v * L) as *const i8
+                            );
+                        }
+                    }
                     let mut ap = a.as_ptr();
                     for _ in 0..kc {
+                        // B lines a few k steps ahead, so they arrive in L1
+                        // from L2 before the loads need them (a hint: an
+                        // address past the panel is harmless).
+                        for v in 0..V {
+                            _mm_prefetch::<_MM_HINT_T0>(
+                                bp.wrapping_add(PF * NR + v * L) as *const i8
+                            );
+                        }
                         // SAFETY: before step p (< kc), ap = a + p*MR and bp =
                         // b + p*NR; we read ap[0..M] (M <= MR) and bp[0..V*L]
                         // (V*L <= NR), inside a (len >= kc*MR) and b (len >=
