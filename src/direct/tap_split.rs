@@ -107,7 +107,7 @@ pub(crate) fn panel_fraction(s: &ConvShape, nr: usize) -> Option<f64> {
         return None;
     }
     let pixels = s.output[0] * s.output[1];
-    if pixels == 0 {
+    if pixels < MIN_PANELS * nr {
         return None;
     }
     let full = (s.taps() * pixels.div_ceil(nr)) as f64;
@@ -135,6 +135,13 @@ pub(crate) fn split_pixels(s: &ConvShape, nr: usize) -> Option<(usize, usize)> {
         .sum();
     Some((all, buffered))
 }
+
+/// The split needs output maps of at least this many `nr`-wide panels: it
+/// transposes the whole weight tensor per call and adds most taps through
+/// a buffer, costs that only many pixels per weight pay for (on f64
+/// resnet50.l4.3x3, a 7x7 map where 28 of 36 panels remained, the split
+/// was slower than the implicit GEMM).
+pub(crate) const MIN_PANELS: usize = 4;
 
 /// The split is used when it runs at most this fraction of the panels.
 pub(crate) const WORTHWHILE: f64 = 0.85;
