@@ -34,6 +34,7 @@
 //! and the GEMM's packed B block.
 
 use super::im2col::copy_strided_run;
+use super::scalar::all_finite;
 use super::{pool, Float};
 use convoracle_kernels::{gemm, packed_b_len, Element, Isa, MatMut, MatRef, PackB, StreamedA};
 use convoracle_reference::ConvShape;
@@ -319,27 +320,29 @@ impl TapSplit {
 }
 
 /// `wt[g][t][k][c] = w[g*K/g + k][c][t]` for every group, tap, output and
-/// input channel; `true` when every weight is finite.
+/// input channel, when every weight is finite (then `true`; `false`, with
+/// `wt` untouched, otherwise).
 fn transpose_taps<T: Float>(w: &[T], wt: &mut [T], s: &ConvShape) -> bool {
+    // One vectorised scan first; then the transpose is plain moves.
+    if !all_finite(w) {
+        return false;
+    }
     let (kg, cg, taps) = (s.out_per_group(), s.in_per_group(), s.taps());
-    // x * 0 is 0 for finite x and NaN otherwise (an AND of comparisons, no
-    // dependency chain through a float sum).
-    let mut finite = true;
     for g in 0..s.groups {
         let wt_g = &mut wt[g * taps * kg * cg..][..taps * kg * cg];
         for k in 0..kg {
-            // One weight row (all channels and taps) read in order, each
-            // weight written to its tap's row (`taps` write streams).
+            // One weight row (all channels and taps, a few KiB that stay in
+            // L1) read once per tap, each tap's row written in order.
             let src = &w[(g * kg + k) * cg * taps..][..cg * taps];
-            for (c, weights) in src.chunks_exact(taps).enumerate() {
-                for (t, &v) in weights.iter().enumerate() {
-                    wt_g[(t * kg + k) * cg + c] = v;
-                    finite &= v * T::ZERO == T::ZERO;
+            for t in 0..taps {
+                let dst = &mut wt_g[(t * kg + k) * cg..][..cg];
+                for (d, weights) in dst.iter_mut().zip(src.chunks_exact(taps)) {
+                    *d = weights[t];
                 }
             }
         }
     }
-    finite
+    true
 }
 
 /// The B of one tap: `B[c][q] = x[c, (oy0 + q / rw)*sh + dy, (ox0 + q %
