@@ -1,5 +1,6 @@
 //! The element types (f32, f64) and their per-ISA blocking.
 
+use crate::channel_conv::{self, CcSet};
 use crate::depthwise::{self, DwSet};
 use crate::microkernel::{self, KernelSet};
 use crate::Isa;
@@ -63,6 +64,10 @@ pub trait Element:
     #[doc(hidden)]
     fn depthwise_set(isa: Isa) -> &'static DwSet<Self>;
 
+    /// The channel-vector conv kernels for `isa` (internal).
+    #[doc(hidden)]
+    fn channel_conv_set(isa: Isa) -> &'static CcSet<Self>;
+
     /// The tile and blocking the kernels of `isa` use for this type.
     fn blocking(isa: Isa) -> Blocking {
         Self::kernel_set(isa).blocking
@@ -91,6 +96,16 @@ impl Element for f32 {
             _ => &depthwise::portable::F32,
         }
     }
+
+    fn channel_conv_set(isa: Isa) -> &'static CcSet<f32> {
+        match isa {
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => &channel_conv::avx512::F32,
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2Fma => &channel_conv::avx2::F32,
+            _ => &channel_conv::portable::F32,
+        }
+    }
 }
 
 impl Element for f64 {
@@ -113,6 +128,16 @@ impl Element for f64 {
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2Fma => &depthwise::avx2::F64,
             _ => &depthwise::portable::F64,
+        }
+    }
+
+    fn channel_conv_set(isa: Isa) -> &'static CcSet<f64> {
+        match isa {
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => &channel_conv::avx512::F64,
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2Fma => &channel_conv::avx2::F64,
+            _ => &channel_conv::portable::F64,
         }
     }
 }

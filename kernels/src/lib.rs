@@ -7,7 +7,9 @@
 //! ([`Isa`]): AVX-512F, AVX2+FMA, or portable safe Rust.
 //!
 //! Beside the GEMM: the depthwise microkernel ([`DepthwiseKernel`]), one
-//! row of output pixels for a block of channels from a packed tile.
+//! row of output pixels for a block of channels from a packed tile, and
+//! the channel-vector conv microkernel ([`ChannelConvKernel`]), a run of
+//! output pixels for a block of output channels straight from the input.
 //!
 //! All of the project's `unsafe` lives here: the SIMD microkernels, the
 //! raw-pointer C view [`MatMut`] that lets threads own disjoint columns,
@@ -38,6 +40,7 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 mod bracket;
+mod channel_conv;
 mod depthwise;
 mod dot2;
 mod element;
@@ -49,6 +52,7 @@ pub mod pack;
 mod peak;
 
 pub use bracket::{bracket_f32, BRACKET_CHUNK};
+pub use channel_conv::{ChannelConvKernel, ChannelConvRun};
 pub use depthwise::{DepthwiseKernel, DepthwiseRow};
 pub use dot2::dot2_rows;
 pub use element::{Blocking, Element, KC};

@@ -43,6 +43,7 @@
 //! GEMM on ResNet-50's 7x7 layers). Depthwise: `threads * (tile + kh*kw*L +
 //! cols*L)`, the tile at most 1 MiB (see [`super::depthwise`]).
 
+use super::channel_vector::ChannelVector;
 use super::depthwise::Depthwise;
 use super::im2col::{Im2col, Im2colGeometry};
 use super::op_plan::{Compute, OpPlan};
@@ -53,8 +54,8 @@ use crate::backend::Context;
 use crate::error::{Error, Result};
 use crate::problem_shape::ProblemShape;
 use convoracle_kernels::{
-    gemm_row_panels, packed_a_len, packed_b_len, Blocking, DepthwiseKernel, Element, Isa, MatMut,
-    MatRef, PackA, PackB, PackedA, StreamedA, WidenedA,
+    gemm_row_panels, packed_a_len, packed_b_len, Blocking, ChannelConvKernel, DepthwiseKernel,
+    Element, Isa, MatMut, MatRef, PackA, PackB, PackedA, StreamedA, WidenedA,
 };
 use convoracle_reference::{ConvShape, DType, Op, OpGeometry, PaddingMode, Problem, Role};
 use rayon::prelude::*;
@@ -69,6 +70,8 @@ enum Lowering {
     Pointwise,
     /// The direct depthwise kernel.
     Depthwise,
+    /// The channel-vector direct kernel (no im2col).
+    ChannelVector,
 }
 
 /// A planned conv2d (see the module docs): the convolution of the whole
@@ -99,6 +102,25 @@ pub(crate) struct DirectConv {
     /// in the padding (run instead of the implicit GEMM when every weight
     /// is finite).
     taps: Option<TapSplit>,
+    /// The channel-vector kernel's plan, for that lowering.
+    vector: Option<ChannelVector>,
+}
+
+/// Whether the channel-vector kernel should run `s` rather than the
+/// implicit GEMM: its packed weights are repacked every call, so it needs
+/// maps of at least 256 output pixels to pay for them; at least half a
+/// block of output channels per group (the rest of the block is computed
+/// and dropped); and a reduction of at least 512 terms (each run's outputs
+/// are stored channel by channel, a cost per run, not per term: on
+/// resnet50.l2.down, a 1x1 stride-2 conv of 256 terms, it cost a fifth of
+/// the time).
+fn channel_vector_wins(s: &ConvShape, dtype: DType, isa: Isa) -> bool {
+    let block = match dtype {
+        DType::F32 => ChannelConvKernel::<f32>::new(isa).channels(),
+        DType::F64 => ChannelConvKernel::<f64>::new(isa).channels(),
+    };
+    let pixels = s.output[0] * s.output[1];
+    pixels >= 256 && s.out_per_group() * 2 >= block && s.in_per_group() * s.taps() >= 512
 }
 
 /// Plans a conv2d problem: validates it, fixes the output shape, chooses
@@ -142,6 +164,33 @@ impl DirectConv {
         isa: Isa,
         context: &Context,
     ) -> Result<Self> {
+        Self::new_with(shape, flip, mode, dtype, isa, context, true)
+    }
+
+    /// [`DirectConv::new`] limited to the GEMM lowerings (and depthwise):
+    /// the exact engine bounds the GEMM's blocked summation order
+    /// ([`DirectConv::rounding_depth`]), which the channel-vector kernel's
+    /// one long chain per output does not have.
+    pub(crate) fn new_gemm(
+        shape: &ConvShape,
+        flip: bool,
+        mode: PaddingMode,
+        dtype: DType,
+        isa: Isa,
+        context: &Context,
+    ) -> Result<Self> {
+        Self::new_with(shape, flip, mode, dtype, isa, context, false)
+    }
+
+    fn new_with(
+        shape: &ConvShape,
+        flip: bool,
+        mode: PaddingMode,
+        dtype: DType,
+        isa: Isa,
+        context: &Context,
+        vector: bool,
+    ) -> Result<Self> {
         let unpadded = shape.padding == Default::default();
         let lowering = if shape.in_per_group() == 1 && shape.groups > 1 {
             Lowering::Depthwise
@@ -151,6 +200,19 @@ impl DirectConv {
             Lowering::Im2col
         };
         let mut conv = Self::with_lowering(shape, flip, mode, lowering, dtype, isa, context)?;
+        if vector && lowering == Lowering::Im2col && channel_vector_wins(shape, dtype, isa) {
+            let threads = conv.threads;
+            conv.vector = match dtype {
+                DType::F32 => ChannelVector::new::<f32>(shape, flip, mode, isa, threads),
+                DType::F64 => ChannelVector::new::<f64>(shape, flip, mode, isa, threads),
+            };
+            if let Some(vector) = &conv.vector {
+                let bytes = vector.scratch_len() as u128 * dtype.size() as u128;
+                context.check_bytes(bytes, "scratch")?;
+                conv.lowering = Lowering::ChannelVector;
+                return Ok(conv);
+            }
+        }
         if lowering == Lowering::Im2col && mode == PaddingMode::Zeros {
             let threads = conv.threads;
             conv.taps = match dtype {
@@ -256,6 +318,7 @@ impl DirectConv {
             kc: blocking.kc,
             depthwise,
             taps: None,
+            vector: None,
         })
     }
 
@@ -272,7 +335,9 @@ impl DirectConv {
     /// more. `None` for the depthwise kernel and when the tap split may
     /// run (whose orders this does not describe).
     pub(crate) fn rounding_depth(&self, bias: bool) -> Option<usize> {
-        if self.lowering == Lowering::Depthwise || self.taps.is_some() {
+        if matches!(self.lowering, Lowering::Depthwise | Lowering::ChannelVector)
+            || self.taps.is_some()
+        {
             return None;
         }
         let reduction = self.shape.in_per_group() * self.shape.taps();
@@ -283,7 +348,9 @@ impl DirectConv {
     /// Scratch elements [`DirectConv::run`] needs.
     pub(crate) fn scratch_len(&self) -> usize {
         let gemm = self.weights + self.per_thread * self.threads;
+        let vector = self.vector.as_ref().map_or(0, ChannelVector::scratch_len);
         gemm.max(self.taps.as_ref().map_or(0, TapSplit::scratch_len))
+            .max(vector)
     }
 
     /// The lowering and threads, in words.
@@ -295,6 +362,15 @@ impl DirectConv {
             Lowering::Im2col => "implicit GEMM (im2col packer)",
             Lowering::Pointwise => "GEMM on the input (1x1)",
             Lowering::Depthwise => "direct depthwise kernel",
+            Lowering::ChannelVector => {
+                let vector = self.vector.as_ref().map(ChannelVector::describe);
+                return format!(
+                    "{}, {}, {} thread(s)",
+                    vector.unwrap_or_default(),
+                    self.isa,
+                    self.threads
+                );
+            }
         };
         format!("{how}, {}, {} thread(s)", self.isa, self.threads)
     }
@@ -317,6 +393,11 @@ impl DirectConv {
             Lowering::Depthwise => {
                 if let Some(dw) = &self.depthwise {
                     dw.run(x, w, bias, out, scratch);
+                }
+            }
+            Lowering::ChannelVector => {
+                if let Some(vector) = &self.vector {
+                    vector.run(x, w, out, scratch);
                 }
             }
             Lowering::Pointwise => {
@@ -371,7 +452,7 @@ impl DirectConv {
         out: &mut [f64],
         scratch: &mut [f64],
     ) -> bool {
-        if self.lowering == Lowering::Depthwise {
+        if matches!(self.lowering, Lowering::Depthwise | Lowering::ChannelVector) {
             return false;
         }
         if out.is_empty() {

@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 mod aspp;
 mod backward_weight;
+mod channel_vector;
 mod col2im;
 mod composites;
 pub(crate) mod conv2d;

@@ -75,7 +75,7 @@ pub(crate) fn decide_into(
     out: &mut [f32],
 ) -> Result<(Vec<usize>, usize)> {
     let isa = Isa::detect();
-    let conv = DirectConv::new(
+    let conv = DirectConv::new_gemm(
         s,
         params.flip_kernel,
         params.padding_mode,

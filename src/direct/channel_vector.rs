@@ -1,0 +1,344 @@
+//! conv2d with the output channels in the SIMD lanes: no im2col.
+//!
+//! The implicit GEMM packs every input value once per kernel tap (9 times
+//! for a 3x3 kernel) into B panels; on a 56x56 layer with 64 output
+//! channels that packing is a quarter of the time. Here the input is
+//! copied once per call into padded planes (its padding mode's values in
+//! place), and the kernel of [`convoracle_kernels::ChannelConvKernel`]
+//! reads it directly: for a run of up to `P` output pixels of one row and
+//! a block of `NR` output channels it sums every input channel and tap in
+//! registers, each input value broadcast against the tap's `NR` weights.
+//!
+//! # Per call
+//! 1. The weights packed as `[g][block][c][t][NR]` (output channels past
+//!    the group's end are zero and never stored), the tap order a flipped
+//!    kernel needs resolved here.
+//! 2. Per image, the padded planes: `C x Hp x Wp` where `Hp x Wp` is just
+//!    the window the outputs read, so bottom and right padding or cropped
+//!    input cost nothing.
+//! 3. Per image and group, the output rows cut into one range per thread;
+//!    in a range, bands of rows whose input fits in about half the L2,
+//!    and in a band, every channel block over every row: a block's
+//!    weights stay in L2 while its rows go by.
+//!
+//! # Summation order
+//! Per output element: the input channels in order, in each the taps in
+//! weight order, one fused multiply-add each from zero (multiply then add
+//! on the portable ISA); the bias is added after. It depends on nothing
+//! but the shapes, so the bits are the same for every thread count.
+//!
+//! # Scratch
+//! `groups * round_up(K/g, NR) * C/g * kh * kw` packed weights, `C * Hp *
+//! Wp` padded input, and per thread one `P x NR` tile.
+
+use super::{pool, Float};
+use convoracle_kernels::{ChannelConvKernel, ChannelConvRun, Element, Isa};
+use convoracle_reference::{ConvShape, PaddingMode};
+
+/// Input bytes per band of rows: about half of a 2 MiB L2, next to one
+/// channel block's weights.
+const BAND_BYTES: usize = 512 * 1024;
+
+/// A planned channel-vector conv (see the module docs).
+#[derive(Debug, Clone)]
+pub(crate) struct ChannelVector {
+    shape: ConvShape,
+    isa: Isa,
+    threads: usize,
+    /// `NR`, output channels per kernel call.
+    block: usize,
+    /// Channel blocks per group.
+    blocks: usize,
+    /// Per weight tap (weight order): the input offset it reads, relative
+    /// to its output pixel's window origin in a padded plane.
+    taps: Vec<usize>,
+    /// Per weight tap: its index in the weight tensor's tap order, after a
+    /// flip (`t` or `taps - 1 - t`).
+    weight_tap: Vec<usize>,
+    /// The padded window `[Hp, Wp]`.
+    window: [usize; 2],
+    /// Per window row: the input row it copies, `None` for zeros.
+    rows: Vec<Option<usize>>,
+    /// Per window column: the input column it copies, `None` for zeros.
+    cols: Vec<Option<usize>>,
+    /// The window columns `lo .. lo + len` that copy input columns `c0 ..`
+    /// (the interior, one contiguous copy per row).
+    inner: (usize, usize, usize),
+    /// Output pixel runs of a row: `(first column, pixels)`.
+    runs: Vec<(usize, usize)>,
+    /// Output rows per band.
+    band: usize,
+}
+
+impl ChannelVector {
+    /// Plans `s` (any padding mode, stride 1 or 2 along the width) for
+    /// elements of `T`, or `None` when the kernel does not apply.
+    pub(crate) fn new<T: Element>(
+        s: &ConvShape,
+        flip: bool,
+        mode: PaddingMode,
+        isa: Isa,
+        threads: usize,
+    ) -> Option<Self> {
+        let kernel = ChannelConvKernel::<T>::new(isa);
+        let block = kernel.channels();
+        let [kh, kw] = s.kernel;
+        let [out_h, out_w] = s.output;
+        if !(1..=2).contains(&s.stride[1]) || out_h == 0 || out_w == 0 || kh * kw == 0 {
+            return None;
+        }
+        let window = [
+            (out_h - 1) * s.stride[0] + (kh - 1) * s.dilation[0] + 1,
+            (out_w - 1) * s.stride[1] + (kw - 1) * s.dilation[1] + 1,
+        ];
+        let taps = (0..kh)
+            .flat_map(|i| (0..kw).map(move |j| (i, j)))
+            .map(|(i, j)| i * s.dilation[0] * window[1] + j * s.dilation[1])
+            .collect();
+        let all = kh * kw;
+        let weight_tap = (0..all)
+            .map(|t| if flip { all - 1 - t } else { t })
+            .collect();
+        let map = |origin: i64, size: usize, len: usize| -> Vec<Option<usize>> {
+            (0..len)
+                .map(|p| mode.source(p as i64 + origin, size))
+                .collect()
+        };
+        let rows = map(-s.padding.top, s.input[0], window[0]);
+        let cols = map(-s.padding.left, s.input[1], window[1]);
+        let inner = interior(&cols);
+        // Runs of near-equal length, none longer than the kernel takes.
+        let count = out_w.div_ceil(kernel.max_pixels());
+        let (base, extra) = (out_w / count, out_w % count);
+        let mut runs = Vec::with_capacity(count);
+        let mut at = 0;
+        for r in 0..count {
+            let len = base + usize::from(r < extra);
+            runs.push((at, len));
+            at += len;
+        }
+        let row_bytes = s.in_per_group() * window[1] * std::mem::size_of::<T>();
+        let band_input_rows = (BAND_BYTES / row_bytes.max(1)).max(kh * s.dilation[0] + 1);
+        let band = ((band_input_rows - (kh - 1) * s.dilation[0]) / s.stride[0]).max(1);
+        Some(ChannelVector {
+            shape: *s,
+            isa,
+            threads: threads.max(1),
+            block,
+            blocks: s.out_per_group().div_ceil(block),
+            taps,
+            weight_tap,
+            window,
+            rows,
+            cols,
+            inner,
+            runs,
+            band,
+        })
+    }
+
+    /// Elements of the packed weights.
+    fn packed_weights(&self) -> usize {
+        let s = &self.shape;
+        s.groups * self.blocks * self.block * s.in_per_group() * s.taps()
+    }
+
+    /// Elements of the padded input of one image.
+    fn padded_input(&self) -> usize {
+        self.shape.in_channels * self.window[0] * self.window[1]
+    }
+
+    /// Elements of one thread's tile.
+    fn tile(&self) -> usize {
+        let max = self.runs.iter().map(|r| r.1).max().unwrap_or(0);
+        max * self.block
+    }
+
+    /// Scratch elements [`ChannelVector::run`] needs.
+    pub(crate) fn scratch_len(&self) -> usize {
+        self.packed_weights() + self.padded_input() + self.threads * self.tile()
+    }
+
+    /// `out = conv(x, w)` (no bias), `scratch` of
+    /// [`ChannelVector::scratch_len`] elements.
+    pub(crate) fn run<T: Float>(&self, x: &[T], w: &[T], out: &mut [T], scratch: &mut [T]) {
+        let s = &self.shape;
+        let (packed, rest) = scratch.split_at_mut(self.packed_weights());
+        let (padded, tiles) = rest.split_at_mut(self.padded_input());
+        self.pack_weights(w, packed);
+        let plane = s.input[0] * s.input[1];
+        let out_image = s.out_channels * s.output[0] * s.output[1];
+        for (n, y) in out.chunks_mut(out_image).enumerate().take(s.batch) {
+            let xn = &x[n * s.in_channels * plane..][..s.in_channels * plane];
+            self.pad_input(xn, padded);
+            self.image(packed, padded, y, tiles);
+        }
+    }
+
+    /// `packed[g][b][c][t][j] = w[g*K/g + b*NR + j][c][weight_tap[t]]`,
+    /// zero past the group's output channels.
+    fn pack_weights<T: Float>(&self, w: &[T], packed: &mut [T]) {
+        let s = &self.shape;
+        let (kg, cg, taps, nr) = (s.out_per_group(), s.in_per_group(), s.taps(), self.block);
+        let per_block = cg * taps * nr;
+        for (gb, dst) in packed.chunks_exact_mut(per_block).enumerate() {
+            let (g, b) = (gb / self.blocks, gb % self.blocks);
+            for j in 0..nr {
+                let k = b * nr + j;
+                if k >= kg {
+                    for c in 0..cg * taps {
+                        dst[c * nr + j] = T::ZERO;
+                    }
+                    continue;
+                }
+                let src = &w[(g * kg + k) * cg * taps..][..cg * taps];
+                for c in 0..cg {
+                    for (t, &wt) in self.weight_tap.iter().enumerate() {
+                        dst[(c * taps + t) * nr + j] = src[c * taps + wt];
+                    }
+                }
+            }
+        }
+    }
+
+    /// The padded window of every channel plane of one image.
+    fn pad_input<T: Float>(&self, x: &[T], padded: &mut [T]) {
+        let [h, w] = self.shape.input;
+        let [hp, wp] = self.window;
+        let (lo, len, c0) = self.inner;
+        for (xc, pc) in x.chunks_exact(h * w).zip(padded.chunks_exact_mut(hp * wp)) {
+            for (&row, dst) in self.rows.iter().zip(pc.chunks_exact_mut(wp)) {
+                let Some(r) = row else {
+                    dst.fill(T::ZERO);
+                    continue;
+                };
+                let src = &xc[r * w..][..w];
+                dst[lo..lo + len].copy_from_slice(&src[c0..c0 + len]);
+                let border = (0..lo).chain(lo + len..wp);
+                for p in border {
+                    dst[p] = self.cols[p].map_or(T::ZERO, |c| src[c]);
+                }
+            }
+        }
+    }
+
+    /// One image's output `y` (`K x Ho x Wo`) from its padded planes.
+    fn image<T: Float>(&self, packed: &[T], padded: &[T], y: &mut [T], tiles: &mut [T]) {
+        let s = &self.shape;
+        let [out_h, out_w] = s.output;
+        let pixels = out_h * out_w;
+        let (kg, cg) = (s.out_per_group(), s.in_per_group());
+        let parts = self.threads.min(out_h);
+        let rows_per = out_h.div_ceil(parts);
+        let plane = self.window[0] * self.window[1];
+        let per_block = cg * s.taps() * self.block;
+        for (g, yg) in y.chunks_mut(kg * pixels).enumerate() {
+            let xg = &padded[g * cg * plane..][..cg * plane];
+            let wg = &packed[g * self.blocks * per_block..][..self.blocks * per_block];
+            // Each thread owns whole output rows of every channel: cut the
+            // group's output into per-channel row ranges.
+            let mut parts_out: Vec<Vec<&mut [T]>> = (0..parts).map(|_| Vec::new()).collect();
+            for channel in yg.chunks_mut(pixels) {
+                let mut rest = channel;
+                for part in parts_out.iter_mut() {
+                    let take = (rows_per * out_w).min(rest.len());
+                    let (mine, tail) = rest.split_at_mut(take);
+                    part.push(mine);
+                    rest = tail;
+                }
+            }
+            let run_part = |(p, mut channels): (usize, Vec<&mut [T]>), tile: &mut [T]| {
+                let r0 = p * rows_per;
+                let r1 = ((p + 1) * rows_per).min(out_h);
+                self.rows_of(xg, wg, (r0, r1), &mut channels, tile);
+            };
+            let tile_len = self.tile();
+            if parts == 1 {
+                let channels = parts_out.pop().unwrap_or_default();
+                run_part((0, channels), &mut tiles[..tile_len]);
+            } else {
+                let run_part = &run_part;
+                pool(self.threads).scope(|scope| {
+                    for (item, tile) in parts_out
+                        .into_iter()
+                        .enumerate()
+                        .zip(tiles.chunks_mut(tile_len))
+                    {
+                        scope.spawn(move |_| run_part(item, tile));
+                    }
+                });
+            }
+        }
+    }
+
+    /// Output rows `r0 .. r1` of one group: `channels[k]` holds rows `r0
+    /// ..` of output channel `k`'s plane.
+    fn rows_of<T: Float>(
+        &self,
+        xg: &[T],
+        wg: &[T],
+        (r0, r1): (usize, usize),
+        channels: &mut [&mut [T]],
+        tile: &mut [T],
+    ) {
+        let s = &self.shape;
+        let kernel = ChannelConvKernel::<T>::new(self.isa);
+        let (cg, nr, out_w) = (s.in_per_group(), self.block, s.output[1]);
+        let per_block = cg * s.taps() * nr;
+        let plane = self.window[0] * self.window[1];
+        let wp = self.window[1];
+        for band0 in (r0..r1).step_by(self.band) {
+            let band1 = (band0 + self.band).min(r1);
+            for (b, weights) in wg.chunks_exact(per_block).enumerate() {
+                let live = nr.min(channels.len() - b * nr);
+                for oy in band0..band1 {
+                    let origin = oy * s.stride[0] * wp;
+                    for &(ox0, len) in &self.runs {
+                        let at = origin + ox0 * s.stride[1];
+                        let out = &mut tile[..len * nr];
+                        kernel.run(ChannelConvRun {
+                            x: &xg[at..],
+                            channels: cg,
+                            plane,
+                            taps: &self.taps,
+                            stride: s.stride[1],
+                            weights,
+                            out,
+                        });
+                        let row = (oy - r0) * out_w + ox0;
+                        for (j, dst) in channels[b * nr..][..live].iter_mut().enumerate() {
+                            for (p, d) in dst[row..row + len].iter_mut().enumerate() {
+                                *d = tile[p * nr + j];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// In words, for `describe`.
+    pub(crate) fn describe(&self) -> String {
+        format!(
+            "direct kernel, {} output channels in the vectors, runs of up to {} pixels, no im2col",
+            self.block,
+            self.runs.iter().map(|r| r.1).max().unwrap_or(0)
+        )
+    }
+}
+
+/// The longest run of window columns that copy consecutive input columns
+/// starting at the first copied one: `(window column, length, input
+/// column)`, `(0, 0, 0)` when no column copies.
+fn interior(cols: &[Option<usize>]) -> (usize, usize, usize) {
+    let Some(lo) = cols.iter().position(Option::is_some) else {
+        return (0, 0, 0);
+    };
+    let c0 = cols[lo].unwrap_or(0);
+    let len = cols[lo..]
+        .iter()
+        .enumerate()
+        .take_while(|&(i, &c)| c == Some(c0 + i))
+        .count();
+    (lo, len, c0)
+}
