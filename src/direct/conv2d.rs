@@ -114,7 +114,7 @@ pub(crate) struct DirectConv {
 /// are stored channel by channel, a cost per run, not per term: on
 /// resnet50.l2.down, a 1x1 stride-2 conv of 256 terms, it cost a fifth of
 /// the time).
-fn channel_vector_wins(s: &ConvShape, dtype: DType, isa: Isa) -> bool {
+pub(crate) fn channel_vector_wins(s: &ConvShape, dtype: DType, isa: Isa) -> bool {
     let block = match dtype {
         DType::F32 => ChannelConvKernel::<f32>::new(isa).channels(),
         DType::F64 => ChannelConvKernel::<f64>::new(isa).channels(),
@@ -200,7 +200,24 @@ impl DirectConv {
             Lowering::Im2col
         };
         let mut conv = Self::with_lowering(shape, flip, mode, lowering, dtype, isa, context)?;
-        if vector && lowering == Lowering::Im2col && channel_vector_wins(shape, dtype, isa) {
+        if lowering == Lowering::Im2col && mode == PaddingMode::Zeros {
+            let threads = conv.threads;
+            conv.taps = match dtype {
+                DType::F32 => TapSplit::new::<f32>(shape, flip, isa, threads),
+                DType::F64 => TapSplit::new::<f64>(shape, flip, isa, threads),
+            };
+            if let Some(taps) = &conv.taps {
+                let bytes = taps.scratch_len() as u128 * dtype.size() as u128;
+                context.check_bytes(bytes, "scratch")?;
+            }
+        }
+        // The tap split first: it skips the taps in the padding, which the
+        // channel-vector kernel computes.
+        if vector
+            && lowering == Lowering::Im2col
+            && conv.taps.is_none()
+            && channel_vector_wins(shape, dtype, isa)
+        {
             let threads = conv.threads;
             conv.vector = match dtype {
                 DType::F32 => ChannelVector::new::<f32>(shape, flip, mode, isa, threads),
@@ -211,17 +228,6 @@ impl DirectConv {
                 context.check_bytes(bytes, "scratch")?;
                 conv.lowering = Lowering::ChannelVector;
                 return Ok(conv);
-            }
-        }
-        if lowering == Lowering::Im2col && mode == PaddingMode::Zeros {
-            let threads = conv.threads;
-            conv.taps = match dtype {
-                DType::F32 => TapSplit::new::<f32>(shape, flip, isa, threads),
-                DType::F64 => TapSplit::new::<f64>(shape, flip, isa, threads),
-            };
-            if let Some(taps) = &conv.taps {
-                let bytes = taps.scratch_len() as u128 * dtype.size() as u128;
-                context.check_bytes(bytes, "scratch")?;
             }
         }
         Ok(conv)

@@ -4,7 +4,7 @@
 //! scattered around the GEMM, and multiply-adds of the depthwise kernel.
 //! The `auto` backend prices each kind with rates it measures.
 
-use convoracle_kernels::{Element as _, Isa};
+use convoracle_kernels::{ChannelConvKernel, Element as _, Isa};
 use convoracle_reference::{ConvShape, DType, OpGeometry};
 
 /// The work of one call, by kind.
@@ -48,12 +48,12 @@ pub fn work(geometry: &OpGeometry, dtype: DType, isa: Isa) -> DirectWork {
     let mr = blocking.mr;
     let mut total = DirectWork::default();
     match geometry {
-        OpGeometry::Conv2d(g) => total.add(conv2d(g, tile)),
+        OpGeometry::Conv2d(g) => total.add(conv2d(g, tile, dtype, isa)),
         OpGeometry::DynamicConv2d(d) => {
             // Each sample's kernel is aggregated, then convolved.
             let kernel = (d.conv.out_channels * d.conv.in_per_group() * d.conv.taps()) as f64;
             total.depthwise_multiply_adds += (d.conv.batch * d.experts) as f64 * kernel;
-            total.add(conv2d(&d.conv, tile));
+            total.add(conv2d(&d.conv, tile, dtype, isa));
         }
         OpGeometry::ConvTranspose2d(g) => {
             // Per (image, group): taps*K/g rows x input pixels x C/g, then col2im.
@@ -92,12 +92,12 @@ pub fn work(geometry: &OpGeometry, dtype: DType, isa: Isa) -> DirectWork {
             ));
         }
         OpGeometry::DepthwiseSeparable2d(d) => {
-            total.add(conv2d(&d.depthwise, tile));
-            total.add(conv2d(&d.pointwise, tile));
+            total.add(conv2d(&d.depthwise, tile, dtype, isa));
+            total.add(conv2d(&d.pointwise, tile, dtype, isa));
         }
         OpGeometry::SpatiallySeparable2d(s) => {
-            total.add(conv2d(&s.vertical, tile));
-            total.add(conv2d(&s.horizontal, tile));
+            total.add(conv2d(&s.vertical, tile, dtype, isa));
+            total.add(conv2d(&s.horizontal, tile, dtype, isa));
         }
         OpGeometry::Aspp(a) => {
             let plane = a.size[0] * a.size[1];
@@ -119,7 +119,7 @@ pub fn work(geometry: &OpGeometry, dtype: DType, isa: Isa) -> DirectWork {
                 0.0,
             ));
             for &rate in &a.rates {
-                total.add(conv2d(&a.dilated_branch(rate), tile));
+                total.add(conv2d(&a.dilated_branch(rate), tile, dtype, isa));
             }
         }
         OpGeometry::DeformConv2d(d) => {
@@ -145,8 +145,9 @@ pub fn work(geometry: &OpGeometry, dtype: DType, isa: Isa) -> DirectWork {
 /// the input for unpadded stride-1 1x1, the tap-split GEMM when its
 /// panels save enough (`tap_split.rs`; the geometry carries no padding
 /// mode, so zeros padding is assumed, the usual case wherever the split
-/// saves work), implicit GEMM otherwise.
-fn conv2d(g: &ConvShape, (mr, nr): (usize, usize)) -> DirectWork {
+/// saves work), the channel-vector kernel where it wins, implicit GEMM
+/// otherwise.
+fn conv2d(g: &ConvShape, (mr, nr): (usize, usize), dtype: DType, isa: Isa) -> DirectWork {
     let pixels = g.output[0] * g.output[1];
     if g.in_per_group() == 1 && g.groups > 1 {
         // The channel-blocked kernel (`depthwise.rs`): the multiply-adds,
@@ -181,6 +182,26 @@ fn conv2d(g: &ConvShape, (mr, nr): (usize, usize)) -> DirectWork {
             w.moved += (g.out_channels * reduction) as f64;
             return w;
         }
+    }
+    if !pointwise && super::conv2d::channel_vector_wins(g, dtype, isa) {
+        // The channel-vector kernel (`channel_vector.rs`): the multiply-adds
+        // of whole channel blocks (priced as the GEMM's), the padded input
+        // copied and the weights packed per call, the outputs stored.
+        let block = match dtype {
+            DType::F32 => ChannelConvKernel::<f32>::new(isa).channels(),
+            DType::F64 => ChannelConvKernel::<f64>::new(isa).channels(),
+        };
+        let blocks = g.batch * g.groups;
+        let rows = g.out_per_group().div_ceil(block) * block;
+        let window =
+            |a: usize| (g.output[a] - 1) * g.stride[a] + (g.kernel[a] - 1) * g.dilation[a] + 1;
+        return DirectWork {
+            gemm_multiply_adds: (blocks * rows * pixels * reduction) as f64,
+            moved: (g.batch * g.in_channels * window(0) * window(1)
+                + g.groups * rows * reduction
+                + g.batch * g.out_channels * pixels) as f64,
+            depthwise_multiply_adds: 0.0,
+        };
     }
     let packed = if pointwise {
         0.0

@@ -1,21 +1,17 @@
-//! Every kernel of every ISA the CPU has, against a naive loop: bit for
-//! bit on small-integer data (every partial sum exact), and the same bits
-//! as the portable kernel's order on random data where FMA and separate
-//! multiply-add agree (integers), for every pixel count and both strides.
+//! Every kernel of every ISA the CPU has against the module docs' sum
+//! taken term by term: bit for bit on small-integer data (every partial
+//! sum is exact, so fused or not gives the same bits), for every pixel
+//! count, both strides, and several channel and tap counts; a tap past the
+//! input panics instead of reading it.
 
 use super::{ChannelConvKernel, ChannelConvRun};
 use crate::{Element, Isa};
 
-fn naive<T: Element + From<i16>>(
-    x: &[T],
-    channels: usize,
-    plane: usize,
-    taps: &[usize],
-    stride: usize,
-    weights: &[T],
-    pixels: usize,
-    nr: usize,
-) -> Vec<T> {
+/// The module docs' sum, term by term, for `pixels` pixels of `nr`
+/// channels (`a.out` is not touched).
+fn naive<T: Element>(a: &ChannelConvRun<'_, T>, pixels: usize, nr: usize) -> Vec<T> {
+    let (x, channels, plane, taps, stride, weights) =
+        (a.x, a.channels, a.plane, a.taps, a.stride, a.weights);
     let mut out = vec![T::ZERO; pixels * nr];
     for p in 0..pixels {
         for j in 0..nr {
@@ -55,9 +51,8 @@ fn every_shape<T: Element + From<i16>>() {
                     let weights: Vec<T> = (0..channels * taps.len() * nr)
                         .map(|i| T::from(((i * 5) % 13) as i16 - 6))
                         .collect();
-                    let want = naive(&x, channels, plane, &taps, stride, &weights, pixels, nr);
                     let mut out = vec![T::ZERO; pixels * nr];
-                    kernel.run(ChannelConvRun {
+                    let run = ChannelConvRun {
                         x: &x,
                         channels,
                         plane,
@@ -65,7 +60,9 @@ fn every_shape<T: Element + From<i16>>() {
                         stride,
                         weights: &weights,
                         out: &mut out,
-                    });
+                    };
+                    let want = naive(&run, pixels, nr);
+                    kernel.run(run);
                     assert!(
                         out == want,
                         "{isa} pixels {pixels} stride {stride} channels {channels}"
