@@ -19,6 +19,11 @@
 //!   reaches ([`super::tap_split`]), when it runs at most 85 % of the
 //!   implicit GEMM's microkernel panels; per call, the implicit GEMM
 //!   instead when a weight is not finite (`inf * 0` in the padding).
+//! * **Channel vector** (otherwise, for maps of at least 256 output pixels
+//!   and at least 512 terms per output; not for the exact engine, see
+//!   [`DirectConv::new_gemm`]): the output channels in the SIMD lanes and
+//!   the input read in place from padded planes, no im2col
+//!   ([`super::channel_vector`]).
 //!
 //! # Threads
 //! GEMM: the output columns of all (n, g) blocks, `N*g*Ho*Wo` in a row,
@@ -27,7 +32,9 @@
 //! with its own scratch. Depthwise: (image, channel block, row band) items
 //! over threads. No split
 //! changes the summation order of any element (the GEMM's depends only on
-//! `kc`), so results are bit-identical for every thread count.
+//! `kc`), so results are bit-identical for every thread count. With more
+//! output channels than pixels and the weights read in place, the threads
+//! split the output channels instead (each weight streamed once).
 //!
 //! # Scratch (bounded, independent of the image size)
 //! GEMM: `threads * (16 + packed_b_len(min(KC, C/g*kh*kw), min(NC,
