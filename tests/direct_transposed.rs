@@ -345,3 +345,146 @@ fn non_finite_data_leaves_the_im2col_free_paths_exact() {
         }
     }
 }
+
+/// Strided transposed convs and backward input passes that the cost rule
+/// sends down the sub-pixel split (one stride-1 forward conv per output
+/// phase): channels past the microkernel's rows, maps past PIXEL_MAJOR_MAX
+/// pixels, kernels of 3 to 5 on strides 2 and 3 (phases of different
+/// sub-kernels), padding, output padding, dilation and groups.
+fn sub_pixel_cases() -> Vec<ProblemShape> {
+    let transposed = |stride: usize, kernel: usize, pad: i64, op: usize, dilation: usize| {
+        move |groups: usize, c: usize, k: usize, size: [usize; 2]| {
+            ProblemShape::new(Op::ConvTranspose2d(ConvTranspose2dParams {
+                stride: [stride, stride],
+                padding: Padding2d::uniform(pad),
+                dilation: [dilation, dilation],
+                groups,
+                output_padding: [op, op],
+                output_size: None,
+            }))
+            .with(Role::Input, &[1, c, size[0], size[1]])
+            .with(Role::Weight, &[c, k / groups, kernel, kernel])
+            .with(Role::Bias, &[k])
+        }
+    };
+    let backward = |stride: usize, kernel: usize, pad: i64, groups: usize, flip: bool| {
+        move |c: usize, k: usize, input: [usize; 2]| {
+            let out = |a: usize| (input[a] + 2 * pad as usize - kernel) / stride + 1;
+            ProblemShape::new(Op::Conv2dBackwardInput(Conv2dBackwardInputParams {
+                conv: conv(stride, pad, 1, groups, PaddingMode::Zeros, flip),
+                input_size: input,
+            }))
+            .with(Role::GradOutput, &[2, k, out(0), out(1)])
+            .with(Role::Weight, &[k, c / groups, kernel, kernel])
+        }
+    };
+    vec![
+        transposed(2, 4, 1, 0, 1)(1, 48, 40, [16, 16]),
+        transposed(2, 3, 1, 1, 1)(1, 64, 36, [14, 15]),
+        transposed(2, 4, 1, 0, 1)(2, 80, 72, [12, 13]),
+        transposed(3, 5, 2, 2, 1)(1, 40, 40, [13, 12]),
+        transposed(2, 3, 2, 1, 2)(1, 40, 40, [16, 16]),
+        backward(2, 3, 1, 1, false)(40, 48, [32, 31]),
+        backward(2, 4, 1, 2, true)(64, 48, [28, 28]),
+    ]
+}
+
+#[test]
+fn strided_transposed_convs_take_the_sub_pixel_split_where_it_pays() {
+    let direct = Direct::new();
+    for spec in sub_pixel_cases() {
+        let plan = direct.plan(&spec, DType::F32, &Context::new()).unwrap();
+        assert!(
+            plan.describe().contains("sub-pixel"),
+            "{spec:?}: {}",
+            plan.describe()
+        );
+    }
+    // Weights heavier than the map (DCGAN's first layer) and 3 output
+    // channels (its last) stay on the scatter path.
+    let first = ProblemShape::new(Op::ConvTranspose2d(ConvTranspose2dParams {
+        stride: [2, 2],
+        padding: Padding2d::uniform(1),
+        ..ConvTranspose2dParams::default()
+    }));
+    for (c, k, size) in [(512, 256, 4), (64, 3, 32)] {
+        let spec = first
+            .clone()
+            .with(Role::Input, &[1, c, size, size])
+            .with(Role::Weight, &[c, k, 4, 4]);
+        let plan = direct.plan(&spec, DType::F32, &Context::new()).unwrap();
+        assert!(plan.describe().contains("col2im"), "{}", plan.describe());
+    }
+}
+
+#[test]
+fn the_sub_pixel_split_is_exact_on_integer_data_and_thread_count_free() {
+    for spec in sub_pixel_cases() {
+        for dtype in [DType::F32, DType::F64] {
+            let problem = fill(&spec, dtype, DataMode::Integer, 11).unwrap();
+            let want = Reference.run(&problem).unwrap();
+            for direct in backends() {
+                for threads in [1, 2, 3] {
+                    let got =
+                        run_planned(&direct, &problem, &Context::new().threads(threads)).unwrap();
+                    assert!(
+                        equal_values(&got, &want),
+                        "{spec:?} {dtype:?} on {} with {threads} thread(s)",
+                        direct.isa()
+                    );
+                }
+            }
+        }
+        let problem = fill(&spec, DType::F32, DataMode::Random, 12).unwrap();
+        let direct = Direct::new();
+        let one = run_planned(&direct, &problem, &Context::new()).unwrap();
+        for threads in [2, 3] {
+            let other = run_planned(&direct, &problem, &Context::new().threads(threads)).unwrap();
+            assert!(same_bits(&one, &other), "{spec:?}: {threads} threads");
+        }
+    }
+}
+
+/// The split multiplies the forward convs' padding by the weights: an
+/// infinite weight sends the call to the scatter path (whose result must
+/// pass the reference); infinite or NaN sources must give the reference's
+/// non-finite elements on the split itself.
+#[test]
+fn non_finite_data_on_the_sub_pixel_split_matches_the_reference() {
+    for spec in sub_pixel_cases() {
+        let source = match spec.kind() {
+            OpKind::ConvTranspose2d => Role::Input,
+            _ => Role::GradOutput,
+        };
+        // A weight; a source's first element (a border) and another.
+        let places: [&[(usize, f32)]; 2] =
+            [&[(5, f32::INFINITY)], &[(0, f32::INFINITY), (37, f32::NAN)]];
+        for (role, places) in [Role::Weight, source].into_iter().zip(places) {
+            let AnyProblem::F32(problem) = fill(&spec, DType::F32, DataMode::Integer, 9).unwrap()
+            else {
+                unreachable!()
+            };
+            let mut t = problem.tensor(role).unwrap().clone();
+            for &(at, value) in places {
+                t.data_mut()[at] = value;
+            }
+            let problem = AnyProblem::F32(problem.with(role, t));
+            let want = Reference.run(&problem).unwrap();
+            for threads in [1, 2] {
+                let got = run_planned(&Direct::new(), &problem, &Context::new().threads(threads))
+                    .unwrap();
+                let verdict = verify(&problem, &got, &Tolerance::new(Algorithm::Direct)).unwrap();
+                assert!(verdict.passed(), "{spec:?} {role:?}: {verdict}");
+                let (AnyTensor::F32(got), AnyTensor::F32(want)) = (&got, &want) else {
+                    unreachable!()
+                };
+                let same = got
+                    .data()
+                    .iter()
+                    .zip(want.data())
+                    .all(|(g, w)| g == w || (g.is_nan() && w.is_nan()));
+                assert!(same, "{spec:?} {role:?}: values differ");
+            }
+        }
+    }
+}

@@ -4,7 +4,9 @@
 //! scattered around the GEMM, and multiply-adds of the depthwise kernel.
 //! The `auto` backend prices each kind with rates it measures.
 
-use convoracle_kernels::{ChannelConvKernel, Element as _, Isa};
+use super::sub_pixel::{chooses_split, scatter_cost, sub_pixel_cost, Scattered};
+use super::transposed::PIXEL_MAJOR_MAX;
+use convoracle_kernels::{Blocking, ChannelConvKernel, Element as _, Isa};
 use convoracle_reference::{ConvShape, DType, OpGeometry};
 
 /// The work of one call, by kind.
@@ -56,17 +58,11 @@ pub fn work(geometry: &OpGeometry, dtype: DType, isa: Isa) -> DirectWork {
             total.add(conv2d(&d.conv, tile, dtype, isa));
         }
         OpGeometry::ConvTranspose2d(g) => {
-            // Per (image, group): taps*K/g rows x input pixels x C/g, then col2im.
-            let rows = g.out_per_group() * g.taps();
-            let pixels = g.input[0] * g.input[1];
-            let mut w = DirectWork::gemm(
-                g.batch * g.groups,
-                [rows, pixels, g.in_per_group()],
-                mr,
-                (g.in_per_group() * pixels) as f64,
-            );
-            w.moved += (g.batch * g.groups * rows * pixels) as f64;
-            total.add(w);
+            total.add(scattered(&Scattered::transposed(g), blocking));
+        }
+        OpGeometry::Conv2dBackwardInput(g) if g.stride != [1, 1] => {
+            // Zeros padding assumed (the geometry carries no padding mode).
+            total.add(scattered(&Scattered::backward_input(g, false), blocking));
         }
         OpGeometry::Conv2dBackwardInput(g) => {
             let rows = g.in_per_group() * g.taps();
@@ -140,6 +136,30 @@ pub fn work(geometry: &OpGeometry, dtype: DType, isa: Isa) -> DirectWork {
     }
     total
 }
+
+/// A transposed conv (or a strided backward input pass) as `direct` runs
+/// it (`transposed.rs`): the sub-pixel split where its cost rule chooses it,
+/// the GEMM and col2im scatter otherwise, with the costs of
+/// [`super::sub_pixel`] (the moved elements there are weighted by their
+/// measured costs; here they are counted in units of
+/// [`MOVED_PER_MULTIPLY_ADD`] multiply-adds, the price `auto` gives a moved
+/// element).
+fn scattered(t: &Scattered, b: Blocking) -> DirectWork {
+    let cost = if chooses_split(t, b, PIXEL_MAJOR_MAX) {
+        sub_pixel_cost(t, (b.mr, b.nr, b.kc, b.nc))
+    } else {
+        scatter_cost(t, (b.mr, b.nr, b.kc), PIXEL_MAJOR_MAX)
+    };
+    DirectWork {
+        gemm_multiply_adds: cost.multiply_adds,
+        moved: cost.other / MOVED_PER_MULTIPLY_ADD,
+        depthwise_multiply_adds: 0.0,
+    }
+}
+
+/// What `auto` prices a moved element at, in GEMM multiply-adds
+/// (`auto::rates`).
+const MOVED_PER_MULTIPLY_ADD: f64 = 6.0;
 
 /// conv2d as `direct` lowers it (`conv2d.rs`): depthwise kernel, GEMM on
 /// the input for unpadded stride-1 1x1, the tap-split GEMM when its

@@ -31,6 +31,7 @@ mod op_plan;
 mod pointwise;
 mod scalar;
 mod shifted_taps;
+mod sub_pixel;
 mod tap_split;
 mod taps;
 mod transposed;

@@ -1,5 +1,6 @@
 //! `conv_transpose2d` and `conv2d_backward_input`: one GEMM per pixel tile,
-//! then a col2im scatter-add, without a zero-stuffed input.
+//! then a col2im scatter-add, without a zero-stuffed input (or, where
+//! that is faster, one forward conv per output phase: see below).
 //!
 //! Both ops scatter: every element of a *source* map (the transposed conv's
 //! input; the forward conv's output gradient) multiplies every weight tap of
@@ -34,19 +35,24 @@
 //!
 //! A stride-1 zero-padded `conv2d_backward_input` is a forward conv of the
 //! output gradient ([`InputGradConv`]); it runs that way, through the
-//! direct conv2d, whenever every weight is finite.
+//! direct conv2d, whenever every weight is finite. Other transposed convs
+//! and zero-padded backward input passes (strides above 1 foremost) run as
+//! the sub-pixel split ([`SubPixel`]: one stride-1 forward conv per output
+//! phase, no scatter) where its cost rule says that is faster, again
+//! whenever every weight is finite.
 //!
 //! Scratch: the column buffer of one tile of `tile` source pixels
 //! (`planes*kh*kw * tile` elements, with `tile` a multiple of `nr` chosen
 //! from the shapes so that this is at most `max(COL_BUDGET, nr *
 //! planes*kh*kw)`), plus one GEMM B block per thread; or the forward
-//! conv's, when larger.
+//! conv's or the sub-pixel split's, when larger.
 
 use super::col2im::Scatter;
 use super::input_grad_conv::InputGradConv;
 use super::op_plan::{checked_scratch, Compute, OpPlan};
 use super::pool;
 use super::scalar::Scalar;
+use super::sub_pixel::{Scattered, SubPixel};
 use super::taps::AxisTaps;
 use super::Float;
 use crate::backend::Context;
@@ -170,6 +176,9 @@ pub(crate) struct ScatterPlan {
     /// A stride-1 zero-padded backward pass as a forward conv (see
     /// [`InputGradConv`]), run instead when every weight is finite.
     as_conv: Option<InputGradConv>,
+    /// The sub-pixel split (see [`SubPixel`]), run instead when every
+    /// weight it multiplies is finite.
+    sub_pixel: Option<SubPixel>,
     scratch: usize,
 }
 
@@ -205,6 +214,13 @@ impl ScatterPlan {
         };
         let bias = problem.shapes.contains_key(&Role::Bias);
         let (reduce, planes) = (g.in_per_group(), g.out_per_group());
+        let split = SubPixel::new(
+            &Scattered::transposed(&g),
+            dtype,
+            isa,
+            context,
+            PIXEL_MAJOR_MAX,
+        )?;
         Self::new(
             problem,
             dtype,
@@ -217,7 +233,7 @@ impl ScatterPlan {
             planes,
             g.input,
             scatter,
-            None,
+            (None, split),
         )
     }
 
@@ -257,6 +273,16 @@ impl ScatterPlan {
         };
         let (reduce, planes) = (g.out_per_group(), g.in_per_group());
         let as_conv = InputGradConv::new(&g, mode, flip, dtype, isa, context)?;
+        let split = match (&as_conv, mode) {
+            (None, PaddingMode::Zeros) => SubPixel::new(
+                &Scattered::backward_input(&g, flip),
+                dtype,
+                isa,
+                context,
+                PIXEL_MAJOR_MAX,
+            )?,
+            _ => None,
+        };
         Self::new(
             problem,
             dtype,
@@ -269,7 +295,7 @@ impl ScatterPlan {
             planes,
             g.output,
             scatter,
-            as_conv,
+            (as_conv, split),
         )
     }
 
@@ -286,7 +312,7 @@ impl ScatterPlan {
         planes: usize,
         source: [usize; 2],
         scatter: Scatter,
-        as_conv: Option<InputGradConv>,
+        (as_conv, sub_pixel): (Option<InputGradConv>, Option<SubPixel>),
     ) -> Result<OpPlan<Self>> {
         let output_shape = problem.output_shape()?;
         let size = dtype.size() as u128;
@@ -310,7 +336,9 @@ impl ScatterPlan {
         let gemm_scratch = packed_b_len(b.kc.min(reduce), b.nc.min(split.1), b.nr) + ALIGN_SLACK;
         let scatter_scratch = tile * m + split.0 * gemm_scratch;
         let scratch = checked_scratch(
-            &[scatter_scratch.max(as_conv.as_ref().map_or(0, InputGradConv::scratch_len))],
+            &[scatter_scratch
+                .max(as_conv.as_ref().map_or(0, InputGradConv::scratch_len))
+                .max(sub_pixel.as_ref().map_or(0, SubPixel::scratch_len))],
             dtype,
             context,
         )?;
@@ -338,6 +366,7 @@ impl ScatterPlan {
                 gemm_scratch,
                 scatter,
                 as_conv,
+                sub_pixel,
                 scratch,
             },
         )
@@ -445,6 +474,9 @@ impl Compute for ScatterPlan {
         if let Some(conv) = &self.as_conv {
             return conv.describe();
         }
+        if let Some(split) = &self.sub_pixel {
+            return split.describe();
+        }
         format!(
             "GEMM ({} taps x {} channels x {} pixels per tile{}) + col2im, {} on {} thread(s)",
             self.columns(),
@@ -465,6 +497,17 @@ impl Compute for ScatterPlan {
             let source = problem.tensor(self.source_role)?.data();
             let weight = problem.tensor(Role::Weight)?.data();
             if conv.run(source, weight, out, scratch) {
+                return Ok(());
+            }
+        }
+        if let Some(split) = &self.sub_pixel {
+            let source = problem.tensor(self.source_role)?.data();
+            let weight = problem.tensor(Role::Weight)?.data();
+            let bias = match self.bias {
+                true => Some(problem.tensor(Role::Bias)?.data()),
+                false => None,
+            };
+            if split.run(source, weight, bias, out, scratch) {
                 return Ok(());
             }
         }
