@@ -18,6 +18,7 @@
 //! infinite weight there gives NaN as in the reference) or the input value
 //! the padding mode's `source` names.
 
+use super::im2col_band::BandGeometry;
 use super::Float;
 use convoracle_kernels::PackB;
 use convoracle_reference::{ConvShape, PaddingMode};
@@ -42,6 +43,9 @@ pub(crate) struct Im2colGeometry {
     /// Per weight tap `(wi, wj)` in weight order: what the packer's fast
     /// path needs, resolved once (flip, dilation, padding, interior).
     taps: Vec<Tap>,
+    /// The band packer's geometry (the path every block takes unless its
+    /// band is too large).
+    band: BandGeometry,
 }
 
 /// One weight tap, resolved for the packer.
@@ -105,6 +109,7 @@ impl Im2colGeometry {
             })
             .collect();
         Im2colGeometry {
+            band: BandGeometry::new(g, flip, mode),
             taps,
             input: g.input,
             kernel: g.kernel,
@@ -274,6 +279,25 @@ impl<T: Float> Im2col<'_, T> {
 
 impl<T: Float> PackB<T> for Im2col<'_, T> {
     fn pack(&self, k0: usize, kc: usize, n0: usize, nc: usize, nr: usize, panel: &mut [T]) {
+        let band = &self.geometry.band;
+        if !band.pack(self.x, (k0, kc), (n0, nc), nr, panel) {
+            self.pack_runs(k0, kc, n0, nc, nr, panel);
+        }
+    }
+}
+
+impl<T: Float> Im2col<'_, T> {
+    /// [`PackB::pack`] run by run, straight from the input (blocks whose
+    /// band would be too large, and the band packer's check).
+    pub(crate) fn pack_runs(
+        &self,
+        k0: usize,
+        kc: usize,
+        n0: usize,
+        nc: usize,
+        nr: usize,
+        panel: &mut [T],
+    ) {
         let g = self.geometry;
         let [h, w] = g.input;
         let [kh, kw] = g.kernel;
