@@ -9,7 +9,13 @@
 //! `(wi, wj)` multiplies: itself, or `(kh-1-wi, kw-1-wj)` for a flipped
 //! kernel (true convolution).
 //!
-//! Padding is decided per run, not per element: a run is the part of one
+//! Every block is packed by the band packer ([`super::im2col_band`]): the
+//! rows the block reads copied once, padded and split into column phases,
+//! then each B row of a run one contiguous slice of that copy. The per-run
+//! packer below ([`Im2col::pack_runs`]) takes the blocks whose band would
+//! be too large, and is the band packer's check in the tests.
+//!
+//! Per run, padding is decided per run, not per element: a run is the part of one
 //! output row that falls in one `nr`-wide panel; for each B row the run
 //! splits into a left border, an interior (a plain copy of a contiguous
 //! input slice when `sw == 1`, a strided gather otherwise) and a right
@@ -391,7 +397,7 @@ pub(crate) fn copy_strided_run<T: Copy>(dst: &mut [T], src: &[T], stride: usize)
 /// `dst[k] = src[k * S]`: whole groups of `S`, then the last element when
 /// its group is cut short at the end of the row.
 #[inline(always)]
-fn copy_every<T: Copy, const S: usize>(dst: &mut [T], src: &[T]) {
+pub(crate) fn copy_every<T: Copy, const S: usize>(dst: &mut [T], src: &[T]) {
     let n = dst.len();
     let full = n.min(src.len() / S);
     for (d, group) in dst[..full].iter_mut().zip(src.chunks_exact(S)) {
