@@ -9,11 +9,13 @@
 //! `(wi, wj)` multiplies: itself, or `(kh-1-wi, kw-1-wj)` for a flipped
 //! kernel (true convolution).
 //!
-//! Every block is packed by the band packer ([`super::im2col_band`]): the
+//! Where it pays (stems, narrow outputs: see `BandGeometry::pays_for`)
+//! blocks are packed by the band packer ([`super::im2col_band`]): the
 //! rows the block reads copied once, padded and split into column phases,
-//! then each B row of a run one contiguous slice of that copy. The per-run
-//! packer below ([`Im2col::pack_runs`]) takes the blocks whose band would
-//! be too large, and is the band packer's check in the tests.
+//! then each B row of a run one contiguous slice of that copy. Elsewhere
+//! (and for blocks whose band would be too large) the per-run packer
+//! below ([`Im2col::pack_runs`]) packs; it is also the band packer's check
+//! in the tests.
 //!
 //! Per run, padding is decided per run, not per element: a run is the part of one
 //! output row that falls in one `nr`-wide panel; for each B row the run
@@ -286,13 +288,28 @@ impl<T: Float> Im2col<'_, T> {
 impl<T: Float> PackB<T> for Im2col<'_, T> {
     fn pack(&self, k0: usize, kc: usize, n0: usize, nc: usize, nr: usize, panel: &mut [T]) {
         let band = &self.geometry.band;
-        if !band.pack(self.x, (k0, kc), (n0, nc), nr, panel) {
+        if !(band.pays() && band.pack(self.x, (k0, kc), (n0, nc), nr, panel)) {
             self.pack_runs(k0, kc, n0, nc, nr, panel);
         }
     }
 }
 
 impl<T: Float> Im2col<'_, T> {
+    /// [`PackB::pack`] by the band packer whether or not it pays (the
+    /// tests); `false` when the band is too large.
+    #[cfg(test)]
+    pub(crate) fn pack_band(
+        &self,
+        (k0, kc): (usize, usize),
+        (n0, nc): (usize, usize),
+        nr: usize,
+        panel: &mut [T],
+    ) -> bool {
+        self.geometry
+            .band
+            .pack(self.x, (k0, kc), (n0, nc), nr, panel)
+    }
+
     /// [`PackB::pack`] run by run, straight from the input (blocks whose
     /// band would be too large, and the band packer's check).
     pub(crate) fn pack_runs(

@@ -118,7 +118,15 @@ fn check(
     let packer = Im2col::new(&geometry, &x);
     let len = packed_b_len(kc, nc, nr);
     let mut band = vec![f32::NAN; len];
-    packer.pack(k0, kc, n0, nc, nr, &mut band);
+    // The band whether or not it pays here (it always fits in these).
+    prop_assert!(packer.pack_band((k0, kc), (n0, nc), nr, &mut band));
+    let mut chosen = vec![f32::NAN; len];
+    packer.pack(k0, kc, n0, nc, nr, &mut chosen);
+    prop_assert_eq!(
+        chosen.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+        band.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+        "the packer's choice"
+    );
     let mut runs = vec![f32::NAN; len];
     packer.pack_runs(k0, kc, n0, nc, nr, &mut runs);
     for q in 0..nc.div_ceil(nr) * nr {
