@@ -9,7 +9,15 @@
 //! `(wi, wj)` multiplies: itself, or `(kh-1-wi, kw-1-wj)` for a flipped
 //! kernel (true convolution).
 //!
-//! Padding is decided per run, not per element: a run is the part of one
+//! Where it pays (stems, narrow outputs: see `BandGeometry::pays_for`)
+//! blocks are packed by the band packer ([`super::im2col_band`]): the
+//! rows the block reads copied once, padded and split into column phases,
+//! then each B row of a run one contiguous slice of that copy. Elsewhere
+//! (and for blocks whose band would be too large) the per-run packer
+//! below ([`Im2col::pack_runs`]) packs; it is also the band packer's check
+//! in the tests.
+//!
+//! Per run, padding is decided per run, not per element: a run is the part of one
 //! output row that falls in one `nr`-wide panel; for each B row the run
 //! splits into a left border, an interior (a plain copy of a contiguous
 //! input slice when `sw == 1`, a strided gather otherwise) and a right
@@ -18,6 +26,7 @@
 //! infinite weight there gives NaN as in the reference) or the input value
 //! the padding mode's `source` names.
 
+use super::im2col_band::BandGeometry;
 use super::Float;
 use convoracle_kernels::PackB;
 use convoracle_reference::{ConvShape, PaddingMode};
@@ -42,6 +51,9 @@ pub(crate) struct Im2colGeometry {
     /// Per weight tap `(wi, wj)` in weight order: what the packer's fast
     /// path needs, resolved once (flip, dilation, padding, interior).
     taps: Vec<Tap>,
+    /// The band packer's geometry (the path every block takes unless its
+    /// band is too large).
+    band: BandGeometry,
 }
 
 /// One weight tap, resolved for the packer.
@@ -105,6 +117,7 @@ impl Im2colGeometry {
             })
             .collect();
         Im2colGeometry {
+            band: BandGeometry::new(g, flip, mode),
             taps,
             input: g.input,
             kernel: g.kernel,
@@ -274,6 +287,40 @@ impl<T: Float> Im2col<'_, T> {
 
 impl<T: Float> PackB<T> for Im2col<'_, T> {
     fn pack(&self, k0: usize, kc: usize, n0: usize, nc: usize, nr: usize, panel: &mut [T]) {
+        let band = &self.geometry.band;
+        if !(band.pays() && band.pack(self.x, (k0, kc), (n0, nc), nr, panel)) {
+            self.pack_runs(k0, kc, n0, nc, nr, panel);
+        }
+    }
+}
+
+impl<T: Float> Im2col<'_, T> {
+    /// [`PackB::pack`] by the band packer whether or not it pays (the
+    /// tests); `false` when the band is too large.
+    #[cfg(test)]
+    pub(crate) fn pack_band(
+        &self,
+        (k0, kc): (usize, usize),
+        (n0, nc): (usize, usize),
+        nr: usize,
+        panel: &mut [T],
+    ) -> bool {
+        self.geometry
+            .band
+            .pack(self.x, (k0, kc), (n0, nc), nr, panel)
+    }
+
+    /// [`PackB::pack`] run by run, straight from the input (blocks whose
+    /// band would be too large, and the band packer's check).
+    pub(crate) fn pack_runs(
+        &self,
+        k0: usize,
+        kc: usize,
+        n0: usize,
+        nc: usize,
+        nr: usize,
+        panel: &mut [T],
+    ) {
         let g = self.geometry;
         let [h, w] = g.input;
         let [kh, kw] = g.kernel;
@@ -367,7 +414,7 @@ pub(crate) fn copy_strided_run<T: Copy>(dst: &mut [T], src: &[T], stride: usize)
 /// `dst[k] = src[k * S]`: whole groups of `S`, then the last element when
 /// its group is cut short at the end of the row.
 #[inline(always)]
-fn copy_every<T: Copy, const S: usize>(dst: &mut [T], src: &[T]) {
+pub(crate) fn copy_every<T: Copy, const S: usize>(dst: &mut [T], src: &[T]) {
     let n = dst.len();
     let full = n.min(src.len() / S);
     for (d, group) in dst[..full].iter_mut().zip(src.chunks_exact(S)) {

@@ -25,6 +25,7 @@ mod depthwise;
 mod dynamic;
 pub mod estimate;
 mod im2col;
+mod im2col_band;
 mod im2col_t;
 mod input_grad_conv;
 mod op_plan;
