@@ -391,3 +391,48 @@ fn non_finite_data_leaves_the_im2col_free_paths_exact() {
         }
     }
 }
+
+/// The pixel-major weight gradient sums what the im2col path sums, in the
+/// same order: the same bits, non-finite inputs included (a memory limit
+/// below the pixel-major scratch sends the call to im2col).
+#[test]
+fn the_pixel_major_weight_gradient_gives_the_im2col_bits() {
+    let direct = Direct::new();
+    for spec in edge_cases().iter().filter(|s| {
+        let plan = direct.plan(s, DType::F32, &Context::new()).unwrap();
+        plan.describe().contains("pixel-major input")
+    }) {
+        for (dtype, at) in [
+            (DType::F32, None),
+            (DType::F64, None),
+            (DType::F32, Some(41)),
+        ] {
+            let problem = fill(spec, dtype, DataMode::Random, 5).unwrap();
+            let problem = match (problem, at) {
+                (AnyProblem::F32(p), Some(at)) => {
+                    let mut x = p.tensor(Role::Input).unwrap().clone();
+                    x.data_mut()[at] = f32::INFINITY;
+                    x.data_mut()[at + 300] = f32::NAN;
+                    AnyProblem::F32(p.with(Role::Input, x))
+                }
+                (p, _) => p,
+            };
+            let fast = run_planned(&direct, &problem, &Context::new()).unwrap();
+            // The largest limit under which the pixel-major path no longer fits.
+            let (mut low, mut high) = (0u64, 1u64 << 32);
+            while high - low > 1 {
+                let mid = low + (high - low) / 2;
+                let plan = direct.plan(spec, dtype, &Context::new().memory_limit(mid));
+                match plan.map(|p| p.describe().contains("pixel-major input")) {
+                    Ok(true) => high = mid,
+                    _ => low = mid,
+                }
+            }
+            let context = Context::new().memory_limit(low);
+            let plan = direct.plan(spec, dtype, &context).unwrap();
+            assert!(plan.describe().contains("im2col^T"), "{}", plan.describe());
+            let slow = run_planned(&direct, &problem, &context).unwrap();
+            assert!(same_bits(&fast, &slow), "{dtype:?} {at:?}: {spec:?}");
+        }
+    }
+}

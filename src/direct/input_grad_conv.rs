@@ -21,11 +21,11 @@
 //! kernels), the `mr` rows of a micro-panel that lie in one image row are
 //! `mr` rows of `dyt` one `kernels` apart, which the microkernel reads in
 //! place; a panel that wraps to the next image row is copied, row by row,
-//! into a buffer. Its B is the group's weights tap-major ([`TapMajor`],
-//! gathered once per k block, the size of the weights). Every GEMM tile is
-//! full except at the pixels' end, and only dY and dX are transposed (the
-//! one into `dyt`, the other out of `dxt`), where im2col would write
-//! `taps` copies of dY.
+//! into a buffer. Its B is the group's weights made tap-major once per
+//! call and group (`wt[tap, k, c]`, a transpose per kernel), copied row by row
+//! ([`TapMajor`]). Every GEMM tile is full except at the pixels' end, and
+//! only dY and dX are transposed (the one into `dyt`, the other out of
+//! `dxt`), where im2col would write `taps` copies of dY.
 //!
 //! The dropped terms become `0 * w` products of the padding, exact zeros
 //! while every weight is finite, so a call with an infinite or NaN weight is
@@ -35,9 +35,11 @@
 //! kernels in blocks of `kc`. Threads cut the pixels at multiples of `mr`,
 //! which changes no sum.
 //!
-//! Scratch: `dyt` (`kernels x hp*wp`), `dxt` (`channels x h*w`), and per
-//! thread one GEMM B block (`kc x min(nc, channels)`) and one A panel
-//! (`mr x kc`).
+//! Scratch: the weights tap-major (the weight tensor's size / groups),
+//! `dyt` (`kernels x hp*wp`), `dxt` (`channels x h*w`), and per thread one
+//! GEMM B block (`kc x min(nc, channels)`) and one A panel (`mr x kc`):
+//! one image's planes, whatever the batch. A call that would need more
+//! than the memory limit takes the scatter path.
 
 use super::gemm_split::copy_row;
 use super::pixel_layout::to_pixel_major;
@@ -115,7 +117,10 @@ impl InputGradConv {
         let b = blocking(dtype, isa);
         let kernels = g.out_per_group();
         let least = MIN_KC.min(kernels).max(1);
-        let Some(kc) = (least..=b.kc.min(kernels)).rev().find(|d| kernels % d == 0) else {
+        let Some(kc) = (least..=b.kc.min(kernels))
+            .rev()
+            .find(|&d| kernels.is_multiple_of(d))
+        else {
             return Ok(None);
         };
         let [h, w] = g.input;

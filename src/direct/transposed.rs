@@ -33,8 +33,8 @@
 //! would cost more than the GEMM.
 //!
 //! A stride-1 zero-padded `conv2d_backward_input` is a forward conv of the
-//! output gradient ([`InputGradConv`]); it runs that way, through the
-//! direct conv2d, whenever every weight is finite.
+//! output gradient ([`InputGradConv`], a GEMM on pixel-major rows); it runs
+//! that way whenever every weight is finite.
 //!
 //! Scratch: the column buffer of one tile of `tile` source pixels
 //! (`planes*kh*kw * tile` elements, with `tile` a multiple of `nr` chosen
