@@ -68,7 +68,7 @@ pub fn work(geometry: &OpGeometry, dtype: DType, isa: Isa) -> DirectWork {
             w.moved += (g.batch * g.groups * rows * pixels) as f64;
             total.add(w);
         }
-        OpGeometry::Conv2dBackwardInput(g) => total.add(backward_input(g, mr)),
+        OpGeometry::Conv2dBackwardInput(g) => total.add(backward_input(g, tile, dtype, isa)),
         OpGeometry::Conv2dBackwardWeight(g) => total.add(backward_weight(g, tile)),
         OpGeometry::DepthwiseSeparable2d(d) => {
             total.add(conv2d(&d.depthwise, tile, dtype, isa));
@@ -121,12 +121,14 @@ pub fn work(geometry: &OpGeometry, dtype: DType, isa: Isa) -> DirectWork {
 }
 
 /// `conv2d_backward_input` as `direct` lowers it (`transposed.rs`): for
-/// stride 1 with padding within the kernel's reach, one GEMM of the pixels
+/// stride 1 with padding within the kernel's reach, the conv of dY on the
+/// channel-vector kernel where that wins, else one GEMM of the pixels
 /// by the channels over `(tap, kernel)` on pixel-major rows
 /// (`input_grad_conv.rs`: dY transposed in, dX out, the weights made
 /// tap-major and packed); else a GEMM per tile of dY and a col2im scatter.
 /// (The geometry carries no padding mode: zeros are assumed.)
-fn backward_input(g: &ConvShape, mr: usize) -> DirectWork {
+fn backward_input(g: &ConvShape, tile: (usize, usize), dtype: DType, isa: Isa) -> DirectWork {
+    let mr = tile.0;
     let reach = [0, 1].map(|a| (g.kernel[a].max(1) - 1) * g.dilation[a]);
     let p = g.padding;
     let pads = [
@@ -138,6 +140,26 @@ fn backward_input(g: &ConvShape, mr: usize) -> DirectWork {
     let (kg, cg) = (g.out_per_group(), g.in_per_group());
     let blocks = g.batch * g.groups;
     if g.stride == [1, 1] && pads.iter().all(|&v| v >= 0) {
+        let conv = ConvShape {
+            in_channels: g.out_channels,
+            out_channels: g.in_channels,
+            input: g.output,
+            output: g.input,
+            padding: convoracle_reference::Padding2d {
+                top: pads[0],
+                bottom: pads[1],
+                left: pads[2],
+                right: pads[3],
+            },
+            ..*g
+        };
+        if super::conv2d::channel_vector_wins(&conv, dtype, isa) {
+            // That conv of dY on the channel-vector kernel, the weights
+            // swapped first.
+            let mut w = conv2d(&conv, tile, dtype, isa);
+            w.moved += (g.groups * kg * cg * g.taps()) as f64;
+            return w;
+        }
         let pixels = g.input[0] * g.input[1];
         let padded = (g.input[0] + reach[0]) * (g.input[1] + reach[1]);
         let weights = (g.groups * kg * cg * g.taps()) as f64;
