@@ -220,6 +220,13 @@ fn edge_cases() -> Vec<ProblemShape> {
     }))
     .with(Role::GradOutput, &[2, 7, 17, 13])
     .with(Role::Weight, &[7, 40, 3, 3]);
+    // A map large enough for the channel-vector kernel of the conv of dY.
+    let channel_vector = ProblemShape::new(Op::Conv2dBackwardInput(Conv2dBackwardInputParams {
+        conv: conv(1, 1, 1, 1, PaddingMode::Zeros, true),
+        input_size: [20, 21],
+    }))
+    .with(Role::GradOutput, &[2, 64, 20, 21])
+    .with(Role::Weight, &[64, 20, 3, 3]);
     vec![
         transposed(1, 260, 40, [7, 6]),
         transposed(4, 64, 100, [7, 6]),
@@ -228,6 +235,7 @@ fn edge_cases() -> Vec<ProblemShape> {
         pixel_major_odd,
         many_kernels,
         few_kernels,
+        channel_vector,
         wide_backward,
         backward_input,
         backward_weight,
@@ -340,6 +348,7 @@ fn stride_one_zero_padded_gradients_skip_im2col_and_col2im() {
         (4, "pixel-major input"),
         (5, "forward conv"),
         (6, "forward conv"),
+        (7, "in the vectors"),
     ];
     let n = cases.len();
     let last = [n - 4, n - 3, n - 2, n - 1];
