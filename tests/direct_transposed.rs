@@ -188,10 +188,54 @@ fn edge_cases() -> Vec<ProblemShape> {
     }))
     .with(Role::GradOutput, &[1, 33, 12, 13])
     .with(Role::Weight, &[33, 20, 3, 3]);
+    // The pixel-major weight gradient: channels past nr and not a multiple
+    // of it (panels straddling two taps), kernels past mr, pixels past two
+    // kc blocks, stride 2, cropping, a flip and groups.
+    let mut cropped = conv(2, 1, 1, 2, PaddingMode::Zeros, true);
+    cropped.geometry.padding = PaddingSpec::Explicit(Padding2d {
+        top: -1,
+        bottom: 2,
+        left: 1,
+        right: -2,
+    });
+    let pixel_major_strided = shifted(cropped, [3, 2], [1, 80, 41, 46], [1, 26, 20, 22]);
+    let pixel_major_odd = shifted(
+        conv(1, 1, 1, 1, PaddingMode::Zeros, false),
+        [3, 3],
+        [2, 45, 23, 25],
+        [2, 13, 23, 25],
+    );
+    // The backward input pass on pixel-major rows: kernels past kc (k
+    // blocks of 150, two per tap), channels past nr, odd widths (panels
+    // wrapping image rows), dilation.
+    let many_kernels = ProblemShape::new(Op::Conv2dBackwardInput(Conv2dBackwardInputParams {
+        conv: conv(1, 2, 2, 1, PaddingMode::Zeros, true),
+        input_size: [6, 7],
+    }))
+    .with(Role::GradOutput, &[1, 300, 6, 7])
+    .with(Role::Weight, &[300, 37, 3, 3]);
+    let few_kernels = ProblemShape::new(Op::Conv2dBackwardInput(Conv2dBackwardInputParams {
+        conv: conv(1, 1, 1, 1, PaddingMode::Zeros, false),
+        input_size: [17, 13],
+    }))
+    .with(Role::GradOutput, &[2, 7, 17, 13])
+    .with(Role::Weight, &[7, 40, 3, 3]);
+    // A map large enough for the channel-vector kernel of the conv of dY.
+    let channel_vector = ProblemShape::new(Op::Conv2dBackwardInput(Conv2dBackwardInputParams {
+        conv: conv(1, 1, 1, 1, PaddingMode::Zeros, true),
+        input_size: [20, 21],
+    }))
+    .with(Role::GradOutput, &[2, 64, 20, 21])
+    .with(Role::Weight, &[64, 20, 3, 3]);
     vec![
         transposed(1, 260, 40, [7, 6]),
         transposed(4, 64, 100, [7, 6]),
         transposed(2, 30, 50, [13, 11]),
+        pixel_major_strided,
+        pixel_major_odd,
+        many_kernels,
+        few_kernels,
+        channel_vector,
         wide_backward,
         backward_input,
         backward_weight,
@@ -299,21 +343,32 @@ fn scratch_is_checked_against_the_memory_limit() {
 fn stride_one_zero_padded_gradients_skip_im2col_and_col2im() {
     let direct = Direct::new();
     let cases = edge_cases();
-    for (spec, path) in cases[cases.len() - 4..].iter().zip([
-        "shifted input",
-        "shifted input",
+    let paths = [
+        (3, "pixel-major input"),
+        (4, "pixel-major input"),
+        (5, "forward conv"),
+        (6, "forward conv"),
+        (7, "in the vectors"),
+    ];
+    let n = cases.len();
+    let last = [n - 4, n - 3, n - 2, n - 1];
+    for (i, path) in paths.into_iter().chain(last.into_iter().zip([
+        "pixel-major input",
+        "pixel-major input",
         "forward conv",
         "forward conv",
-    ]) {
+    ])) {
+        let spec = &cases[i];
         let plan = direct.plan(spec, DType::F32, &Context::new()).unwrap();
         assert!(plan.describe().contains(path), "{}", plan.describe());
     }
 }
 
-/// The im2col-free paths multiply terms the definition does not have (a
-/// junk column's `0 * x`, the padding's `0 * w`): an infinite input or
-/// weight must send the call down the path that does not, and the result
-/// must pass the reference.
+/// The backward input pass as a forward conv multiplies terms the
+/// definition does not have (the padding's `0 * w`): an infinite weight
+/// must send the call down the path that does not. The pixel-major weight
+/// gradient multiplies only the definition's terms, so an infinite input
+/// stays on it. Either way the result must pass the reference.
 #[test]
 fn non_finite_data_leaves_the_im2col_free_paths_exact() {
     let cases = edge_cases();
@@ -485,6 +540,51 @@ fn non_finite_data_on_the_sub_pixel_split_matches_the_reference() {
                     .all(|(g, w)| g == w || (g.is_nan() && w.is_nan()));
                 assert!(same, "{spec:?} {role:?}: values differ");
             }
+        }
+    }
+}
+
+/// The pixel-major weight gradient sums what the im2col path sums, in the
+/// same order: the same bits, non-finite inputs included (a memory limit
+/// below the pixel-major scratch sends the call to im2col).
+#[test]
+fn the_pixel_major_weight_gradient_gives_the_im2col_bits() {
+    let direct = Direct::new();
+    for spec in edge_cases().iter().filter(|s| {
+        let plan = direct.plan(s, DType::F32, &Context::new()).unwrap();
+        plan.describe().contains("pixel-major input")
+    }) {
+        for (dtype, at) in [
+            (DType::F32, None),
+            (DType::F64, None),
+            (DType::F32, Some(41)),
+        ] {
+            let problem = fill(spec, dtype, DataMode::Random, 5).unwrap();
+            let problem = match (problem, at) {
+                (AnyProblem::F32(p), Some(at)) => {
+                    let mut x = p.tensor(Role::Input).unwrap().clone();
+                    x.data_mut()[at] = f32::INFINITY;
+                    x.data_mut()[at + 300] = f32::NAN;
+                    AnyProblem::F32(p.with(Role::Input, x))
+                }
+                (p, _) => p,
+            };
+            let fast = run_planned(&direct, &problem, &Context::new()).unwrap();
+            // The largest limit under which the pixel-major path no longer fits.
+            let (mut low, mut high) = (0u64, 1u64 << 32);
+            while high - low > 1 {
+                let mid = low + (high - low) / 2;
+                let plan = direct.plan(spec, dtype, &Context::new().memory_limit(mid));
+                match plan.map(|p| p.describe().contains("pixel-major input")) {
+                    Ok(true) => high = mid,
+                    _ => low = mid,
+                }
+            }
+            let context = Context::new().memory_limit(low);
+            let plan = direct.plan(spec, dtype, &context).unwrap();
+            assert!(plan.describe().contains("im2col^T"), "{}", plan.describe());
+            let slow = run_planned(&direct, &problem, &context).unwrap();
+            assert!(same_bits(&fast, &slow), "{dtype:?} {at:?}: {spec:?}");
         }
     }
 }

@@ -14,18 +14,19 @@
 //! in order and, within an image, over the pixels in blocks of `kc`: the
 //! same for every thread count.
 //!
-//! A stride-1 conv with zero padding and enough channels takes the
-//! shifted-tap GEMMs of [`ShiftedTaps`] instead (no im2col), unless its
-//! input holds a non-finite value.
+//! A zero-padded conv with at least a GEMM panel of channels per group
+//! takes the pixel-major GEMM of [`PixelMajor`] instead: the same B, by
+//! contiguous copies from a transposed input instead of im2col's gathers,
+//! and the same sums, bit for bit.
 //!
 //! Scratch: one B block per thread, `kc * min(nc, columns per thread)`
-//! elements (plus alignment), or the shifted-tap path's when larger.
+//! elements (plus alignment), or the pixel-major path's when larger.
 
 use super::im2col_t::Im2colT;
 use super::op_plan::{checked_scratch, Compute, OpPlan};
+use super::pixel_major::PixelMajor;
 use super::pool;
-use super::scalar::{all_finite, Scalar};
-use super::shifted_taps::ShiftedTaps;
+use super::scalar::Scalar;
 use super::taps::AxisTaps;
 use super::transposed::{blocking, column_parts, gemm_columns, ALIGN_SLACK};
 use super::Float;
@@ -58,7 +59,7 @@ pub(crate) struct WeightGrad {
     split: (usize, usize),
     gemm_scratch: usize,
     /// The im2col-free path, where it applies and fits the memory limit.
-    shifted: Option<ShiftedTaps>,
+    pixel_major: Option<PixelMajor>,
     scratch: usize,
 }
 
@@ -117,15 +118,13 @@ pub(crate) fn plan(
         (g.out_per_group().div_ceil(b.mr) * b.mr) as u128 * pixels as u128 * size,
         "packed output gradient",
     )?;
-    // The shifted-tap path only where its scratch fits too: else im2col.
-    let shifted = ShiftedTaps::new(&g, mode, flip, isa, b, threads).and_then(|s| {
-        let parts = match dtype {
-            DType::F32 => s.scratch_parts::<f32>(),
-            DType::F64 => s.scratch_parts::<f64>(),
-        };
-        checked_scratch(&parts, dtype, context).ok().map(|n| (s, n))
+    // The pixel-major path only where its scratch fits too: else im2col.
+    let pixel_major = PixelMajor::new(&g, mode, flip, isa, b, threads).and_then(|s| {
+        checked_scratch(&s.scratch_parts(), dtype, context)
+            .ok()
+            .map(|n| (s, n))
     });
-    let scratch = shifted
+    let scratch = pixel_major
         .as_ref()
         .map_or(im2col_scratch, |(_, n)| im2col_scratch.max(*n));
     OpPlan::new(
@@ -146,7 +145,7 @@ pub(crate) fn plan(
             by_group,
             split,
             gemm_scratch,
-            shifted: shifted.map(|(s, _)| s),
+            pixel_major: pixel_major.map(|(s, _)| s),
             scratch,
         },
     )
@@ -206,14 +205,8 @@ impl Compute for WeightGrad {
     }
 
     fn describe(&self) -> String {
-        match &self.shifted {
-            Some(_) => format!(
-                "dY ({} x {} pixels, widened) times the shifted input per tap, no im2col, {} on {} thread(s)",
-                self.kernels,
-                self.output[0] * self.output[1],
-                self.isa,
-                self.threads
-            ),
+        match &self.pixel_major {
+            Some(p) => p.describe(),
             None => format!(
                 "dY ({} x {} pixels) times im2col^T per image and group, {} on {} thread(s)",
                 self.kernels,
@@ -239,11 +232,9 @@ impl Compute for WeightGrad {
             output.fill(<T as convoracle_kernels::Element>::ZERO);
             return Ok(());
         }
-        if let Some(shifted) = &self.shifted {
-            if all_finite(input) {
-                shifted.run(input, grad, output, scratch);
-                return Ok(());
-            }
+        if let Some(pixel_major) = &self.pixel_major {
+            pixel_major.run(input, grad, output, scratch);
+            return Ok(());
         }
         let scratch = &mut scratch[..self.workers() * self.gemm_scratch];
         pool(self.threads).install(|| {

@@ -64,29 +64,8 @@ pub fn work(geometry: &OpGeometry, dtype: DType, isa: Isa) -> DirectWork {
             // Zeros padding assumed (the geometry carries no padding mode).
             total.add(scattered(&Scattered::backward_input(g, false), blocking));
         }
-        OpGeometry::Conv2dBackwardInput(g) => {
-            let rows = g.in_per_group() * g.taps();
-            let pixels = g.output[0] * g.output[1];
-            let mut w = DirectWork::gemm(
-                g.batch * g.groups,
-                [rows, pixels, g.out_per_group()],
-                mr,
-                (g.out_per_group() * pixels) as f64,
-            );
-            w.moved += (g.batch * g.groups * rows * pixels) as f64;
-            total.add(w);
-        }
-        OpGeometry::Conv2dBackwardWeight(g) => {
-            // dY (K/g x pixels) times im2col^T (pixels x C/g*taps).
-            let pixels = g.output[0] * g.output[1];
-            let columns = g.in_per_group() * g.taps();
-            total.add(DirectWork::gemm(
-                g.batch * g.groups,
-                [g.out_per_group(), columns, pixels],
-                mr,
-                (columns * pixels) as f64,
-            ));
-        }
+        OpGeometry::Conv2dBackwardInput(g) => total.add(backward_input(g, tile, dtype, isa)),
+        OpGeometry::Conv2dBackwardWeight(g) => total.add(backward_weight(g, tile)),
         OpGeometry::DepthwiseSeparable2d(d) => {
             total.add(conv2d(&d.depthwise, tile, dtype, isa));
             total.add(conv2d(&d.pointwise, tile, dtype, isa));
@@ -160,6 +139,82 @@ fn scattered(t: &Scattered, b: Blocking) -> DirectWork {
 /// What `auto` prices a moved element at, in GEMM multiply-adds
 /// (`auto::rates`).
 const MOVED_PER_MULTIPLY_ADD: f64 = 6.0;
+
+/// `conv2d_backward_input` as `direct` lowers it (`transposed.rs`): for
+/// stride 1 with padding within the kernel's reach, the conv of dY on the
+/// channel-vector kernel where that wins, else one GEMM of the pixels
+/// by the channels over `(tap, kernel)` on pixel-major rows
+/// (`input_grad_conv.rs`: dY transposed in, dX out, the weights made
+/// tap-major and packed); else a GEMM per tile of dY and a col2im scatter.
+/// (The geometry carries no padding mode: zeros are assumed.)
+fn backward_input(g: &ConvShape, tile: (usize, usize), dtype: DType, isa: Isa) -> DirectWork {
+    let mr = tile.0;
+    let reach = [0, 1].map(|a| (g.kernel[a].max(1) - 1) * g.dilation[a]);
+    let p = g.padding;
+    let pads = [
+        reach[0] as i64 - p.top,
+        reach[0] as i64 - p.bottom,
+        reach[1] as i64 - p.left,
+        reach[1] as i64 - p.right,
+    ];
+    let (kg, cg) = (g.out_per_group(), g.in_per_group());
+    let blocks = g.batch * g.groups;
+    if g.stride == [1, 1] && pads.iter().all(|&v| v >= 0) {
+        let conv = ConvShape {
+            in_channels: g.out_channels,
+            out_channels: g.in_channels,
+            input: g.output,
+            output: g.input,
+            padding: convoracle_reference::Padding2d {
+                top: pads[0],
+                bottom: pads[1],
+                left: pads[2],
+                right: pads[3],
+            },
+            ..*g
+        };
+        if super::conv2d::channel_vector_wins(&conv, dtype, isa) {
+            // That conv of dY on the channel-vector kernel, the weights
+            // swapped first.
+            let mut w = conv2d(&conv, tile, dtype, isa);
+            w.moved += (g.groups * kg * cg * g.taps()) as f64;
+            return w;
+        }
+        let pixels = g.input[0] * g.input[1];
+        let padded = (g.input[0] + reach[0]) * (g.input[1] + reach[1]);
+        let weights = (g.groups * kg * cg * g.taps()) as f64;
+        let mut w = DirectWork::gemm(blocks, [pixels, cg, kg * g.taps()], mr, 0.0);
+        w.moved += (blocks * kg * padded) as f64 + 2.0 * weights;
+        return w;
+    }
+    let rows = cg * g.taps();
+    let pixels = g.output[0] * g.output[1];
+    let mut w = DirectWork::gemm(blocks, [rows, pixels, kg], mr, (kg * pixels) as f64);
+    w.moved += (blocks * rows * pixels) as f64;
+    w
+}
+
+/// `conv2d_backward_weight` as `direct` lowers it (`backward_weight.rs`):
+/// dY (kernels x pixels) times im2col^T, B packed by contiguous copies from
+/// a pixel-major input (`pixel_major.rs`, also moving the input and the
+/// gradient once more) where a group has a panel of channels and the
+/// padded frame is no larger than im2col, else by im2col's gathers.
+fn backward_weight(g: &ConvShape, (mr, nr): (usize, usize)) -> DirectWork {
+    let pixels = g.output[0] * g.output[1];
+    let (kg, cg) = (g.out_per_group(), g.in_per_group());
+    let columns = cg * g.taps();
+    let blocks = g.batch * g.groups;
+    let frame: usize = (0..2)
+        .map(|a| {
+            (g.output[a].max(1) - 1) * g.stride[a] + (g.kernel[a].max(1) - 1) * g.dilation[a] + 1
+        })
+        .product();
+    let mut w = DirectWork::gemm(blocks, [kg, columns, pixels], mr, (columns * pixels) as f64);
+    if cg >= nr && frame <= g.taps() * pixels {
+        w.moved += (blocks * cg * frame) as f64 + (g.groups * kg * columns) as f64;
+    }
+    w
+}
 
 /// conv2d as `direct` lowers it (`conv2d.rs`): depthwise kernel, GEMM on
 /// the input for unpadded stride-1 1x1, the tap-split GEMM when its

@@ -34,12 +34,13 @@
 //! would cost more than the GEMM.
 //!
 //! A stride-1 zero-padded `conv2d_backward_input` is a forward conv of the
-//! output gradient ([`InputGradConv`]); it runs that way, through the
-//! direct conv2d, whenever every weight is finite. Other transposed convs
-//! and zero-padded backward input passes (strides above 1 foremost) run as
-//! the sub-pixel split ([`SubPixel`]: one stride-1 forward conv per output
-//! phase, no scatter) where its cost rule says that is faster, again
-//! whenever every weight is finite.
+//! output gradient ([`InputGradConv`]: the channel-vector kernel on large
+//! maps, else a GEMM on pixel-major rows); it runs that way whenever every
+//! weight is finite. Other transposed convs and zero-padded backward input
+//! passes (strides above 1 foremost) run as the sub-pixel split
+//! ([`SubPixel`]: one stride-1 forward conv per output phase, no scatter)
+//! where its cost rule says that is faster, again whenever every weight is
+//! finite.
 //!
 //! Scratch: the column buffer of one tile of `tile` source pixels
 //! (`planes*kh*kw * tile` elements, with `tile` a multiple of `nr` chosen
