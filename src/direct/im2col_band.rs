@@ -45,7 +45,7 @@
 //! memory limit); a block whose band would be larger takes the per-run
 //! packer.
 
-use super::im2col::copy_every;
+use super::copy_runs::copy_every;
 use super::Float;
 use convoracle_reference::{ConvShape, PaddingMode};
 use std::any::Any;
@@ -381,7 +381,7 @@ impl BandGeometry {
     }
 }
 
-/// `dst[k] = src[k * stride]`: [`super::im2col::copy_strided_run`]
+/// `dst[k] = src[k * stride]`: [`super::copy_runs::copy_strided_run`]
 /// inlined, so that it is compiled for the ISA of the pack.
 #[inline(always)]
 fn gather<T: Copy>(dst: &mut [T], src: &[T], stride: usize) {

@@ -20,6 +20,7 @@ mod channel_vector;
 mod col2im;
 mod composites;
 pub(crate) mod conv2d;
+mod copy_runs;
 mod deform;
 mod depthwise;
 mod dynamic;
@@ -205,3 +206,18 @@ pub(crate) trait Float:
 
 impl Float for f32 {}
 impl Float for f64 {}
+
+/// Scratch elements the GEMM engine adds to a B block to align it.
+pub(crate) const ALIGN_SLACK: usize = 16;
+
+/// The blocking of `dtype`'s kernels on `isa`.
+pub(crate) fn blocking(
+    dtype: convoracle_reference::DType,
+    isa: convoracle_kernels::Isa,
+) -> convoracle_kernels::Blocking {
+    use convoracle_kernels::Element as _;
+    match dtype {
+        convoracle_reference::DType::F32 => f32::blocking(isa),
+        convoracle_reference::DType::F64 => f64::blocking(isa),
+    }
+}

@@ -39,7 +39,8 @@
 use super::gemm_split::{copy_row, gemm_split};
 use super::pixel_layout::to_pixel_major;
 use super::scalar::Scalar;
-use super::transposed::{column_parts, ALIGN_SLACK};
+use super::transposed::column_parts;
+use super::ALIGN_SLACK;
 use convoracle_kernels::{packed_b_len, Blocking, Element, Isa, MatMut, MatRef, PackB, StreamedA};
 use convoracle_reference::{ConvShape, PaddingMode};
 

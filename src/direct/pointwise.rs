@@ -2,7 +2,7 @@
 //! channels themselves (`C/g x H*W`, row-major), so packing is a copy of
 //! `nr`-wide pieces of each channel row (no im2col).
 
-use super::im2col::copy_run;
+use super::copy_runs::copy_run;
 use super::Float;
 use convoracle_kernels::PackB;
 

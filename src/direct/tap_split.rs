@@ -33,7 +33,7 @@
 //! in place), and per thread the rect buffer (`K/g x` its output pixels)
 //! and the GEMM's packed B block.
 
-use super::im2col::copy_strided_run;
+use super::copy_runs::copy_strided_run;
 use super::scalar::all_finite;
 use super::{pool, Float};
 use convoracle_kernels::{gemm, packed_b_len, Element, Isa, MatMut, MatRef, PackB, StreamedA};

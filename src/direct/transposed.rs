@@ -51,17 +51,15 @@
 use super::col2im::Scatter;
 use super::input_grad_conv::InputGradConv;
 use super::op_plan::{checked_scratch, Compute, OpPlan};
-use super::pool;
 use super::scalar::Scalar;
 use super::sub_pixel::{Scattered, SubPixel};
 use super::taps::AxisTaps;
 use super::Float;
+use super::{blocking, pool, ALIGN_SLACK};
 use crate::backend::Context;
 use crate::error::Result;
 use crate::problem_shape::ProblemShape;
-use convoracle_kernels::{
-    gemm, packed_b_len, Blocking, Element as _, Isa, MatMut, MatRef, PackedA,
-};
+use convoracle_kernels::{gemm, packed_b_len, Isa, MatMut, MatRef, PackedA};
 use convoracle_reference::{ConvShape, DType, Op, OpGeometry, PaddingMode, Problem, Role};
 use rayon::prelude::*;
 
@@ -74,17 +72,6 @@ pub(crate) const COL_BUDGET: usize = 1 << 20;
 /// the module docs): measured, the weight transpose costs more than the
 /// GEMM below about 128 pixels.
 pub(crate) const PIXEL_MAJOR_MAX: usize = 128;
-
-/// Scratch elements the GEMM engine adds to a B block to align it.
-pub(crate) const ALIGN_SLACK: usize = 16;
-
-/// The blocking of `dtype`'s kernels on `isa`.
-pub(crate) fn blocking(dtype: DType, isa: Isa) -> Blocking {
-    match dtype {
-        DType::F32 => f32::blocking(isa),
-        DType::F64 => f64::blocking(isa),
-    }
-}
 
 /// How `cols` GEMM columns are cut between `threads`: (parts, columns per
 /// part, a multiple of `nr`). Any cut gives the same bits.
