@@ -20,7 +20,8 @@
 //!   implicit GEMM's microkernel panels; per call, the implicit GEMM
 //!   instead when a weight is not finite (`inf * 0` in the padding).
 //! * **Channel vector** (otherwise, for maps of at least 256 output pixels
-//!   and at least 512 terms per output; not for the exact engine, see
+//!   and at least 512 terms per output, 16 to 192 output channels per
+//!   group; not for the exact engine, see
 //!   [`DirectConv::new_gemm`]): the output channels in the SIMD lanes and
 //!   the input read in place from padded planes, no im2col
 //!   ([`super::channel_vector`]).
@@ -120,14 +121,19 @@ pub(crate) struct DirectConv {
 /// and dropped); and a reduction of at least 512 terms (each run's outputs
 /// are stored channel by channel, a cost per run, not per term: on
 /// resnet50.l2.down, a 1x1 stride-2 conv of 256 terms, it cost a fifth of
-/// the time).
+/// the time); and at most 192 output channels per group: the im2col
+/// packing it saves is spread over the output channels, and with 256 or
+/// more the GEMM's microkernel ran faster (vgg16.c3_2 and c4_2: 26.9 and
+/// 29.5 ms against 25.6 and 26.5; with 64 and 128 channels the kernel
+/// won, resnet50.l1.3x3 1.61 against 2.04 ms, l2.3x3 1.62 against 1.90).
 pub(crate) fn channel_vector_wins(s: &ConvShape, dtype: DType, isa: Isa) -> bool {
     let block = match dtype {
         DType::F32 => ChannelConvKernel::<f32>::new(isa).channels(),
         DType::F64 => ChannelConvKernel::<f64>::new(isa).channels(),
     };
     let pixels = s.output[0] * s.output[1];
-    pixels >= 256 && s.out_per_group() * 2 >= block && s.in_per_group() * s.taps() >= 512
+    let kg = s.out_per_group();
+    pixels >= 256 && kg * 2 >= block && kg <= 192 && s.in_per_group() * s.taps() >= 512
 }
 
 /// Plans a conv2d problem: validates it, fixes the output shape, chooses
