@@ -21,7 +21,8 @@
 //!   instead when a weight is not finite (`inf * 0` in the padding).
 //! * **Channel vector** (otherwise, for maps of at least 256 output pixels
 //!   and at least 512 terms per output, 16 to 192 output channels per
-//!   group; not for the exact engine, see
+//!   group, rows of at least 24 pixels and kernels at least 3 wide; not
+//!   for the exact engine, see
 //!   [`DirectConv::new_gemm`]): the output channels in the SIMD lanes and
 //!   the input read in place from padded planes, no im2col
 //!   ([`super::channel_vector`]).
@@ -125,7 +126,11 @@ pub(crate) struct DirectConv {
 /// packing it saves is spread over the output channels, and with 256 or
 /// more the GEMM's microkernel ran faster (vgg16.c3_2 and c4_2: 26.9 and
 /// 29.5 ms against 25.6 and 26.5; with 64 and 128 channels the kernel
-/// won, resnet50.l1.3x3 1.61 against 2.04 ms, l2.3x3 1.62 against 1.90).
+/// won, resnet50.l1.3x3 1.61 against 2.04 ms, l2.3x3 1.62 against 1.90);
+/// and output rows of at least 24 pixels with kernels at least 3 wide, so
+/// that runs are long and each input line serves several taps (on
+/// inception_v3's 7x1 and 1x7 convs of 17x17 maps it was slower than the
+/// GEMM: 10.1 against 5.9 ms).
 pub(crate) fn channel_vector_wins(s: &ConvShape, dtype: DType, isa: Isa) -> bool {
     let block = match dtype {
         DType::F32 => ChannelConvKernel::<f32>::new(isa).channels(),
@@ -133,7 +138,12 @@ pub(crate) fn channel_vector_wins(s: &ConvShape, dtype: DType, isa: Isa) -> bool
     };
     let pixels = s.output[0] * s.output[1];
     let kg = s.out_per_group();
-    pixels >= 256 && kg * 2 >= block && kg <= 192 && s.in_per_group() * s.taps() >= 512
+    let rows_reused = s.output[1] >= 24 && s.kernel[1] >= 3;
+    pixels >= 256
+        && rows_reused
+        && kg * 2 >= block
+        && kg <= 192
+        && s.in_per_group() * s.taps() >= 512
 }
 
 /// Plans a conv2d problem: validates it, fixes the output shape, chooses
