@@ -223,9 +223,9 @@ fn edge_cases() -> Vec<ProblemShape> {
     // A map large enough for the channel-vector kernel of the conv of dY.
     let channel_vector = ProblemShape::new(Op::Conv2dBackwardInput(Conv2dBackwardInputParams {
         conv: conv(1, 1, 1, 1, PaddingMode::Zeros, true),
-        input_size: [20, 21],
+        input_size: [20, 26],
     }))
-    .with(Role::GradOutput, &[2, 64, 20, 21])
+    .with(Role::GradOutput, &[2, 64, 20, 26])
     .with(Role::Weight, &[64, 20, 3, 3]);
     vec![
         transposed(1, 260, 40, [7, 6]),
