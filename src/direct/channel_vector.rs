@@ -33,11 +33,43 @@
 
 use super::{pool, Float};
 use convoracle_kernels::{ChannelConvKernel, ChannelConvRun, Element, Isa};
+use convoracle_reference::DType;
 use convoracle_reference::{ConvShape, PaddingMode};
 
 /// Input bytes per band of rows: about half of a 2 MiB L2, next to one
 /// channel block's weights.
 const BAND_BYTES: usize = 512 * 1024;
+
+/// Whether the channel-vector kernel should run `s` rather than the
+/// implicit GEMM: its packed weights are repacked every call, so it needs
+/// maps of at least 256 output pixels to pay for them; at least half a
+/// block of output channels per group (the rest of the block is computed
+/// and dropped); and a reduction of at least 512 terms (each run's outputs
+/// are stored channel by channel, a cost per run, not per term: on
+/// resnet50.l2.down, a 1x1 stride-2 conv of 256 terms, it cost a fifth of
+/// the time); and at most 192 output channels per group: the im2col
+/// packing it saves is spread over the output channels, and with 256 or
+/// more the GEMM's microkernel ran faster (vgg16.c3_2 and c4_2: 26.9 and
+/// 29.5 ms against 25.6 and 26.5; with 64 and 128 channels the kernel
+/// won, resnet50.l1.3x3 1.61 against 2.04 ms, l2.3x3 1.62 against 1.90);
+/// and output rows of at least 24 pixels with kernels at least 3 wide, so
+/// that runs are long and each input line serves several taps (on
+/// inception_v3's 7x1 and 1x7 convs of 17x17 maps it was slower than the
+/// GEMM: 10.1 against 5.9 ms).
+pub(crate) fn wins(s: &ConvShape, dtype: DType, isa: Isa) -> bool {
+    let block = match dtype {
+        DType::F32 => ChannelConvKernel::<f32>::new(isa).channels(),
+        DType::F64 => ChannelConvKernel::<f64>::new(isa).channels(),
+    };
+    let pixels = s.output[0] * s.output[1];
+    let kg = s.out_per_group();
+    let rows_reused = s.output[1] >= 24 && s.kernel[1] >= 3;
+    pixels >= 256
+        && rows_reused
+        && kg * 2 >= block
+        && kg <= 192
+        && s.in_per_group() * s.taps() >= 512
+}
 
 /// A planned channel-vector conv (see the module docs).
 #[derive(Debug, Clone)]

@@ -52,8 +52,9 @@
 //! GEMM on ResNet-50's 7x7 layers). Depthwise: `threads * (tile + kh*kw*L +
 //! cols*L)`, the tile at most 1 MiB (see [`super::depthwise`]).
 
-use super::channel_vector::ChannelVector;
+use super::channel_vector::{self, ChannelVector};
 use super::depthwise::Depthwise;
+use super::gemm_pieces::{split_columns, split_rows, Piece};
 use super::im2col::{Im2col, Im2colGeometry};
 use super::op_plan::{Compute, OpPlan};
 use super::pointwise::Rows;
@@ -63,12 +64,13 @@ use crate::backend::Context;
 use crate::error::{Error, Result};
 use crate::problem_shape::ProblemShape;
 use convoracle_kernels::{
-    gemm_row_panels, packed_a_len, packed_b_len, Blocking, ChannelConvKernel, DepthwiseKernel,
-    Element, Isa, MatMut, MatRef, PackA, PackB, PackedA, StreamedA, WidenedA,
+    gemm_row_panels, packed_a_len, packed_b_len, Blocking, DepthwiseKernel, Element, Isa, MatRef,
+    PackA, PackB, PackedA, StreamedA,
 };
 use convoracle_reference::{ConvShape, DType, Op, OpGeometry, PaddingMode, Problem, Role};
 use rayon::prelude::*;
-use std::ops::Range;
+
+mod widened;
 
 /// How a planned conv2d is computed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,37 +115,6 @@ pub(crate) struct DirectConv {
     taps: Option<TapSplit>,
     /// The channel-vector kernel's plan, for that lowering.
     vector: Option<ChannelVector>,
-}
-
-/// Whether the channel-vector kernel should run `s` rather than the
-/// implicit GEMM: its packed weights are repacked every call, so it needs
-/// maps of at least 256 output pixels to pay for them; at least half a
-/// block of output channels per group (the rest of the block is computed
-/// and dropped); and a reduction of at least 512 terms (each run's outputs
-/// are stored channel by channel, a cost per run, not per term: on
-/// resnet50.l2.down, a 1x1 stride-2 conv of 256 terms, it cost a fifth of
-/// the time); and at most 192 output channels per group: the im2col
-/// packing it saves is spread over the output channels, and with 256 or
-/// more the GEMM's microkernel ran faster (vgg16.c3_2 and c4_2: 26.9 and
-/// 29.5 ms against 25.6 and 26.5; with 64 and 128 channels the kernel
-/// won, resnet50.l1.3x3 1.61 against 2.04 ms, l2.3x3 1.62 against 1.90);
-/// and output rows of at least 24 pixels with kernels at least 3 wide, so
-/// that runs are long and each input line serves several taps (on
-/// inception_v3's 7x1 and 1x7 convs of 17x17 maps it was slower than the
-/// GEMM: 10.1 against 5.9 ms).
-pub(crate) fn channel_vector_wins(s: &ConvShape, dtype: DType, isa: Isa) -> bool {
-    let block = match dtype {
-        DType::F32 => ChannelConvKernel::<f32>::new(isa).channels(),
-        DType::F64 => ChannelConvKernel::<f64>::new(isa).channels(),
-    };
-    let pixels = s.output[0] * s.output[1];
-    let kg = s.out_per_group();
-    let rows_reused = s.output[1] >= 24 && s.kernel[1] >= 3;
-    pixels >= 256
-        && rows_reused
-        && kg * 2 >= block
-        && kg <= 192
-        && s.in_per_group() * s.taps() >= 512
 }
 
 /// Plans a conv2d problem: validates it, fixes the output shape, chooses
@@ -239,7 +210,7 @@ impl DirectConv {
         if vector
             && lowering == Lowering::Im2col
             && conv.taps.is_none()
-            && channel_vector_wins(shape, dtype, isa)
+            && channel_vector::wins(shape, dtype, isa)
         {
             let threads = conv.threads;
             conv.vector = match dtype {
@@ -459,63 +430,6 @@ impl DirectConv {
     }
 }
 
-impl DirectConv {
-    /// Whether [`DirectConv::run_widened`] reads the input widened to f64
-    /// (the im2col packer); the pointwise packer widens while packing.
-    pub(crate) fn needs_wide_input(&self) -> bool {
-        self.lowering != Lowering::Pointwise
-    }
-
-    /// [`DirectConv::run`] in f64 (a plan for f64) on f32 operands: each
-    /// weight panel widened just before the microkernels use it
-    /// ([`WidenedA`]), the input widened while packing (pointwise) or read
-    /// from `wide_x`, its widened copy (im2col; ignored otherwise). The
-    /// bits of `run` on widened copies (widening is exact), without the
-    /// copies. `false` (nothing done) for the depthwise lowering.
-    pub(crate) fn run_widened(
-        &self,
-        x: &[f32],
-        wide_x: &[f64],
-        w: &[f32],
-        bias: Option<&[f64]>,
-        out: &mut [f64],
-        scratch: &mut [f64],
-    ) -> bool {
-        if matches!(self.lowering, Lowering::Depthwise | Lowering::ChannelVector) {
-            return false;
-        }
-        if out.is_empty() {
-            return true;
-        }
-        let s = &self.shape;
-        let (groups, kg, cg) = (s.groups, s.out_per_group(), s.in_per_group());
-        let reduction = cg * s.taps();
-        let a: Vec<WidenedA<'_>> = (0..groups)
-            .map(|g| {
-                let wg = &w[g * kg * reduction..(g + 1) * kg * reduction];
-                WidenedA::new(self.isa, MatRef::row_major(wg, kg, reduction, reduction))
-            })
-            .collect();
-        let scratch = &mut scratch[self.weights..];
-        let group_input = cg * s.input[0] * s.input[1];
-        let at = |n: usize, g: usize| (n * s.in_channels + g * cg) * s.input[0] * s.input[1];
-        if self.lowering == Lowering::Pointwise {
-            let pixels = s.output[0] * s.output[1];
-            self.gemm_each(&a, out, scratch, |n, g| {
-                Rows::new(&x[at(n, g)..][..group_input], pixels)
-            });
-        } else {
-            self.gemm_each(&a, out, scratch, |n, g| {
-                Im2col::new(&self.geometry, &wide_x[at(n, g)..][..group_input])
-            });
-        }
-        if let Some(bias) = bias {
-            self.add_bias(bias, out);
-        }
-        true
-    }
-}
-
 impl Compute for Conv2d {
     fn scratch_len(&self) -> usize {
         self.0.scratch_len()
@@ -649,90 +563,4 @@ impl DirectConv {
             self.on_pool(|| rows.for_each(row));
         }
     }
-}
-
-/// A thread's share of one (n, g) block: output columns `col0 ..` of the
-/// rows of A's row panels `panels`.
-struct Piece<'a, T> {
-    block: usize,
-    col0: usize,
-    panels: Range<usize>,
-    c: MatMut<'a, T>,
-}
-
-/// Cuts each of the `blocks` consecutive `rows x cols` output blocks of
-/// `out` into at most `threads` row ranges of about equal size (cuts at
-/// multiples of `mr`), one list of pieces (one per block) per thread.
-fn split_rows<T: Copy>(
-    out: &mut [T],
-    blocks: usize,
-    rows: usize,
-    cols: usize,
-    threads: usize,
-    mr: usize,
-) -> Vec<Vec<Piece<'_, T>>> {
-    let panels = rows.div_ceil(mr);
-    let parts = threads.min(panels).max(1);
-    let mut work: Vec<Vec<Piece<'_, T>>> = (0..parts).map(|_| Vec::new()).collect();
-    for (block, chunk) in out.chunks_mut(rows * cols).enumerate().take(blocks) {
-        let mut rest = chunk;
-        for (t, part) in work.iter_mut().enumerate() {
-            let (p0, p1) = (t * panels / parts, (t + 1) * panels / parts);
-            let height = (p1 * mr).min(rows) - p0 * mr;
-            let (mine, tail) = rest.split_at_mut(height * cols);
-            rest = tail;
-            part.push(Piece {
-                block,
-                col0: 0,
-                panels: p0..p1,
-                c: MatMut::from_slice(mine, height, cols, cols),
-            });
-        }
-    }
-    work
-}
-
-/// Cuts the `blocks` consecutive `rows x cols` output blocks of `out` into
-/// at most `threads` contiguous column ranges of about equal size (cuts at
-/// multiples of `nr` inside a block), one list of pieces per range.
-fn split_columns<T: Copy>(
-    out: &mut [T],
-    blocks: usize,
-    rows: usize,
-    cols: usize,
-    threads: usize,
-    nr: usize,
-    mr: usize,
-) -> Vec<Vec<Piece<'_, T>>> {
-    let total = blocks * cols;
-    let parts = threads.min(total.div_ceil(nr)).max(1);
-    // Global cut t*total/parts, moved down to a multiple of nr in its block
-    // (non-decreasing in t, so the ranges stay ordered and disjoint).
-    let cut = |t: usize| {
-        let g = t * total / parts;
-        let start = g / cols * cols;
-        start + (g - start) / nr * nr
-    };
-    let bounds: Vec<usize> = (0..=parts)
-        .map(|t| if t == parts { total } else { cut(t) })
-        .collect();
-    let mut work: Vec<Vec<Piece<'_, T>>> = (0..parts).map(|_| Vec::new()).collect();
-    for (block, chunk) in out.chunks_mut(rows * cols).enumerate().take(blocks) {
-        let mut rest = MatMut::from_slice(chunk, rows, cols, cols);
-        let (b0, b1) = (block * cols, (block + 1) * cols);
-        for (t, part) in work.iter_mut().enumerate() {
-            let (lo, hi) = (bounds[t].max(b0), bounds[t + 1].min(b1));
-            if lo < hi {
-                let (piece, tail) = rest.split_cols_at(hi - lo);
-                part.push(Piece {
-                    block,
-                    col0: lo - b0,
-                    panels: 0..rows.div_ceil(mr),
-                    c: piece,
-                });
-                rest = tail;
-            }
-        }
-    }
-    work
 }

@@ -173,7 +173,7 @@ fn backward_input(g: &ConvShape, tile: (usize, usize), dtype: DType, isa: Isa) -
             },
             ..*g
         };
-        if super::conv2d::channel_vector_wins(&conv, dtype, isa) {
+        if super::channel_vector::wins(&conv, dtype, isa) {
             // That conv of dY on the channel-vector kernel, the weights
             // swapped first.
             let mut w = conv2d(&conv, tile, dtype, isa);
@@ -258,7 +258,7 @@ fn conv2d(g: &ConvShape, (mr, nr): (usize, usize), dtype: DType, isa: Isa) -> Di
             return w;
         }
     }
-    if !pointwise && super::conv2d::channel_vector_wins(g, dtype, isa) {
+    if !pointwise && super::channel_vector::wins(g, dtype, isa) {
         // The channel-vector kernel (`channel_vector.rs`): the multiply-adds
         // of whole channel blocks (priced as the GEMM's), the padded input
         // copied and the weights packed per call, the outputs stored.

@@ -28,7 +28,7 @@
 //! `dxt`), where im2col would write `taps` copies of dY.
 //!
 //! Where the direct conv2d's channel-vector kernel wins on this conv of dY
-//! (large maps: `conv2d::channel_vector_wins`), the call runs there
+//! (large maps: `channel_vector::wins`), the call runs there
 //! instead, with the weights swapped (`w'[c, k, tap] = w[k, c, tap]`); it
 //! reads dY in place (for resnet50.l1.3x3 1.7 ms against 2.0 ms here).
 //!
@@ -47,7 +47,8 @@
 //! one image's planes, whatever the batch. A call that would need more
 //! than the memory limit takes the scatter path.
 
-use super::conv2d::{channel_vector_wins, DirectConv};
+use super::channel_vector;
+use super::conv2d::DirectConv;
 use super::gemm_split::copy_row;
 use super::pixel_layout::to_pixel_major;
 use super::scalar::{all_finite, Scalar};
@@ -142,7 +143,7 @@ impl InputGradConv {
             output_padding: [0, 0],
             output: g.input,
         };
-        let conv = match channel_vector_wins(&conv_shape, dtype, isa) {
+        let conv = match channel_vector::wins(&conv_shape, dtype, isa) {
             // Read flipped relative to the forward conv's reading of w.
             true => Some(DirectConv::new(
                 &conv_shape,

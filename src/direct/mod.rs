@@ -25,6 +25,7 @@ mod deform;
 mod depthwise;
 mod dynamic;
 pub mod estimate;
+mod gemm_pieces;
 mod gemm_split;
 mod im2col;
 mod im2col_band;
