@@ -22,13 +22,14 @@
 //! Scratch: one B block per thread, `kc * min(nc, columns per thread)`
 //! elements (plus alignment), or the pixel-major path's when larger.
 
+use super::gemm_split::gemm_split;
 use super::im2col_t::Im2colT;
 use super::op_plan::{checked_scratch, Compute, OpPlan};
 use super::pixel_major::PixelMajor;
 use super::pool;
 use super::scalar::Scalar;
 use super::taps::AxisTaps;
-use super::transposed::{column_parts, gemm_columns};
+use super::transposed::column_parts;
 use super::Float;
 use super::{blocking, ALIGN_SLACK};
 use crate::backend::Context;
@@ -195,7 +196,7 @@ impl WeightGrad {
             };
             let c = MatMut::from_slice(dw, self.kernels, columns, columns);
             // The first image overwrites dW; the others add to it.
-            gemm_columns(&a, &b, 0, c, n > 0, split, scratch, self.gemm_scratch);
+            gemm_split(&a, &b, 0, c, n > 0, split, scratch, self.gemm_scratch);
         }
     }
 }

@@ -49,6 +49,7 @@
 //! conv's or the sub-pixel split's, when larger.
 
 use super::col2im::Scatter;
+use super::gemm_split::gemm_split;
 use super::input_grad_conv::InputGradConv;
 use super::op_plan::{checked_scratch, Compute, OpPlan};
 use super::scalar::Scalar;
@@ -59,9 +60,8 @@ use super::{blocking, pool, ALIGN_SLACK};
 use crate::backend::Context;
 use crate::error::Result;
 use crate::problem_shape::ProblemShape;
-use convoracle_kernels::{gemm, packed_b_len, Isa, MatMut, MatRef, PackedA};
+use convoracle_kernels::{packed_b_len, Isa, MatMut, MatRef, PackedA};
 use convoracle_reference::{ConvShape, DType, Op, OpGeometry, PaddingMode, Problem, Role};
-use rayon::prelude::*;
 
 /// Elements of the column buffer a tile aims at (4 MiB of f32): large
 /// enough that the B blocks (the weights) are packed for many pixels, small
@@ -79,39 +79,6 @@ pub(crate) fn column_parts(cols: usize, threads: usize, nr: usize) -> (usize, us
     let parts = threads.min(cols.div_ceil(nr)).max(1);
     let per = cols.div_ceil(parts).div_ceil(nr).max(1) * nr;
     (cols.div_ceil(per).max(1), per)
-}
-
-/// Runs `C = A * B[:, base ..]` with the columns of C cut into `parts` of
-/// `per` columns, one scratch slice of `gemm_scratch` each, in the current
-/// pool.
-#[allow(clippy::too_many_arguments)] // a GEMM call and its split
-pub(crate) fn gemm_columns<T: Scalar, B: convoracle_kernels::PackB<T> + Sync>(
-    a: &PackedA<T>,
-    b: &B,
-    base: usize,
-    c: MatMut<'_, T>,
-    accumulate: bool,
-    (parts, per): (usize, usize),
-    scratch: &mut [T],
-    gemm_scratch: usize,
-) {
-    if parts == 1 {
-        gemm(a, b, base, c, accumulate, &mut scratch[..gemm_scratch]);
-        return;
-    }
-    let cols = c.cols();
-    let mut pieces = Vec::with_capacity(parts);
-    let mut rest = c;
-    let mut n0 = 0;
-    for s in scratch.chunks_mut(gemm_scratch).take(parts) {
-        let (left, right) = rest.split_cols_at(per.min(cols - n0));
-        pieces.push((left, n0, s));
-        rest = right;
-        n0 += per.min(cols - n0);
-    }
-    pieces
-        .into_par_iter()
-        .for_each(|(c, n0, s)| gemm(a, b, base + n0, c, accumulate, s));
 }
 
 /// Packs the transpose of the row-major `rows x cols` matrix `w` as A.
@@ -407,7 +374,7 @@ impl ScatterPlan {
                         let split = column_parts(t, self.threads, self.nr);
                         let col = &mut col_buf[..m * t];
                         let c = MatMut::from_slice(col, m, t, t);
-                        gemm_columns(&a, &b, p0, c, false, split, gemm_buf, self.gemm_scratch);
+                        gemm_split(&a, &b, p0, c, false, split, gemm_buf, self.gemm_scratch);
                         self.scatter.add(col, p0, t, out, self.threads);
                     }
                 }
@@ -443,7 +410,7 @@ impl ScatterPlan {
                             PackedA::new(self.isa, MatRef::new(&src[p0..], t, reduce, 1, pixels));
                         let col = &mut col_buf[..t * m];
                         let c = MatMut::from_slice(col, t, m, m);
-                        gemm_columns(&a, &w, 0, c, false, self.split, gemm_buf, self.gemm_scratch);
+                        gemm_split(&a, &w, 0, c, false, self.split, gemm_buf, self.gemm_scratch);
                         self.scatter.add_pixel_major(col, p0, t, out, self.threads);
                     }
                 }
