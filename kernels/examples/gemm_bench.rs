@@ -11,7 +11,8 @@
 //! kept: the ratio compares quiet moments with quiet moments.
 
 use convoracle_kernels::{
-    fma_peak_gflops, gemm, Element, Isa, MatMut, MatRef, PackA, PackB, PackedA, StreamedA,
+    fma_peak_gflops, gemm, Element, Isa, MatMut, MatRef, PackA, PackB, PackedA, RowDotKernel,
+    StreamedA,
 };
 use std::cell::Cell;
 use std::time::Instant;
@@ -65,6 +66,10 @@ fn bench<T: Element + From<f32>>(
     let (mut best, mut best_nopack, mut peak) = (f64::INFINITY, f64::INFINITY, None::<f64>);
     let start = Instant::now();
     let mut runs = 0;
+    // GEMM_BENCH_ROW_DOT: the row-dot GEMM (k in the lanes) on A in place
+    // and B already transposed (pixel-major, as the conv packs it).
+    let row_dot = std::env::var_os("GEMM_BENCH_ROW_DOT").and_then(|_| RowDotKernel::<T>::new(isa));
+    let bt: Vec<T> = (0..n * k).map(|e| b[(e % k) * n + e / k]).collect();
     while runs < 2 || start.elapsed().as_millis() < millis as u128 {
         let skip_peak = std::env::var_os("GEMM_BENCH_NO_PEAK").is_some();
         if let Some(p) = fma_peak_gflops::<T>(peak_isa, 5).filter(|_| !skip_peak) {
@@ -72,14 +77,19 @@ fn bench<T: Element + From<f32>>(
         }
         bv.1.set(0.0);
         let t = Instant::now();
-        gemm(
-            pa,
-            &bv,
-            0,
-            MatMut::from_slice(&mut c, m, n, n),
-            false,
-            &mut scratch,
-        );
+        if let Some(kernel) = &row_dot {
+            let bt = MatRef::row_major(&bt, n, k, k);
+            kernel.run(a_ref, bt, MatMut::from_slice(&mut c, m, n, n));
+        } else {
+            gemm(
+                pa,
+                &bv,
+                0,
+                MatMut::from_slice(&mut c, m, n, n),
+                false,
+                &mut scratch,
+            );
+        }
         let s = t.elapsed().as_secs_f64();
         best = best.min(s);
         best_nopack = best_nopack.min(s - bv.1.get());

@@ -3,6 +3,7 @@
 use crate::channel_conv::{self, CcSet};
 use crate::depthwise::{self, DwSet};
 use crate::microkernel::{self, KernelSet};
+use crate::row_dot::{self, RdSet};
 use crate::Isa;
 use std::fmt::Debug;
 use std::ops::{Add, Mul};
@@ -68,6 +69,11 @@ pub trait Element:
     #[doc(hidden)]
     fn channel_conv_set(isa: Isa) -> &'static CcSet<Self>;
 
+    /// The row-dot GEMM kernels for `isa`, none on the portable ISA
+    /// (internal).
+    #[doc(hidden)]
+    fn row_dot_set(isa: Isa) -> Option<&'static RdSet<Self>>;
+
     /// The tile and blocking the kernels of `isa` use for this type.
     fn blocking(isa: Isa) -> Blocking {
         Self::kernel_set(isa).blocking
@@ -106,6 +112,16 @@ impl Element for f32 {
             _ => &channel_conv::portable::F32,
         }
     }
+
+    fn row_dot_set(isa: Isa) -> Option<&'static RdSet<f32>> {
+        match isa {
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => Some(&row_dot::avx512::F32),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2Fma => Some(&row_dot::avx2::F32),
+            _ => None,
+        }
+    }
 }
 
 impl Element for f64 {
@@ -138,6 +154,16 @@ impl Element for f64 {
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2Fma => &channel_conv::avx2::F64,
             _ => &channel_conv::portable::F64,
+        }
+    }
+
+    fn row_dot_set(isa: Isa) -> Option<&'static RdSet<f64>> {
+        match isa {
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => Some(&row_dot::avx512::F64),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2Fma => Some(&row_dot::avx2::F64),
+            _ => None,
         }
     }
 }

@@ -9,7 +9,9 @@
 //! Beside the GEMM: the depthwise microkernel ([`DepthwiseKernel`]), one
 //! row of output pixels for a block of channels from a packed tile, and
 //! the channel-vector conv microkernel ([`ChannelConvKernel`]), a run of
-//! output pixels for a block of output channels straight from the input.
+//! output pixels for a block of output channels straight from the input,
+//! and the row-dot GEMM ([`RowDotKernel`]), `A * Bt^T` with the reduction
+//! in the lanes, for maps with too few pixels to fill the GEMM's lanes.
 //!
 //! All of the project's `unsafe` lives here: the SIMD microkernels, the
 //! raw-pointer C view [`MatMut`] that lets threads own disjoint columns,
@@ -50,6 +52,7 @@ mod mat;
 mod microkernel;
 pub mod pack;
 mod peak;
+mod row_dot;
 
 pub use bracket::{bracket_f32, BRACKET_CHUNK};
 pub use channel_conv::{ChannelConvKernel, ChannelConvRun};
@@ -61,3 +64,4 @@ pub use isa::{Isa, ISA_ENV_VAR};
 pub use mat::{MatMut, MatRef};
 pub use pack::{packed_a_len, packed_b_len, PackA, PackB, PackedA, StreamedA, WidenedA};
 pub use peak::fma_peak_gflops;
+pub use row_dot::RowDotKernel;
