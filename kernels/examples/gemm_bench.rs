@@ -56,10 +56,11 @@ fn bench<T: Element + From<f32>>(
     let (a, b, mut c) = (mk(m * k), mk(k * n), mk(m * n));
     let a_ref = MatRef::row_major(&a, m, k, k);
     // GEMM_BENCH_IN_PLACE: the microkernels read A in place (as a conv
-    // with one n block reads its weights) instead of from packed panels.
+    // with one n block reads its weights, the ragged columns of the last
+    // panel on the row-dot kernel) instead of from packed panels.
     let in_place = std::env::var_os("GEMM_BENCH_IN_PLACE").is_some();
     let packed = PackedA::new(isa, a_ref);
-    let streamed = StreamedA::new(isa, a_ref);
+    let streamed = StreamedA::new(isa, a_ref).with_ragged_tail();
     let pa: &dyn PackA<T> = if in_place { &streamed } else { &packed };
     let bv = TimedB(MatRef::row_major(&b, k, n, n), Cell::new(0.0));
     let mut scratch = vec![T::ZERO; pa.gemm_scratch_len(n)];
@@ -116,7 +117,15 @@ fn table<T: Element + From<f32>>(ty: &str, millis: u64, filter: &str, shape_filt
             "{label}: tile {}x{}, kc {}, nc {}",
             bl.mr, bl.nr, bl.kc, bl.nc
         );
-        for &(m, n, k, what) in SHAPES.iter().filter(|s| s.3.contains(shape_filter)) {
+        // GEMM_BENCH_SHAPE=m,n,k: that shape instead of the table's.
+        let custom: Vec<(usize, usize, usize, &str)> = std::env::var("GEMM_BENCH_SHAPE")
+            .ok()
+            .and_then(|v| {
+                let d: Vec<usize> = v.split(',').filter_map(|x| x.parse().ok()).collect();
+                (d.len() == 3).then(|| vec![(d[0], d[1], d[2], "custom")])
+            })
+            .unwrap_or_else(|| SHAPES.to_vec());
+        for &(m, n, k, what) in custom.iter().filter(|s| s.3.contains(shape_filter)) {
             let budget = if isa == Isa::Portable { 1 } else { millis };
             // Each SIMD row against its own ISA's peak; portable against the best.
             let peak_isa = if isa == Isa::Portable { top } else { isa };

@@ -14,11 +14,14 @@
 //! then added to C (to the old C only when accumulating, else the first
 //! block's sum is stored). It depends only on `kc` and the ISA, never on the
 //! column range a call covers, so any split of n over threads gives the same
-//! bits.
+//! bits. (Unless A opts in to [`crate::StreamedA::with_ragged_tail`]: the
+//! ragged columns of a call's last panel then follow the row-dot kernel's
+//! order, and only splits at multiples of `nr` keep the bits.)
 
 use crate::mat::MatMut;
 use crate::pack::{packed_b_len, PackA, PackB};
-use crate::Element;
+use crate::row_dot::DotTile;
+use crate::{Element, KC};
 
 /// Extra scratch elements so the packed B block can start 64-byte aligned.
 pub(crate) const ALIGN_SLACK: usize = 16;
@@ -104,6 +107,9 @@ pub fn gemm_row_panels<T: Element, A: PackA<T> + ?Sized, B: PackB<T> + ?Sized>(
     let (scratch, a_buffer) =
         scratch[off..].split_at_mut(packed_b_len(bl.kc.min(k), bl.nc.min(n), nr));
     let kernels = T::kernel_set(a.kernel_isa()).ukr;
+    let ragged = T::row_dot_set(a.kernel_isa()).filter(|_| a.ragged_tail());
+    // The last panel's ragged columns as rows, for the row-dot kernel.
+    let mut tail_rows = [T::ZERO; RAGGED_MAX * KC];
     for jc in (0..n).step_by(bl.nc) {
         let nc = bl.nc.min(n - jc);
         for pc in (0..k).step_by(bl.kc) {
@@ -111,6 +117,21 @@ pub fn gemm_row_panels<T: Element, A: PackA<T> + ?Sized, B: PackB<T> + ?Sized>(
             let bblock = &mut scratch[..packed_b_len(kc, nc, nr)];
             b.pack(pc, kc, n0 + jc, nc, nr, bblock);
             let acc = accumulate || pc > 0;
+            let last = nc.div_ceil(nr) - 1;
+            let tail = ragged.and_then(|set| {
+                let cols = nc - last * nr;
+                let rest = cols % set.lanes;
+                let fits = rest > 0 && rest <= set.nr.min(RAGGED_MAX) && kc <= KC;
+                fits.then_some((set, cols - rest, rest))
+            });
+            if let Some((_, full, rest)) = tail {
+                let bpanel = &bblock[last * nr * kc..][..nr * kc];
+                for (r, row) in tail_rows.chunks_exact_mut(kc).take(rest).enumerate() {
+                    for (p, v) in row.iter_mut().enumerate() {
+                        *v = bpanel[p * nr + full + r];
+                    }
+                }
+            }
             for ir in 0..m.div_ceil(mr) {
                 let i0 = ir * mr;
                 let rows = mr.min(m - i0);
@@ -118,7 +139,32 @@ pub fn gemm_row_panels<T: Element, A: PackA<T> + ?Sized, B: PackB<T> + ?Sized>(
                 let ukr = kernels[rows - 1];
                 for (jr, bpanel) in bblock.chunks_exact(nr * kc).enumerate() {
                     let j0 = jc + jr * nr;
-                    let cols = nr.min(n - j0);
+                    let mut cols = nr.min(n - j0);
+                    if let (Some((set, full, rest)), true) = (tail, jr == last && lda > 0) {
+                        // A read in place has contiguous rows: the ragged
+                        // columns go to the row-dot kernel (k in the lanes),
+                        // which spends no lanes on padding.
+                        for i in (0..rows).step_by(set.mr) {
+                            let m = set.mr.min(rows - i);
+                            let tile = DotTile {
+                                kc,
+                                a: &apanel[i * lda..],
+                                lda,
+                                b: &tail_rows[..rest * kc],
+                                ldb: kc,
+                                c: c.tile(i0 + i, j0 + full, m, rest),
+                                accumulate: acc,
+                            };
+                            // SAFETY: the set belongs to `a.kernel_isa()`,
+                            // which every PackA constructor checked the CPU
+                            // supports; the kernel checks its operands.
+                            unsafe { (set.ukr[m - 1][rest - 1])(tile) };
+                        }
+                        cols = full;
+                        if cols == 0 {
+                            continue;
+                        }
+                    }
                     let tile = c.tile(i0, j0, rows, cols);
                     // SAFETY: `ukr` belongs to `a.kernel_isa()`, which every
                     // PackA constructor checked the CPU supports; the kernel
@@ -129,3 +175,7 @@ pub fn gemm_row_panels<T: Element, A: PackA<T> + ?Sized, B: PackB<T> + ?Sized>(
         }
     }
 }
+
+/// The most ragged columns (past the last whole vector of the last panel)
+/// the row-dot kernel takes over from the microkernel.
+const RAGGED_MAX: usize = 4;

@@ -31,6 +31,7 @@
 //! `groups * round_up(K/g, NR) * C/g * kh * kw` packed weights, `C * Hp *
 //! Wp` padded input, and per thread one `P x NR` tile.
 
+use super::padded_window::PaddedWindow;
 use super::{pool, Float};
 use convoracle_kernels::{ChannelConvKernel, ChannelConvRun, Element, Isa};
 use convoracle_reference::DType;
@@ -87,15 +88,8 @@ pub(crate) struct ChannelVector {
     /// Per weight tap: its index in the weight tensor's tap order, after a
     /// flip (`t` or `taps - 1 - t`).
     weight_tap: Vec<usize>,
-    /// The padded window `[Hp, Wp]`.
-    window: [usize; 2],
-    /// Per window row: the input row it copies, `None` for zeros.
-    rows: Vec<Option<usize>>,
-    /// Per window column: the input column it copies, `None` for zeros.
-    cols: Vec<Option<usize>>,
-    /// The window columns `lo .. lo + len` that copy input columns `c0 ..`
-    /// (the interior, one contiguous copy per row).
-    inner: (usize, usize, usize),
+    /// The padded planes the kernel reads.
+    pad: PaddedWindow,
     /// Output pixel runs of a row: `(first column, pixels)`.
     runs: Vec<(usize, usize)>,
     /// Output rows per band.
@@ -119,26 +113,12 @@ impl ChannelVector {
         if !(1..=2).contains(&s.stride[1]) || out_h == 0 || out_w == 0 || kh * kw == 0 {
             return None;
         }
-        let window = [
-            (out_h - 1) * s.stride[0] + (kh - 1) * s.dilation[0] + 1,
-            (out_w - 1) * s.stride[1] + (kw - 1) * s.dilation[1] + 1,
-        ];
-        let taps = (0..kh)
-            .flat_map(|i| (0..kw).map(move |j| (i, j)))
-            .map(|(i, j)| i * s.dilation[0] * window[1] + j * s.dilation[1])
-            .collect();
+        let pad = PaddedWindow::new(s, mode);
+        let taps = pad.tap_offsets(s);
         let all = kh * kw;
         let weight_tap = (0..all)
             .map(|t| if flip { all - 1 - t } else { t })
             .collect();
-        let map = |origin: i64, size: usize, len: usize| -> Vec<Option<usize>> {
-            (0..len)
-                .map(|p| mode.source(p as i64 + origin, size))
-                .collect()
-        };
-        let rows = map(-s.padding.top, s.input[0], window[0]);
-        let cols = map(-s.padding.left, s.input[1], window[1]);
-        let inner = interior(&cols);
         // Runs of near-equal length, none longer than the kernel takes.
         let count = out_w.div_ceil(kernel.max_pixels());
         let (base, extra) = (out_w / count, out_w % count);
@@ -149,7 +129,7 @@ impl ChannelVector {
             runs.push((at, len));
             at += len;
         }
-        let row_bytes = s.in_per_group() * window[1] * std::mem::size_of::<T>();
+        let row_bytes = s.in_per_group() * pad.window()[1] * std::mem::size_of::<T>();
         let band_input_rows = (BAND_BYTES / row_bytes.max(1)).max(kh * s.dilation[0] + 1);
         let band = ((band_input_rows - (kh - 1) * s.dilation[0]) / s.stride[0]).max(1);
         Some(ChannelVector {
@@ -160,10 +140,7 @@ impl ChannelVector {
             blocks: s.out_per_group().div_ceil(block),
             taps,
             weight_tap,
-            window,
-            rows,
-            cols,
-            inner,
+            pad,
             runs,
             band,
         })
@@ -177,7 +154,7 @@ impl ChannelVector {
 
     /// Elements of the padded input of one image.
     fn padded_input(&self) -> usize {
-        self.shape.in_channels * self.window[0] * self.window[1]
+        self.shape.in_channels * self.pad.plane()
     }
 
     /// Elements of one thread's tile.
@@ -202,7 +179,7 @@ impl ChannelVector {
         let out_image = s.out_channels * s.output[0] * s.output[1];
         for (n, y) in out.chunks_mut(out_image).enumerate().take(s.batch) {
             let xn = &x[n * s.in_channels * plane..][..s.in_channels * plane];
-            self.pad_input(xn, padded);
+            self.pad.pad(xn, padded);
             self.image(packed, padded, y, tiles);
         }
     }
@@ -236,27 +213,6 @@ impl ChannelVector {
         }
     }
 
-    /// The padded window of every channel plane of one image.
-    fn pad_input<T: Float>(&self, x: &[T], padded: &mut [T]) {
-        let [h, w] = self.shape.input;
-        let [hp, wp] = self.window;
-        let (lo, len, c0) = self.inner;
-        for (xc, pc) in x.chunks_exact(h * w).zip(padded.chunks_exact_mut(hp * wp)) {
-            for (&row, dst) in self.rows.iter().zip(pc.chunks_exact_mut(wp)) {
-                let Some(r) = row else {
-                    dst.fill(T::ZERO);
-                    continue;
-                };
-                let src = &xc[r * w..][..w];
-                dst[lo..lo + len].copy_from_slice(&src[c0..c0 + len]);
-                let border = (0..lo).chain(lo + len..wp);
-                for p in border {
-                    dst[p] = self.cols[p].map_or(T::ZERO, |c| src[c]);
-                }
-            }
-        }
-    }
-
     /// One image's output `y` (`K x Ho x Wo`) from its padded planes.
     fn image<T: Float>(&self, packed: &[T], padded: &[T], y: &mut [T], tiles: &mut [T]) {
         let s = &self.shape;
@@ -265,7 +221,7 @@ impl ChannelVector {
         let (kg, cg) = (s.out_per_group(), s.in_per_group());
         let parts = self.threads.min(out_h);
         let rows_per = out_h.div_ceil(parts);
-        let plane = self.window[0] * self.window[1];
+        let plane = self.pad.plane();
         let per_block = cg * s.taps() * self.block;
         for (g, yg) in y.chunks_mut(kg * pixels).enumerate() {
             let xg = &padded[g * cg * plane..][..cg * plane];
@@ -320,8 +276,8 @@ impl ChannelVector {
         let kernel = ChannelConvKernel::<T>::new(self.isa);
         let (cg, nr, out_w) = (s.in_per_group(), self.block, s.output[1]);
         let per_block = cg * s.taps() * nr;
-        let plane = self.window[0] * self.window[1];
-        let wp = self.window[1];
+        let plane = self.pad.plane();
+        let wp = self.pad.window()[1];
         for band0 in (r0..r1).step_by(self.band) {
             let band1 = (band0 + self.band).min(r1);
             for (b, weights) in wg.chunks_exact(per_block).enumerate() {
@@ -360,20 +316,4 @@ impl ChannelVector {
             self.runs.iter().map(|r| r.1).max().unwrap_or(0)
         )
     }
-}
-
-/// The longest run of window columns that copy consecutive input columns
-/// starting at the first copied one: `(window column, length, input
-/// column)`, `(0, 0, 0)` when no column copies.
-fn interior(cols: &[Option<usize>]) -> (usize, usize, usize) {
-    let Some(lo) = cols.iter().position(Option::is_some) else {
-        return (0, 0, 0);
-    };
-    let c0 = cols[lo].unwrap_or(0);
-    let len = cols[lo..]
-        .iter()
-        .enumerate()
-        .take_while(|&(i, &c)| c == Some(c0 + i))
-        .count();
-    (lo, len, c0)
 }

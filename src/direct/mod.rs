@@ -32,6 +32,7 @@ mod im2col_band;
 mod im2col_t;
 mod input_grad_conv;
 mod op_plan;
+mod padded_window;
 mod pixel_layout;
 mod pixel_major;
 mod pointwise;
