@@ -53,8 +53,11 @@
 //! block's last panel go to the row-dot kernel (`with_ragged_tail`: on a
 //! 7x7 map the microkernel would spend a vector of 16 lanes on its 49th
 //! pixel, a quarter of the multiply-adds; resnet50.l4.3x3 went from 2.33
-//! to 2.10 ms, best of 4 alternating runs). Depthwise: `threads * (tile + kh*kw*L +
-//! cols*L)`, the tile at most 1 MiB (see [`super::depthwise`]).
+//! to 2.10 ms, best of 4 alternating runs). With the im2col band packer,
+//! per thread its buffer too (`BandGeometry::buffer_len`: the band of one
+//! k block, at most 2^21 elements; thread-local, kept between calls).
+//! Depthwise: `threads * (tile + kh*kw*L + cols*L)`, the tile at most
+//! 1 MiB (see [`super::depthwise`]).
 
 use super::channel_vector::{self, ChannelVector};
 use super::depthwise::Depthwise;
@@ -315,11 +318,20 @@ impl DirectConv {
                 (weights as usize, per_thread)
             }
         };
-        let scratch = weights as u128 + per_thread as u128 * threads as u128;
+        let geometry = Im2colGeometry::new(shape, flip, mode);
+        // The im2col band packer's thread-local buffers (kept between
+        // calls) count as scratch too.
+        let band = match lowering {
+            Lowering::Im2col => {
+                geometry.band_buffer_len(blocking.kc.min(reduction), blocking.nc.min(pixels))
+            }
+            _ => 0,
+        };
+        let scratch = weights as u128 + (per_thread + band) as u128 * threads as u128;
         context.check_bytes(scratch * size, "scratch")?;
         Ok(DirectConv {
             shape: *shape,
-            geometry: Im2colGeometry::new(shape, flip, mode),
+            geometry,
             isa,
             threads,
             lowering,

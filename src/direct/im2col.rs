@@ -72,6 +72,12 @@ struct Tap {
 }
 
 impl Im2colGeometry {
+    /// Elements of one thread's band-packer buffer for k blocks of `kc`
+    /// and n blocks of `nc` (see [`BandGeometry::buffer_len`]).
+    pub(crate) fn band_buffer_len(&self, kc: usize, nc: usize) -> usize {
+        self.band.buffer_len(kc, nc)
+    }
+
     /// Resolves the packer's geometry for `g` (any groups; one group's
     /// channels are packed at a time).
     pub(crate) fn new(g: &ConvShape, flip: bool, mode: PaddingMode) -> Self {

@@ -41,9 +41,10 @@
 //! The packed values are those of the per-run packer, element for element
 //! (the same input values and zeros), so the GEMM's bits do not change.
 //! The band lives in a per-thread buffer kept between calls
-//! ([`with_scratch`]; at most [`MAX_BAND`] elements, outside the context's
-//! memory limit); a block whose band would be larger takes the per-run
-//! packer.
+//! ([`with_scratch`]; at most [`MAX_BAND`] elements, outside the caller's
+//! scratch but counted against the context's memory limit by the plan,
+//! [`BandGeometry::buffer_len`]); a block whose band would be larger takes
+//! the per-run packer.
 
 use super::copy_runs::copy_every;
 use super::Float;
@@ -160,6 +161,34 @@ impl BandGeometry {
     /// See [`BandGeometry::pays_for`].
     pub(crate) fn pays(&self) -> bool {
         self.pays
+    }
+
+    /// The most elements a pack call's band buffer holds for k blocks of
+    /// at most `kc` B rows and n blocks of at most `nc` pixels (0 when the
+    /// band does not pay): its channels, times the input rows its output
+    /// rows read, times a row, capped at [`MAX_BAND`], plus the slack of
+    /// one piece. The plan counts it against the memory limit once per
+    /// thread (the buffers are thread-local and kept between calls).
+    pub(crate) fn buffer_len(&self, kc: usize, nc: usize) -> usize {
+        if self.pays {
+            self.band_bound(kc, nc)
+        } else {
+            0
+        }
+    }
+
+    /// [`BandGeometry::buffer_len`] whether or not the band pays.
+    fn band_bound(&self, kc: usize, nc: usize) -> usize {
+        let taps = self.taps.len();
+        if taps == 0 || self.out_w == 0 || kc == 0 || nc == 0 {
+            return 0;
+        }
+        // A k block starting mid-channel touches one more channel.
+        let channels = (kc - 1) / taps + 2;
+        let out_rows = (nc - 1) / self.out_w + 2;
+        let rows = out_rows.saturating_mul(self.kernel[0]);
+        let band = channels.saturating_mul(rows).saturating_mul(self.row_len());
+        band.min(MAX_BAND) + PIECE
     }
 
     /// Elements of one band row (all phases).
@@ -291,6 +320,7 @@ impl BandGeometry {
         // Every element the block reads is written below; the rest (the
         // slack a piece may read past the end) may hold anything.
         let need = channels * channel_len + PIECE;
+        debug_assert!(need <= self.band_bound(kc, nc), "band beyond its bound");
         if s.band.len() < need {
             s.band.resize(need, T::default());
         }
