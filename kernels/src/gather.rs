@@ -3,7 +3,9 @@
 //! such as a backward conv's weights `w[k, c, tap]` packed one tap at a time
 //! (`step` = the taps). A scalar loop spends several instructions per
 //! element on it; on AVX-512 one vector gather moves sixteen 4-byte or
-//! eight 8-byte elements.
+//! eight 8-byte elements (and with `step` 1, one plain vector load: the
+//! packing of rows that are contiguous, 16 or 32 elements at a time where
+//! a `memcpy` call per row would cost more than the copy).
 //!
 //! Only bits are moved, no arithmetic is done, so any `Copy` type of 4 or 8
 //! bytes takes the vector path (the result is the plain loop's, bit for
@@ -118,7 +120,10 @@ unsafe fn rows_b32(src: *const i32, dst: *mut i32, g: Geometry) {
             // SAFETY: lanes `j .. j + 16 <= cols` of row `r`, in bounds by
             // the caller's guarantee.
             unsafe {
-                let v = _mm512_i32gather_epi32::<4>(offsets, s);
+                let v = match g.step {
+                    1 => _mm512_loadu_epi32(s.add(j)),
+                    _ => _mm512_i32gather_epi32::<4>(offsets, s),
+                };
                 _mm512_storeu_epi32(d.add(j), v);
             }
             offsets = _mm512_add_epi32(offsets, jump);
@@ -130,7 +135,10 @@ unsafe fn rows_b32(src: *const i32, dst: *mut i32, g: Geometry) {
             // the caller's guarantee; the others are neither read nor
             // written.
             unsafe {
-                let v = _mm512_mask_i32gather_epi32::<4>(_mm512_setzero_si512(), mask, offsets, s);
+                let v = match g.step {
+                    1 => _mm512_maskz_loadu_epi32(mask, s.add(j)),
+                    _ => _mm512_mask_i32gather_epi32::<4>(_mm512_setzero_si512(), mask, offsets, s),
+                };
                 _mm512_mask_storeu_epi32(d.add(j), mask, v);
             }
         }
@@ -159,7 +167,10 @@ unsafe fn rows_b64(src: *const i64, dst: *mut i64, g: Geometry) {
             // SAFETY: lanes `j .. j + 8 <= cols` of row `r`, in bounds by
             // the caller's guarantee.
             unsafe {
-                let v = _mm512_i32gather_epi64::<8>(offsets, s);
+                let v = match g.step {
+                    1 => _mm512_loadu_epi64(s.add(j)),
+                    _ => _mm512_i32gather_epi64::<8>(offsets, s),
+                };
                 _mm512_storeu_epi64(d.add(j), v);
             }
             offsets = _mm256_add_epi32(offsets, jump);
@@ -171,7 +182,10 @@ unsafe fn rows_b64(src: *const i64, dst: *mut i64, g: Geometry) {
             // the caller's guarantee; the others are neither read nor
             // written.
             unsafe {
-                let v = _mm512_mask_i32gather_epi64::<8>(_mm512_setzero_si512(), mask, offsets, s);
+                let v = match g.step {
+                    1 => _mm512_maskz_loadu_epi64(mask, s.add(j)),
+                    _ => _mm512_mask_i32gather_epi64::<8>(_mm512_setzero_si512(), mask, offsets, s),
+                };
                 _mm512_mask_storeu_epi64(d.add(j), mask, v);
             }
         }
@@ -188,7 +202,7 @@ mod tests {
     #[test]
     fn gathers_equal_the_plain_loop() {
         for isa in Isa::available() {
-            for (rows, cols, step) in [(1, 1, 1), (3, 17, 9), (2, 32, 9), (5, 7, 3), (4, 40, 25)] {
+            for (rows, cols, step) in [(1, 1, 1), (3, 17, 9), (2, 32, 9), (5, 7, 3), (4, 40, 25), (3, 37, 1), (2, 32, 1)] {
                 let src_stride = cols * step + 3;
                 let len = rows * src_stride;
                 let src32: Vec<f32> = (0..len)
