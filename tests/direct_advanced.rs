@@ -305,7 +305,8 @@ fn dynamic_non_finite_values_in_any_sample_match_the_reference() {
         t.data_mut()[at] = value;
         let problem = AnyProblem::F32(problem.with(role, t));
         for threads in [1, 2] {
-            let out = run_planned(&Direct::new(), &problem, &Context::new().threads(threads)).unwrap();
+            let out =
+                run_planned(&Direct::new(), &problem, &Context::new().threads(threads)).unwrap();
             let verdict = verify(&problem, &out, &Tolerance::new(Algorithm::Direct)).unwrap();
             assert!(verdict.passed(), "{role:?}[{at}] = {value}: {verdict}");
         }

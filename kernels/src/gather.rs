@@ -85,6 +85,126 @@ pub fn gather_rows<T: Copy>(
     }
 }
 
+/// Copies runs of `len` elements: run `t` is read from `src[first +
+/// offsets[t] ..]` and written to `dst[t * len ..]` (an A panel row of a
+/// GEMM whose k block spans several shifted reads of one image).
+///
+/// Panics when a run lies outside `src` or `dst` is too short.
+pub fn copy_runs<T: Copy>(
+    isa: Isa,
+    src: &[T],
+    first: usize,
+    offsets: &[usize],
+    len: usize,
+    dst: &mut [T],
+) {
+    let end = offsets.iter().map(|&o| first + o + len).max().unwrap_or(0);
+    assert!(
+        end <= src.len() && offsets.len() * len <= dst.len(),
+        "copy_runs: slices too short"
+    );
+    if len == 0 {
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    if isa == Isa::Avx512 && isa.is_supported() {
+        match std::mem::size_of::<T>() {
+            4 => {
+                // SAFETY: the CPU supports AVX-512F (checked above); every
+                // run `first + offsets[t] .. + len` lies inside `src` and
+                // every `t * len .. + len` inside `dst` (asserted above);
+                // tail lanes past `len` are masked off. `T` is `Copy` and 4
+                // bytes wide, so moving its bits as `i32` lanes copies it.
+                unsafe {
+                    runs_b32(
+                        src.as_ptr().cast(),
+                        first,
+                        offsets,
+                        len,
+                        dst.as_mut_ptr().cast(),
+                    )
+                };
+                return;
+            }
+            8 => {
+                // SAFETY: as for the 4-byte case, with 8-byte lanes.
+                unsafe {
+                    runs_b64(
+                        src.as_ptr().cast(),
+                        first,
+                        offsets,
+                        len,
+                        dst.as_mut_ptr().cast(),
+                    )
+                };
+                return;
+            }
+            _ => {}
+        }
+    }
+    let _ = isa;
+    for (t, &o) in offsets.iter().enumerate() {
+        dst[t * len..][..len].copy_from_slice(&src[first + o..][..len]);
+    }
+}
+
+/// [`copy_runs`] on 4-byte elements.
+///
+/// # Safety
+/// AVX-512F; `src` readable at `first + offsets[t] .. + len` and `dst`
+/// writable at `t * len .. + len` for every run `t`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn runs_b32(src: *const i32, first: usize, offsets: &[usize], len: usize, dst: *mut i32) {
+    use std::arch::x86_64::*;
+    for (t, &o) in offsets.iter().enumerate() {
+        // SAFETY: the run's first elements, in bounds by the caller's
+        // guarantee.
+        let (s, d) = unsafe { (src.add(first + o), dst.add(t * len)) };
+        let mut j = 0;
+        while j + 16 <= len {
+            // SAFETY: elements `j .. j + 16 <= len` of the run.
+            unsafe { _mm512_storeu_epi32(d.add(j), _mm512_loadu_epi32(s.add(j))) };
+            j += 16;
+        }
+        if j < len {
+            let mask: __mmask16 = (1u16 << (len - j)) - 1;
+            // SAFETY: only the lanes `j .. len` are enabled, in bounds.
+            unsafe {
+                _mm512_mask_storeu_epi32(d.add(j), mask, _mm512_maskz_loadu_epi32(mask, s.add(j)))
+            };
+        }
+    }
+}
+
+/// [`copy_runs`] on 8-byte elements.
+///
+/// # Safety
+/// As [`runs_b32`].
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn runs_b64(src: *const i64, first: usize, offsets: &[usize], len: usize, dst: *mut i64) {
+    use std::arch::x86_64::*;
+    for (t, &o) in offsets.iter().enumerate() {
+        // SAFETY: the run's first elements, in bounds by the caller's
+        // guarantee.
+        let (s, d) = unsafe { (src.add(first + o), dst.add(t * len)) };
+        let mut j = 0;
+        while j + 8 <= len {
+            // SAFETY: elements `j .. j + 8 <= len` of the run.
+            unsafe { _mm512_storeu_epi64(d.add(j), _mm512_loadu_epi64(s.add(j))) };
+            j += 8;
+        }
+        if j < len {
+            let mask: __mmask8 = (1u8 << (len - j)) - 1;
+            // SAFETY: only the lanes `j .. len` are enabled, in bounds.
+            unsafe {
+                _mm512_mask_storeu_epi64(d.add(j), mask, _mm512_maskz_loadu_epi64(mask, s.add(j)))
+            };
+        }
+    }
+}
+
 /// The strides and extent of one [`gather_rows`] call.
 #[cfg(target_arch = "x86_64")]
 #[derive(Clone, Copy)]
@@ -196,13 +316,46 @@ unsafe fn rows_b64(src: *const i64, dst: *mut i64, g: Geometry) {
 mod tests {
     use super::*;
 
+    /// Runs of every tail length, on both element sizes, equal the slices
+    /// they copy.
+    #[test]
+    fn runs_equal_their_slices() {
+        for isa in Isa::available() {
+            for len in [1, 7, 8, 15, 16, 17, 33] {
+                let offsets = [40, 0, 13, 3];
+                let src32: Vec<f32> = (0..100).map(|i| f32::from_bits(0x7fc0_0000 | i)).collect();
+                let src64: Vec<f64> = (0..100).map(|i| i as f64 + 0.25).collect();
+                let mut d32 = vec![0.0f32; 4 * len + 1];
+                let mut d64 = vec![0.0f64; 4 * len + 1];
+                copy_runs(isa, &src32, 5, &offsets, len, &mut d32);
+                copy_runs(isa, &src64, 5, &offsets, len, &mut d64);
+                for (t, &o) in offsets.iter().enumerate() {
+                    for j in 0..len {
+                        let (got, want) = (d32[t * len + j], src32[5 + o + j]);
+                        assert_eq!(got.to_bits(), want.to_bits(), "{isa} {len}");
+                        assert_eq!(d64[t * len + j], src64[5 + o + j], "{isa} {len}");
+                    }
+                }
+                assert_eq!((d32[4 * len], d64[4 * len]), (0.0, 0.0), "{isa} {len}");
+            }
+        }
+    }
+
     /// Every ISA of this CPU copies what the plain loop copies, on both
     /// element sizes, with tails of every length and a bit pattern (NaN
     /// payload) that arithmetic would not keep.
     #[test]
     fn gathers_equal_the_plain_loop() {
         for isa in Isa::available() {
-            for (rows, cols, step) in [(1, 1, 1), (3, 17, 9), (2, 32, 9), (5, 7, 3), (4, 40, 25), (3, 37, 1), (2, 32, 1)] {
+            for (rows, cols, step) in [
+                (1, 1, 1),
+                (3, 17, 9),
+                (2, 32, 9),
+                (5, 7, 3),
+                (4, 40, 25),
+                (3, 37, 1),
+                (2, 32, 1),
+            ] {
                 let src_stride = cols * step + 3;
                 let len = rows * src_stride;
                 let src32: Vec<f32> = (0..len)
@@ -212,13 +365,20 @@ mod tests {
                 let dst_stride = cols + 2;
                 let mut d32 = vec![-1.0f32; rows * dst_stride];
                 let mut d64 = vec![-1.0f64; rows * dst_stride];
-                gather_rows(isa, &src32, src_stride, step, &mut d32, dst_stride, rows, cols);
-                gather_rows(isa, &src64, src_stride, step, &mut d64, dst_stride, rows, cols);
+                gather_rows(
+                    isa, &src32, src_stride, step, &mut d32, dst_stride, rows, cols,
+                );
+                gather_rows(
+                    isa, &src64, src_stride, step, &mut d64, dst_stride, rows, cols,
+                );
                 for r in 0..rows {
                     for j in 0..dst_stride {
                         let at = r * dst_stride + j;
                         let (w32, w64) = match j < cols {
-                            true => (src32[r * src_stride + j * step], src64[r * src_stride + j * step]),
+                            true => (
+                                src32[r * src_stride + j * step],
+                                src64[r * src_stride + j * step],
+                            ),
                             false => (-1.0, -1.0),
                         };
                         assert_eq!(d32[at].to_bits(), w32.to_bits(), "{isa} f32 {rows}x{cols}");

@@ -122,7 +122,13 @@ impl Compute for Dynamic {
         for n0 in (0..s.batch).step_by(self.samples) {
             let rows = self.samples.min(s.batch - n0);
             let a_rows = &a[n0 * experts..][..rows * experts];
-            self.mix(a_rows, w, kernel, &mut mixed_w[..rows * kernel], gemm_scratch);
+            self.mix(
+                a_rows,
+                w,
+                kernel,
+                &mut mixed_w[..rows * kernel],
+                gemm_scratch,
+            );
             if let Some(b) = b {
                 self.mix(a_rows, b, k_all, &mut mixed_b[..rows * k_all], gemm_scratch);
             }
@@ -160,7 +166,14 @@ impl Dynamic {
         let a = StreamedA::new(self.isa, MatRef::row_major(a, rows, experts, experts));
         debug_assert!(a.gemm_scratch_len(len) <= scratch.len());
         let b = MatRef::row_major(w, experts, len, len);
-        gemm(&a, &b, 0, MatMut::from_slice(mixed, rows, len, len), false, scratch);
+        gemm(
+            &a,
+            &b,
+            0,
+            MatMut::from_slice(mixed, rows, len, len),
+            false,
+            scratch,
+        );
     }
 }
 

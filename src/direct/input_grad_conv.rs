@@ -17,22 +17,21 @@
 //! ```
 //!
 //! is a `pixels x taps*kernels` times `taps*kernels x channels` GEMM. Its
-//! reduction runs block by block: the kernels in blocks of `kc` (`kc`
-//! divides the kernels), within a block the taps in order, so each GEMM k
-//! block is one tap of one block of kernels. Its A is [`PixelRows`]: the
-//! `mr` rows of a micro-panel that lie in one image row are `mr` rows of
-//! `dyt` one `kernels` apart, which the microkernel reads in place; a
-//! panel that wraps to the next image row is copied, row by row, into a
-//! buffer. Its B is packed straight from the weights ([`WeightRows`]:
-//! `w[k, c, tap]`, `taps` apart along a B row): a block of kernels' weights
-//! (`kc` chosen so they fit in about half the L2, [`WEIGHT_BLOCK_BYTES`])
-//! stays cached while its taps are packed one after another, and no
-//! tap-major copy of the weights is written and read back (on
+//! reduction runs in GEMM k blocks of every tap of a block of `kb` kernels
+//! (`kb` divides the kernels, `taps * kb` at most the usual k block):
+//! within a block the taps in order, in each the block's kernels. Its B is
+//! packed straight from the weights ([`WeightRows`]): a kernel's weights
+//! for `nr` channels, `w[k, c0 .., tap]`, are `taps * nr` contiguous
+//! elements, read once for all the taps (a vector gather per tap, from
+//! L1); no tap-major copy of the weights is written and read back (on
 //! resnet50.l3.3x3, 256 x 256 x 9 weights, that copy, its packing and the
-//! finite test cost a quarter of the time). Every GEMM tile is full except
-//! at the pixels' end, and only dY and dX are transposed (the one into
-//! `dyt`, the other out of `dxt`), where im2col would write `taps` copies
-//! of dY.
+//! finite test cost a quarter of the time, and packing one tap per k block
+//! straight from the weights read each cache line once per tap: 15%). Its
+//! A is [`PixelRows`]: row `m` of a micro-panel is `taps` runs of `kb`
+//! contiguous `dyt` elements (one per tap shift), copied into a buffer
+//! that stays in L1. Every GEMM tile is full except at the pixels' end,
+//! and only dY and dX are transposed (the one into `dyt`, the other out of
+//! `dxt`), where im2col would write `taps` copies of dY.
 //!
 //! Where the direct conv2d's channel-vector kernel wins on this conv of dY
 //! (large maps: `channel_vector::wins`), the call runs there
@@ -49,15 +48,16 @@
 //! a non-finite one (or a later group) costs the scan of the weights, and
 //! that before anything is written to dX.
 //!
-//! Every element's sum runs over the kernel blocks of `kc` in order, in
-//! each over the taps in order, in each over the block's kernels. Threads
-//! cut the pixels at multiples of `mr`, which changes no sum.
+//! Every element's sum runs over the blocks of `kb` kernels in order (each
+//! block's sum, over its taps in order and in each over its kernels,
+//! added to the running sum). Threads cut the pixels at multiples of `mr`,
+//! which changes no sum.
 //!
 //! Scratch: (on the channel-vector kernel: the swapped weights and that
 //! conv's) `dyt` (`kernels x hp*wp`), `dxt` (`channels x h*w`), and per
-//! thread one GEMM B block (`kc x min(nc, channels)`) and one A panel (`mr
-//! x kc`): one image's planes, whatever the batch. A call that would need
-//! more than the memory limit takes the scatter path.
+//! thread one GEMM B block (`taps*kb x min(nc, channels)`) and one A panel
+//! (`mr x taps*kb`): one image's planes, whatever the batch. A call that
+//! would need more than the memory limit takes the scatter path.
 
 use super::channel_vector;
 use super::conv2d::DirectConv;
@@ -68,7 +68,8 @@ use super::{blocking, ALIGN_SLACK};
 use crate::backend::Context;
 use crate::error::Result;
 use convoracle_kernels::{
-    gather_rows, gemm_row_panels, packed_b_len, Blocking, Element, Isa, MatMut, PackA, PackB,
+    copy_runs, gather_rows, gemm_row_panels, packed_b_len, Blocking, Element, Isa, MatMut, PackA,
+    PackB,
 };
 use convoracle_reference::{ConvShape, DType, Padding2d, PaddingMode};
 use rayon::prelude::*;
@@ -77,13 +78,6 @@ use rayon::prelude::*;
 /// the C tile's load and store per block outweigh its multiply-adds (the
 /// scatter path instead).
 const MIN_KC: usize = 16;
-
-/// Bytes of one block of kernels' weights (`kc x channels x taps`) that B
-/// is packed from: well inside a 2 MiB L2, so that each weight's cache
-/// line is fetched once for all of its taps. On resnet50.l3.3x3 (256 x 256
-/// x 9 weights) blocks of 128 kernels (1.2 MB) ran best: 16, 32, 64 and
-/// 256 kernels were 25, 10, 4 and 10% slower.
-const WEIGHT_BLOCK_BYTES: usize = 1280 * 1024;
 
 /// The forward conv that computes a backward input pass.
 pub(crate) struct InputGradConv {
@@ -104,9 +98,10 @@ pub(crate) struct InputGradConv {
     before: [i64; 2],
     /// `[hp, wp]`: the padded gradient's size.
     padded: [usize; 2],
-    /// `dyt` row offset of each weight tap.
-    shifts: Vec<usize>,
-    /// The GEMM's blocking, its k block dividing `kernels`.
+    /// `dyt` element offset of each weight tap (its row offset times the
+    /// kernels).
+    offsets: Vec<usize>,
+    /// The GEMM's blocking, its k block `taps * kb`.
     blocking: Blocking,
     /// Row panels per thread.
     per_thread: usize,
@@ -121,8 +116,9 @@ impl InputGradConv {
     /// The conv computing the input gradient of the forward conv `g`, or
     /// `None` where that does not hold (a stride other than 1, a padding
     /// mode other than zeros, padding wider than the kernel's reach), would
-    /// not pay (kernels per group, at least `MIN_KC`, with no divisor in
-    /// `MIN_KC ..= kc`) or does not fit the memory limit.
+    /// not pay (no divisor `kb` of the kernels per group with `taps * kb`
+    /// in `MIN_KC ..= kc`, unless all the kernels' taps are fewer) or does
+    /// not fit the memory limit.
     pub(crate) fn new(
         g: &ConvShape,
         mode: PaddingMode,
@@ -177,18 +173,12 @@ impl InputGradConv {
         };
         let b = blocking(dtype, isa);
         let kernels = g.out_per_group();
-        let least = MIN_KC.min(kernels).max(1);
         let taps = g.kernel[0] * g.kernel[1];
-        let row_bytes = g.in_per_group() * taps * dtype.size();
-        let cached = (WEIGHT_BLOCK_BYTES / row_bytes.max(1)).max(least);
-        let kc = (least..=b.kc.min(kernels).min(cached))
+        let least = MIN_KC.min(kernels * taps).max(1);
+        let kb = (1..=kernels)
             .rev()
-            .find(|&d| kernels.is_multiple_of(d))
-            .or_else(|| {
-                (least..=b.kc.min(kernels))
-                    .rev()
-                    .find(|&d| kernels.is_multiple_of(d))
-            });
+            .find(|&d| kernels.is_multiple_of(d) && d * taps <= b.kc);
+        let kc = kb.map(|d| d * taps).filter(|&kc| kc >= least);
         let kc = match (kc, &conv) {
             (Some(kc), _) => kc,
             (None, Some(_)) => b.kc,
@@ -197,13 +187,13 @@ impl InputGradConv {
         let [h, w] = g.input;
         let padded = [h + reach[0], w + reach[1]];
         let [kh, kw] = g.kernel;
-        let shifts = (0..kh * kw)
+        let offsets = (0..kh * kw)
             .map(|tap| {
                 let (mut i, mut j) = (tap / kw, tap % kw);
                 if !flip {
                     (i, j) = (kh - 1 - i, kw - 1 - j);
                 }
-                i * g.dilation[0] * padded[1] + j * g.dilation[1]
+                (i * g.dilation[0] * padded[1] + j * g.dilation[1]) * kernels
             })
             .collect();
         let threads = context.thread_count();
@@ -215,11 +205,7 @@ impl InputGradConv {
         let weights = kernels * channels * kh * kw;
         let scratch = match &conv {
             Some(conv) => g.groups * weights + conv.scratch_len(),
-            None => {
-                kernels * padded[0] * padded[1]
-                    + channels * h * w
-                    + workers * gemm_scratch
-            }
+            None => kernels * padded[0] * padded[1] + channels * h * w + workers * gemm_scratch,
         };
         let bytes = scratch as u128 * dtype.size() as u128;
         if context.check_bytes(bytes, "scratch").is_err() {
@@ -237,7 +223,7 @@ impl InputGradConv {
             output: g.output,
             before,
             padded,
-            shifts,
+            offsets,
             blocking: Blocking { kc, ..b },
             per_thread,
             gemm_scratch,
@@ -305,7 +291,7 @@ impl InputGradConv {
                     w: wg,
                     channels: cg,
                     taps,
-                    kc: self.blocking.kc,
+                    kb: self.blocking.kc / taps,
                     isa: self.isa,
                 };
                 for n in 0..self.batch {
@@ -317,7 +303,7 @@ impl InputGradConv {
                         kernels: kg,
                         width: wd,
                         padded_width: self.padded[1],
-                        shifts: &self.shifts,
+                        offsets: &self.offsets,
                         rows: pixels,
                         isa: self.isa,
                         blocking: self.blocking,
@@ -344,9 +330,9 @@ impl InputGradConv {
     }
 }
 
-/// A of the backward GEMM: row `m` (input pixel `(y, x)`), column `(tap,
-/// k)` (`tap * kernels + k`) is `dyt[(y * wp + x + shifts[tap]) * kernels +
-/// k]`.
+/// A of the backward GEMM: row `m` (input pixel `(y, x)`), column `(block,
+/// tap, k)` (kernel `block * kb + k`) is `dyt[(y * wp + x) * kernels +
+/// offsets[tap] + block * kb + k]`.
 struct PixelRows<'a, T> {
     dyt: &'a [T],
     kernels: usize,
@@ -354,10 +340,10 @@ struct PixelRows<'a, T> {
     width: usize,
     /// `dyt`'s width (`wp`).
     padded_width: usize,
-    shifts: &'a [usize],
+    offsets: &'a [usize],
     rows: usize,
     isa: Isa,
-    /// `kc` divides `kernels`: no k block spans two taps.
+    /// Its k block is `taps * kb`.
     blocking: Blocking,
 }
 
@@ -368,20 +354,13 @@ impl<T: Scalar> PixelRows<'_, T> {
     }
 }
 
-/// The tap and the first kernel of the GEMM k block at column `k0` (a
-/// multiple of `kc`): blocks of `kc` kernels, in each the taps in order.
-fn tap_and_kernel(k0: usize, kc: usize, taps: usize) -> (usize, usize) {
-    let block = k0 / (kc * taps);
-    ((k0 / kc) % taps, block * kc + k0 % kc)
-}
-
 impl<T: Scalar> PackA<T> for PixelRows<'_, T> {
     fn rows(&self) -> usize {
         self.rows
     }
 
     fn depth(&self) -> usize {
-        self.shifts.len() * self.kernels
+        self.offsets.len() * self.kernels
     }
 
     fn kernel_isa(&self) -> Isa {
@@ -407,44 +386,52 @@ impl<T: Scalar> PackA<T> for PixelRows<'_, T> {
         let mr = self.blocking.mr;
         let m0 = r * mr;
         let live = mr.min(self.rows - m0);
-        let (tap, k) = tap_and_kernel(k0, self.blocking.kc, self.shifts.len());
-        debug_assert!(kc == self.blocking.kc, "a k block spans two taps");
-        let shift = self.shifts[tap];
-        let kg = self.kernels;
-        if m0 / self.width == (m0 + live - 1) / self.width {
-            // One image row: `live` rows of dyt, `kernels` apart.
-            let start = (self.row(m0) + shift) * kg + k;
-            return (&self.dyt[start..start + (live - 1) * kg + kc], kg);
-        }
+        let kb = kc / self.offsets.len();
+        debug_assert!(kc == self.blocking.kc, "a partial k block");
+        // The block's first kernel: blocks of `kc` columns, `kb` kernels.
+        let k = k0 / kc * kb;
         for (i, d) in buffer.chunks_exact_mut(kc).take(live).enumerate() {
-            let start = (self.row(m0 + i) + shift) * kg + k;
-            d.copy_from_slice(&self.dyt[start..start + kc]);
+            let first = self.row(m0 + i) * self.kernels + k;
+            copy_runs(self.isa, self.dyt, first, self.offsets, kb, d);
         }
         (&buffer[..live * kc], kc)
     }
 }
 
 /// B of the backward GEMM, read from one group's weights `w[k, c, tap]`:
-/// row `(block, tap, k)` (kernel `block * kc + k`), column `c`.
+/// row `(block, tap, k)` (kernel `block * kb + k`), column `c`.
 struct WeightRows<'a, T> {
     w: &'a [T],
     channels: usize,
     taps: usize,
-    /// The GEMM's k block: kernels per block.
-    kc: usize,
+    /// Kernels per GEMM k block.
+    kb: usize,
     isa: Isa,
 }
 
 impl<T: Scalar> PackB<T> for WeightRows<'_, T> {
     fn pack(&self, k0: usize, kc: usize, n0: usize, nc: usize, nr: usize, panel: &mut [T]) {
-        let (tap, k_first) = tap_and_kernel(k0, self.kc, self.taps);
-        let row = self.channels * self.taps;
+        let (taps, kb) = (self.taps, self.kb);
+        let k_first = k0 / kc * kb;
+        let row = self.channels * taps;
         for (jp, dst) in panel.chunks_exact_mut(nr * kc).enumerate() {
             let c0 = n0 + jp * nr;
             let cols = nr.min(n0 + nc - c0);
-            // Row p: kernel `k_first + p`'s `cols` channels, `taps` apart.
-            let src = &self.w[k_first * row + c0 * self.taps + tap..];
-            gather_rows(self.isa, src, row, self.taps, dst, nr, kc, cols);
+            for k in 0..kb {
+                // Kernel k's `cols` channels, every tap: `taps * cols`
+                // contiguous weights, tap t to panel row `t * kb + k`.
+                let src = &self.w[(k_first + k) * row + c0 * taps..];
+                gather_rows(
+                    self.isa,
+                    src,
+                    1,
+                    taps,
+                    &mut dst[k * nr..],
+                    kb * nr,
+                    taps,
+                    cols,
+                );
+            }
             if cols < nr {
                 for d in dst.chunks_exact_mut(nr) {
                     d[cols..].fill(<T as Element>::ZERO);
