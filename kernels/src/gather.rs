@@ -230,10 +230,9 @@ unsafe fn rows_b32(src: *const i32, dst: *mut i32, g: Geometry) {
     let first = _mm512_mullo_epi32(lanes, _mm512_set1_epi32(g.step as i32));
     let jump = _mm512_set1_epi32((16 * g.step) as i32);
     for r in 0..g.rows {
-        // SAFETY (for the pointer arithmetic below): every offset formed
-        // stays within the rows the caller guarantees.
-        let s = unsafe { src.add(r * g.src_stride) };
-        let d = unsafe { dst.add(r * g.dst_stride) };
+        // SAFETY: row `r < rows` starts inside the ranges the caller
+        // guarantees.
+        let (s, d) = unsafe { (src.add(r * g.src_stride), dst.add(r * g.dst_stride)) };
         let mut offsets = first;
         let mut j = 0;
         while j + 16 <= g.cols {
@@ -277,10 +276,9 @@ unsafe fn rows_b64(src: *const i64, dst: *mut i64, g: Geometry) {
     let first = _mm256_mullo_epi32(lanes, _mm256_set1_epi32(g.step as i32));
     let jump = _mm256_set1_epi32((8 * g.step) as i32);
     for r in 0..g.rows {
-        // SAFETY (for the pointer arithmetic below): every offset formed
-        // stays within the rows the caller guarantees.
-        let s = unsafe { src.add(r * g.src_stride) };
-        let d = unsafe { dst.add(r * g.dst_stride) };
+        // SAFETY: row `r < rows` starts inside the ranges the caller
+        // guarantees.
+        let (s, d) = unsafe { (src.add(r * g.src_stride), dst.add(r * g.dst_stride)) };
         let mut offsets = first;
         let mut j = 0;
         while j + 8 <= g.cols {
