@@ -250,6 +250,69 @@ fn scratch_is_bounded_by_the_memory_limit() {
     }
 }
 
+/// dynamic_conv2d of 13 samples: more than one mixing GEMM (its row panel
+/// holds at most `mr` <= 12 samples), groups, 5 experts, no bias.
+fn dynamic_batch() -> ProblemShape {
+    ProblemShape::new(Op::DynamicConv2d(DynamicConv2dParams {
+        geometry: geometry(1, 1, 1, 2),
+    }))
+    .with(Role::Input, &[13, 6, 7, 9])
+    .with(Role::Weight, &[5, 8, 3, 3, 3])
+    .with(Role::Attention, &[13, 5])
+}
+
+/// Batches past one mixing GEMM: exact on integer data, the same bits on
+/// 1 to 3 threads, within the direct bound on random data, with and
+/// without a bias.
+#[test]
+fn dynamic_batches_past_one_mixing_gemm_match_the_reference() {
+    let direct = Direct::new();
+    let with_bias = dynamic_batch().with(Role::Bias, &[5, 8]);
+    for spec in [dynamic_batch(), with_bias] {
+        for threads in 1..=3 {
+            check(&spec, threads).unwrap_or_else(|e| panic!("{e}"));
+        }
+        let problem = fill(&spec, DType::F32, DataMode::Random, 4).unwrap();
+        let one = run_planned(&direct, &problem, &Context::new()).unwrap();
+        for threads in [2, 3] {
+            let other = run_planned(&direct, &problem, &Context::new().threads(threads)).unwrap();
+            assert!(same_bits(&one, &other), "{threads} threads");
+        }
+    }
+}
+
+/// The mixture is tested for non-finite values per sample (its own input,
+/// its mixed kernel and bias): an infinite or NaN value in one sample's
+/// input or attention, in one expert's kernel or bias, in the first or a
+/// later mixing GEMM, must give the reference's non-finite outputs.
+#[test]
+fn dynamic_non_finite_values_in_any_sample_match_the_reference() {
+    let spec = dynamic_batch().with(Role::Bias, &[5, 8]);
+    let places = [
+        (Role::Input, 0, f32::INFINITY),
+        (Role::Input, 12 * 6 * 7 * 9 + 100, f32::NEG_INFINITY),
+        (Role::Attention, 3, f32::NAN),
+        (Role::Attention, 12 * 5 + 4, f32::INFINITY),
+        (Role::Weight, 7, f32::INFINITY),
+        (Role::Weight, 4 * 8 * 3 * 9 + 11, f32::NAN),
+        (Role::Bias, 9, f32::NEG_INFINITY),
+    ];
+    for (role, at, value) in places {
+        let AnyProblem::F32(problem) = fill(&spec, DType::F32, DataMode::Random, 6).unwrap() else {
+            unreachable!()
+        };
+        let mut t = problem.tensor(role).unwrap().clone();
+        t.data_mut()[at] = value;
+        let problem = AnyProblem::F32(problem.with(role, t));
+        for threads in [1, 2] {
+            let out =
+                run_planned(&Direct::new(), &problem, &Context::new().threads(threads)).unwrap();
+            let verdict = verify(&problem, &out, &Tolerance::new(Algorithm::Direct)).unwrap();
+            assert!(verdict.passed(), "{role:?}[{at}] = {value}: {verdict}");
+        }
+    }
+}
+
 /// aspp drops the taps of a rate that read only padding; an infinite
 /// weight on such a tap still makes the definition's `inf * 0` NaN, so
 /// the full 3x3 conv must run then.

@@ -17,14 +17,20 @@
 //! ```
 //!
 //! is a `pixels x taps*kernels` times `taps*kernels x channels` GEMM. Its
-//! A is [`PixelRows`]: with a k block inside one tap (`kc` divides the
-//! kernels), the `mr` rows of a micro-panel that lie in one image row are
-//! `mr` rows of `dyt` one `kernels` apart, which the microkernel reads in
-//! place; a panel that wraps to the next image row is copied, row by row,
-//! into a buffer. Its B is the group's weights made tap-major once per
-//! call and group (`wt[tap, k, c]`, a transpose per kernel), copied row by row
-//! ([`TapMajor`]). Every GEMM tile is full except at the pixels' end, and
-//! only dY and dX are transposed (the one into `dyt`, the other out of
+//! reduction runs in GEMM k blocks of every tap of a block of `kb` kernels
+//! (`kb` divides the kernels, `taps * kb` at most the usual k block):
+//! within a block the taps in order, in each the block's kernels. Its B is
+//! packed straight from the weights ([`WeightRows`]): a kernel's weights
+//! for `nr` channels, `w[k, c0 .., tap]`, are `taps * nr` contiguous
+//! elements, read once for all the taps (a vector gather per tap, from
+//! L1); no tap-major copy of the weights is written and read back (on
+//! resnet50.l3.3x3, 256 x 256 x 9 weights, that copy, its packing and the
+//! finite test cost a quarter of the time, and packing one tap per k block
+//! straight from the weights read each cache line once per tap: 15%). Its
+//! A is [`PixelRows`]: row `m` of a micro-panel is `taps` runs of `kb`
+//! contiguous `dyt` elements (one per tap shift), copied into a buffer
+//! that stays in L1. Every GEMM tile is full except at the pixels' end,
+//! and only dY and dX are transposed (the one into `dyt`, the other out of
 //! `dxt`), where im2col would write `taps` copies of dY.
 //!
 //! Where the direct conv2d's channel-vector kernel wins on this conv of dY
@@ -35,28 +41,36 @@
 //! The dropped terms become `0 * w` products of the padding, exact zeros
 //! while every weight is finite, so a call with an infinite or NaN weight is
 //! left to the scatter path (which multiplies only the definition's terms).
+//! The first group's weights are not read for that test ahead of the GEMM:
+//! each of them multiplies some `dyt` value into some element of the first
+//! image's `dxt` (every weight meets every pixel), and an infinite or NaN
+//! term leaves its sum infinite or NaN, so a finite `dxt` clears them; only
+//! a non-finite one (or a later group) costs the scan of the weights, and
+//! that before anything is written to dX.
 //!
-//! Every element's sum runs over the taps in order, within a tap over the
-//! kernels in blocks of `kc`. Threads cut the pixels at multiples of `mr`,
+//! Every element's sum runs over the blocks of `kb` kernels in order (each
+//! block's sum, over its taps in order and in each over its kernels,
+//! added to the running sum). Threads cut the pixels at multiples of `mr`,
 //! which changes no sum.
 //!
 //! Scratch: (on the channel-vector kernel: the swapped weights and that
-//! conv's) the weights tap-major (the weight tensor's size / groups),
-//! `dyt` (`kernels x hp*wp`), `dxt` (`channels x h*w`), and per thread one
-//! GEMM B block (`kc x min(nc, channels)`) and one A panel (`mr x kc`):
-//! one image's planes, whatever the batch. A call that would need more
-//! than the memory limit takes the scatter path.
+//! conv's) `dyt` (`kernels x hp*wp`), `dxt` (`channels x h*w`), and per
+//! thread one GEMM B block (`taps*kb x min(nc, channels)`) and one A panel
+//! (`mr x taps*kb`): one image's planes, whatever the batch. A call that
+//! would need more than the memory limit takes the scatter path.
 
 use super::channel_vector;
 use super::conv2d::DirectConv;
-use super::gemm_split::copy_row;
 use super::pixel_layout::to_pixel_major;
 use super::scalar::{all_finite, Scalar};
 use super::Float;
 use super::{blocking, ALIGN_SLACK};
 use crate::backend::Context;
 use crate::error::Result;
-use convoracle_kernels::{gemm_row_panels, packed_b_len, Blocking, Isa, MatMut, PackA, PackB};
+use convoracle_kernels::{
+    copy_runs, gather_rows, gemm_row_panels, packed_b_len, Blocking, Element, Isa, MatMut, PackA,
+    PackB,
+};
 use convoracle_reference::{ConvShape, DType, Padding2d, PaddingMode};
 use rayon::prelude::*;
 
@@ -84,9 +98,10 @@ pub(crate) struct InputGradConv {
     before: [i64; 2],
     /// `[hp, wp]`: the padded gradient's size.
     padded: [usize; 2],
-    /// `dyt` row offset of each weight tap.
-    shifts: Vec<usize>,
-    /// The GEMM's blocking, its k block dividing `kernels`.
+    /// `dyt` element offset of each weight tap (its row offset times the
+    /// kernels).
+    offsets: Vec<usize>,
+    /// The GEMM's blocking, its k block `taps * kb`.
     blocking: Blocking,
     /// Row panels per thread.
     per_thread: usize,
@@ -101,8 +116,9 @@ impl InputGradConv {
     /// The conv computing the input gradient of the forward conv `g`, or
     /// `None` where that does not hold (a stride other than 1, a padding
     /// mode other than zeros, padding wider than the kernel's reach), would
-    /// not pay (kernels per group, at least `MIN_KC`, with no divisor in
-    /// `MIN_KC ..= kc`) or does not fit the memory limit.
+    /// not pay (no divisor `kb` of the kernels per group with `taps * kb`
+    /// in `MIN_KC ..= kc`, unless all the kernels' taps are fewer) or does
+    /// not fit the memory limit.
     pub(crate) fn new(
         g: &ConvShape,
         mode: PaddingMode,
@@ -157,10 +173,12 @@ impl InputGradConv {
         };
         let b = blocking(dtype, isa);
         let kernels = g.out_per_group();
-        let least = MIN_KC.min(kernels).max(1);
-        let kc = (least..=b.kc.min(kernels))
+        let taps = g.kernel[0] * g.kernel[1];
+        let least = MIN_KC.min(kernels * taps).max(1);
+        let kb = (1..=kernels)
             .rev()
-            .find(|&d| kernels.is_multiple_of(d));
+            .find(|&d| kernels.is_multiple_of(d) && d * taps <= b.kc);
+        let kc = kb.map(|d| d * taps).filter(|&kc| kc >= least);
         let kc = match (kc, &conv) {
             (Some(kc), _) => kc,
             (None, Some(_)) => b.kc,
@@ -169,13 +187,13 @@ impl InputGradConv {
         let [h, w] = g.input;
         let padded = [h + reach[0], w + reach[1]];
         let [kh, kw] = g.kernel;
-        let shifts = (0..kh * kw)
+        let offsets = (0..kh * kw)
             .map(|tap| {
                 let (mut i, mut j) = (tap / kw, tap % kw);
                 if !flip {
                     (i, j) = (kh - 1 - i, kw - 1 - j);
                 }
-                i * g.dilation[0] * padded[1] + j * g.dilation[1]
+                (i * g.dilation[0] * padded[1] + j * g.dilation[1]) * kernels
             })
             .collect();
         let threads = context.thread_count();
@@ -187,12 +205,7 @@ impl InputGradConv {
         let weights = kernels * channels * kh * kw;
         let scratch = match &conv {
             Some(conv) => g.groups * weights + conv.scratch_len(),
-            None => {
-                weights
-                    + kernels * padded[0] * padded[1]
-                    + channels * h * w
-                    + workers * gemm_scratch
-            }
+            None => kernels * padded[0] * padded[1] + channels * h * w + workers * gemm_scratch,
         };
         let bytes = scratch as u128 * dtype.size() as u128;
         if context.check_bytes(bytes, "scratch").is_err() {
@@ -210,7 +223,7 @@ impl InputGradConv {
             output: g.output,
             before,
             padded,
-            shifts,
+            offsets,
             blocking: Blocking { kc, ..b },
             per_thread,
             gemm_scratch,
@@ -247,11 +260,11 @@ impl InputGradConv {
     /// `dx` from `dy` and the forward kernel `w`, or `false` (nothing
     /// written) when a weight is not finite.
     pub(crate) fn run<T: Float>(&self, dy: &[T], w: &[T], dx: &mut [T], scratch: &mut [T]) -> bool {
-        if !all_finite(w) {
-            return false;
-        }
         let (kg, cg, taps) = (self.kernels, self.channels, self.taps());
         if let Some(conv) = &self.conv {
+            if !all_finite(w) {
+                return false;
+            }
             let (swapped, conv_scratch) = scratch.split_at_mut(w.len());
             swap(w, swapped, kg, cg, taps);
             conv.run(dy, swapped, None, dx, conv_scratch);
@@ -260,17 +273,27 @@ impl InputGradConv {
         let [h, wd] = self.input;
         let pixels = h * wd;
         if pixels == 0 || cg == 0 {
-            return true;
+            return all_finite(w);
         }
-        let (wt, rest) = scratch.split_at_mut(kg * cg * taps);
-        let (dyt, rest) = rest.split_at_mut(kg * self.padded[0] * self.padded[1]);
+        let group = kg * cg * taps;
+        // The first group's weights are tested by its first dxt (module
+        // docs), the others' here, before anything is written.
+        if !all_finite(&w[group.min(w.len())..]) {
+            return false;
+        }
+        let (dyt, rest) = scratch.split_at_mut(kg * self.padded[0] * self.padded[1]);
         let (dxt, gemm_buf) = rest.split_at_mut(cg * pixels);
         let plane_out = kg * self.output[0] * self.output[1];
         let mr = self.blocking.mr;
         super::pool(self.threads).install(|| {
-            for (g, wg) in w.chunks_exact(kg * cg * taps).enumerate() {
-                tap_major(wg, wt, cg, taps);
-                let b = TapMajor { wt, channels: cg };
+            for (g, wg) in w.chunks_exact(group).enumerate() {
+                let b = WeightRows {
+                    w: wg,
+                    channels: cg,
+                    taps,
+                    kb: self.blocking.kc / taps,
+                    isa: self.isa,
+                };
                 for n in 0..self.batch {
                     let image = n * self.groups + g;
                     let x = &dy[image * plane_out..][..plane_out];
@@ -280,7 +303,7 @@ impl InputGradConv {
                         kernels: kg,
                         width: wd,
                         padded_width: self.padded[1],
-                        shifts: &self.shifts,
+                        offsets: &self.offsets,
                         rows: pixels,
                         isa: self.isa,
                         blocking: self.blocking,
@@ -295,18 +318,21 @@ impl InputGradConv {
                             let c = MatMut::from_slice(rows, rows.len() / cg, cg, cg);
                             gemm_row_panels(&a, &b, 0, panels, c, false, s);
                         });
+                    if g == 0 && n == 0 && !all_finite(dxt) && !all_finite(wg) {
+                        return false;
+                    }
                     let out = &mut dx[image * cg * pixels..][..cg * pixels];
                     to_pixel_major(dxt, pixels, [1, cg], [0, 0], [1, cg], out);
                 }
             }
-        });
-        true
+            true
+        })
     }
 }
 
-/// A of the backward GEMM: row `m` (input pixel `(y, x)`), column `(tap,
-/// k)` (`tap * kernels + k`) is `dyt[(y * wp + x + shifts[tap]) * kernels +
-/// k]`.
+/// A of the backward GEMM: row `m` (input pixel `(y, x)`), column `(block,
+/// tap, k)` (kernel `block * kb + k`) is `dyt[(y * wp + x) * kernels +
+/// offsets[tap] + block * kb + k]`.
 struct PixelRows<'a, T> {
     dyt: &'a [T],
     kernels: usize,
@@ -314,10 +340,10 @@ struct PixelRows<'a, T> {
     width: usize,
     /// `dyt`'s width (`wp`).
     padded_width: usize,
-    shifts: &'a [usize],
+    offsets: &'a [usize],
     rows: usize,
     isa: Isa,
-    /// `kc` divides `kernels`: no k block spans two taps.
+    /// Its k block is `taps * kb`.
     blocking: Blocking,
 }
 
@@ -334,7 +360,7 @@ impl<T: Scalar> PackA<T> for PixelRows<'_, T> {
     }
 
     fn depth(&self) -> usize {
-        self.shifts.len() * self.kernels
+        self.offsets.len() * self.kernels
     }
 
     fn kernel_isa(&self) -> Isa {
@@ -360,52 +386,56 @@ impl<T: Scalar> PackA<T> for PixelRows<'_, T> {
         let mr = self.blocking.mr;
         let m0 = r * mr;
         let live = mr.min(self.rows - m0);
-        let (tap, k) = (k0 / self.kernels, k0 % self.kernels);
-        debug_assert!(k + kc <= self.kernels, "a k block spans two taps");
-        let shift = self.shifts[tap];
-        let kg = self.kernels;
-        if m0 / self.width == (m0 + live - 1) / self.width {
-            // One image row: `live` rows of dyt, `kernels` apart.
-            let start = (self.row(m0) + shift) * kg + k;
-            return (&self.dyt[start..start + (live - 1) * kg + kc], kg);
-        }
+        let kb = kc / self.offsets.len();
+        debug_assert!(kc == self.blocking.kc, "a partial k block");
+        // The block's first kernel: blocks of `kc` columns, `kb` kernels.
+        let k = k0 / kc * kb;
         for (i, d) in buffer.chunks_exact_mut(kc).take(live).enumerate() {
-            let start = (self.row(m0 + i) + shift) * kg + k;
-            d.copy_from_slice(&self.dyt[start..start + kc]);
+            let first = self.row(m0 + i) * self.kernels + k;
+            copy_runs(self.isa, self.dyt, first, self.offsets, kb, d);
         }
         (&buffer[..live * kc], kc)
     }
 }
 
-/// `wt[tap, k, c] = w[k, c, tap]` (one group's weights): per kernel a
-/// `channels x taps` transpose whose source (a few KiB) stays in L1 while
-/// each tap's row is written contiguously.
-fn tap_major<T: Copy>(w: &[T], wt: &mut [T], cg: usize, taps: usize) {
-    let kg = w.len() / (cg * taps).max(1);
-    for (k, src) in w.chunks_exact(cg * taps).enumerate() {
-        for t in 0..taps {
-            let row = &mut wt[(t * kg + k) * cg..][..cg];
-            for (v, taps) in row.iter_mut().zip(src.chunks_exact(taps)) {
-                *v = taps[t];
-            }
-        }
-    }
-}
-
-/// B of the backward GEMM: row `(tap, k)`, column `c` is `wt[tap, k, c]`
-/// (one group's weights, tap-major).
-struct TapMajor<'a, T> {
-    wt: &'a [T],
+/// B of the backward GEMM, read from one group's weights `w[k, c, tap]`:
+/// row `(block, tap, k)` (kernel `block * kb + k`), column `c`.
+struct WeightRows<'a, T> {
+    w: &'a [T],
     channels: usize,
+    taps: usize,
+    /// Kernels per GEMM k block.
+    kb: usize,
+    isa: Isa,
 }
 
-impl<T: Scalar> PackB<T> for TapMajor<'_, T> {
+impl<T: Scalar> PackB<T> for WeightRows<'_, T> {
     fn pack(&self, k0: usize, kc: usize, n0: usize, nc: usize, nr: usize, panel: &mut [T]) {
+        let (taps, kb) = (self.taps, self.kb);
+        let k_first = k0 / kc * kb;
+        let row = self.channels * taps;
         for (jp, dst) in panel.chunks_exact_mut(nr * kc).enumerate() {
             let c0 = n0 + jp * nr;
             let cols = nr.min(n0 + nc - c0);
-            for (p, d) in dst.chunks_exact_mut(nr).enumerate() {
-                copy_row(d, &self.wt[(k0 + p) * self.channels + c0..][..cols]);
+            for k in 0..kb {
+                // Kernel k's `cols` channels, every tap: `taps * cols`
+                // contiguous weights, tap t to panel row `t * kb + k`.
+                let src = &self.w[(k_first + k) * row + c0 * taps..];
+                gather_rows(
+                    self.isa,
+                    src,
+                    1,
+                    taps,
+                    &mut dst[k * nr..],
+                    kb * nr,
+                    taps,
+                    cols,
+                );
+            }
+            if cols < nr {
+                for d in dst.chunks_exact_mut(nr) {
+                    d[cols..].fill(<T as Element>::ZERO);
+                }
             }
         }
     }

@@ -36,12 +36,14 @@
 //! kernels x channels`, the size of one group's dW) and per thread one
 //! GEMM B block (`kc x min(2 nc, columns per thread)`) and an A panel.
 
-use super::gemm_split::{copy_row, gemm_split};
+use super::gemm_split::gemm_split;
 use super::pixel_layout::to_pixel_major;
 use super::scalar::Scalar;
 use super::transposed::column_parts;
 use super::ALIGN_SLACK;
-use convoracle_kernels::{packed_b_len, Blocking, Element, Isa, MatMut, MatRef, PackB, StreamedA};
+use convoracle_kernels::{
+    gather_rows, packed_b_len, Blocking, Element, Isa, MatMut, MatRef, PackB, StreamedA,
+};
 use convoracle_reference::{ConvShape, PaddingMode};
 
 /// The planned pixel-major weight gradient of one conv.
@@ -183,6 +185,7 @@ impl PixelMajor {
                         shifts: self.shifts(),
                         width: self.output[1],
                         steps: [self.stride[0] * self.padded[1], self.stride[1]],
+                        isa: self.isa,
                     };
                     let c = MatMut::from_slice(by_tap, self.kernels, columns, columns);
                     // The first image overwrites; the others add.
@@ -257,6 +260,7 @@ struct Rows<'a, T> {
     width: usize,
     /// `xt` rows per output row and per output column.
     steps: [usize; 2],
+    isa: Isa,
 }
 
 impl<T: Scalar> Rows<'_, T> {
@@ -278,17 +282,20 @@ impl<T: Scalar> PackB<T> for Rows<'_, T> {
                 continue;
             }
             let shift = self.shifts[tap];
-            let (mut oy, mut ox) = (k0 / self.width, k0 % self.width);
-            let mut row = self.row(k0) + shift;
-            for d in dst.chunks_exact_mut(nr) {
-                let src = &self.xt[row * ch + c0..][..cols];
-                copy_row(d, src);
-                ox += 1;
-                row += self.steps[1];
-                if ox == self.width {
-                    (ox, oy) = (0, oy + 1);
-                    row = oy * self.steps[0] + shift;
+            // The pixels of one output row at a time: `xt` rows a fixed
+            // step apart, copied by one call on the ISA's vectors.
+            let mut p = k0;
+            while p < k0 + kc {
+                let count = (self.width - p % self.width).min(k0 + kc - p);
+                let src = &self.xt[(self.row(p) + shift) * ch + c0..];
+                let d = &mut dst[(p - k0) * nr..][..count * nr];
+                gather_rows(self.isa, src, self.steps[1] * ch, 1, d, nr, count, cols);
+                if cols < nr {
+                    for row in d.chunks_exact_mut(nr) {
+                        row[cols..].fill(<T as Element>::ZERO);
+                    }
                 }
+                p += count;
             }
         }
     }
