@@ -18,7 +18,10 @@
 //!    kernel is flipped here);
 //! 3. per output row, the kernel crate's [`DepthwiseKernel`] computes the
 //!    block's pixels from the tile (stride and dilation are offsets);
-//! 4. **unpack** the row to NCHW, adding the bias.
+//! 4. **unpack** the row to NCHW, adding the bias; when a column block is a
+//!    whole output row, several rows (up to `UNPACK_PIXELS` pixels) are
+//!    computed first and unpacked together, since they follow each other
+//!    in every plane.
 //!
 //! Packing and unpacking are transposes that would otherwise cost several
 //! times the arithmetic of a 3x3 kernel; the kernel crate does them with
@@ -43,10 +46,11 @@
 //! contiguous range of items with its own scratch.
 //!
 //! # Scratch (per thread, bounded)
-//! `tile + kh*kw*L + cols*L` elements: the tile (at most `TILE_BYTES`
+//! `tile + kh*kw*L + rows*cols*L` elements: the tile (at most `TILE_BYTES`
 //! bytes, 1 MiB, or one output pixel's `kh*kw*L` taps when a single
-//! pixel's taps already need more), the packed weights and one output row
-//! segment. Bands and column blocks are cut to fit, so a 1024x1024 plane or
+//! pixel's taps already need more), the packed weights and the output rows
+//! awaiting their unpack (one row segment, or whole rows of at most
+//! `UNPACK_PIXELS` pixels together). Bands and column blocks are cut to fit, so a 1024x1024 plane or
 //! a 51x51 kernel stays within it.
 
 use super::taps::{source, NONE};
@@ -58,6 +62,12 @@ use std::ops::Range;
 
 /// The tile's budget in bytes (about half of a 2 MiB L2).
 const TILE_BYTES: usize = 1024 * 1024;
+
+/// Output pixels per unpack when a column block is a whole row: rows are
+/// grouped up to this many pixels (16 KiB of f32 at 16 lanes, in L1), so
+/// narrow rows (7 or 14 pixels on MobileNet's last layers) unpack as full
+/// vectors instead of one short masked vector per row and lane.
+const UNPACK_PIXELS: usize = 256;
 
 /// One axis cut into blocks of outputs (row bands or column blocks), with
 /// the tile positions each block packs.
@@ -208,6 +218,9 @@ pub(crate) struct Depthwise {
     col_offsets: Vec<usize>,
     /// Elements of the largest tile.
     tile: usize,
+    /// Output rows unpacked at once when a column block is a whole row
+    /// (see [`UNPACK_PIXELS`]).
+    group_rows: usize,
     /// Scratch elements per thread.
     per_thread: usize,
 }
@@ -269,7 +282,12 @@ impl Depthwise {
             .collect();
         let widest = |a: &Axis| a.blocks.iter().map(|b| b.width).max().unwrap_or(0);
         let tile = widest(&rows) * widest(&cols) * lanes;
-        let per_thread = tile + shape.taps() * lanes + bw * lanes;
+        let group_rows = if cols.blocks.len() == 1 {
+            (UNPACK_PIXELS / bw).clamp(1, rh)
+        } else {
+            1
+        };
+        let per_thread = tile + shape.taps() * lanes + group_rows * bw * lanes;
         Ok(Depthwise {
             shape: *shape,
             flip,
@@ -280,6 +298,7 @@ impl Depthwise {
             cols,
             col_offsets,
             tile,
+            group_rows,
             per_thread,
         })
     }
@@ -372,88 +391,127 @@ impl Depthwise {
         let [sh, sw] = s.stride;
         let wo = s.output[1];
         let (tile, rest) = scratch.split_at_mut(self.tile);
-        let (weights, row_buffer) = rest.split_at_mut(s.taps() * l);
-        // The tap rows' offsets of the current output row (one small
-        // allocation per thread and call, none in the loops).
+        let (weights, out_buffer) = rest.split_at_mut(s.taps() * l);
+        // The tap rows' offsets of the current output row and the lanes'
+        // plane offsets (small allocations per thread and call, none in
+        // the loops).
         let mut row_offsets = vec![0usize; kh];
+        let mut planes = vec![0usize; l];
         let mut starts = vec![0usize; l];
         let mut packed_block = None;
+        // Whole output rows per column block: several rows are unpacked at
+        // once (they are consecutive in each plane).
+        let group = if self.cols.blocks.len() == 1 {
+            self.group_rows
+        } else {
+            1
+        };
         for mut item in items {
             let k0 = item.kb * l;
             let lanes = l.min(s.out_channels - k0);
             if packed_block != Some(item.kb) {
-                self.pack_weights(w, k0, lanes, weights);
+                self.pack_weights(kernel, w, k0, lanes, weights, &mut starts);
                 packed_block = Some(item.kb);
             }
+            self.lane_planes(item.n, k0, lanes, &mut planes);
+            let b = bias.map(|b| &b[k0..k0 + lanes]);
             let band = &self.rows.blocks[item.rb];
             for (cb, block) in self.cols.blocks.iter().enumerate() {
                 let pitch = block.width * l;
                 let tile = &mut tile[..band.width * pitch];
-                let at = (item.n, k0, lanes);
-                self.pack_tile(kernel, x, at, band, block, tile, &mut starts);
+                self.pack_tile(kernel, x, &planes, band, block, tile, &mut starts);
                 let cols = &self.col_offsets[cb * kw..][..kw];
-                let row = &mut row_buffer[..block.len * l];
-                for oy in 0..band.len {
-                    for (i, r) in row_offsets.iter_mut().enumerate() {
-                        *r = (i * band.tap_step + oy * sh) * pitch;
+                for oy0 in (0..band.len).step_by(group) {
+                    let rows = group.min(band.len - oy0);
+                    let out = &mut out_buffer[..rows * block.len * l];
+                    for (r, row) in out.chunks_exact_mut(block.len * l).enumerate() {
+                        let oy = oy0 + r;
+                        for (i, o) in row_offsets.iter_mut().enumerate() {
+                            *o = (i * band.tap_step + oy * sh) * pitch;
+                        }
+                        kernel.row(DepthwiseRow {
+                            tile,
+                            rows: &row_offsets,
+                            cols,
+                            step: sw * l,
+                            weights,
+                            out: row,
+                        });
                     }
-                    kernel.row(DepthwiseRow {
-                        tile,
-                        rows: &row_offsets,
-                        cols,
-                        step: sw * l,
-                        weights,
-                        out: row,
-                    });
-                    // Unpack to NCHW: lane `lane` is channel k0 + lane.
-                    let at = oy * wo + block.o0;
-                    let b = bias.map(|b| &b[k0..k0 + lanes]);
-                    kernel.deinterleave(row, block.len, &mut item.planes, at, b);
+                    // Unpack to NCHW: lane `lane` is channel k0 + lane; with
+                    // `group > 1` the block is the whole row, so the rows'
+                    // pixels follow each other in the planes.
+                    let at = oy0 * wo + block.o0;
+                    kernel.deinterleave(out, rows * block.len, &mut item.planes, at, b);
                 }
             }
         }
     }
 
+    /// The offset in `x` of each lane's input plane for image `n`,
+    /// channels `k0 .. k0 + lanes`: lane `lane` reads input channel `(k0 +
+    /// lane) / multiplier` (one input channel per group); lanes past the
+    /// last channel repeat lane 0 (finite or not, their outputs are never
+    /// stored).
+    fn lane_planes(&self, n: usize, k0: usize, lanes: usize, planes: &mut [usize]) {
+        let s = &self.shape;
+        let (multiplier, plane) = (s.out_per_group(), s.input[0] * s.input[1]);
+        for (lane, p) in planes.iter_mut().enumerate() {
+            let c = (k0 + if lane < lanes { lane } else { 0 }) / multiplier;
+            *p = (n * s.in_channels + c) * plane;
+        }
+    }
+
     /// Packs the weights of channels `k0 .. k0 + lanes` as `[kh][kw][L]` in
-    /// tap order (lanes past `lanes` zero).
-    fn pack_weights<T: Float>(&self, w: &[T], k0: usize, lanes: usize, packed: &mut [T]) {
-        let [kh, kw] = self.shape.kernel;
-        let (l, taps) = (self.lanes, kh * kw);
-        for (t, dst) in packed.chunks_exact_mut(l).enumerate().take(taps) {
-            let (i, j) = (t / kw, t % kw);
-            let (wi, wj) = if self.flip {
-                (kh - 1 - i, kw - 1 - j)
-            } else {
-                (i, j)
-            };
-            for (lane, d) in dst.iter_mut().enumerate() {
-                *d = if lane < lanes {
-                    w[(k0 + lane) * taps + wi * kw + wj]
-                } else {
-                    T::ZERO
-                };
+    /// tap order (lanes past `lanes` zero), with `starts` (`L` entries) as
+    /// room: one SIMD transpose of the block's `[lanes][kh*kw]` weights,
+    /// then, for a flipped kernel, the taps reversed (flipping both axes
+    /// maps tap `t` to `kh*kw - 1 - t`).
+    fn pack_weights<T: Float>(
+        &self,
+        kernel: &DepthwiseKernel<T>,
+        w: &[T],
+        k0: usize,
+        lanes: usize,
+        packed: &mut [T],
+        starts: &mut [usize],
+    ) {
+        let (l, taps) = (self.lanes, self.shape.taps());
+        for (lane, start) in starts.iter_mut().enumerate() {
+            *start = (k0 + if lane < lanes { lane } else { 0 }) * taps;
+        }
+        let packed = &mut packed[..taps * l];
+        kernel.interleave(w, starts, taps, packed);
+        if lanes < l {
+            for tap in packed.chunks_exact_mut(l) {
+                tap[lanes..].fill(T::ZERO);
+            }
+        }
+        if self.flip {
+            for t in 0..taps / 2 {
+                let (head, tail) = packed.split_at_mut((taps - 1 - t) * l);
+                head[t * l..(t + 1) * l].swap_with_slice(&mut tail[..l]);
             }
         }
     }
 
-    /// Packs the tile of image `n`, channels `k0 .. k0 + lanes` (`at`),
-    /// row band `band`, column block `block` (see the module docs), with
-    /// `starts` (`L` entries) as room for the lanes' source offsets.
+    /// Packs the tile of row band `band`, column block `block` (see the
+    /// module docs) from the lanes' input planes at `planes` (see
+    /// [`Self::lane_planes`]), with `starts` (`L` entries) as room for the
+    /// lanes' source offsets.
     #[allow(clippy::too_many_arguments)] // one tile's coordinates
     fn pack_tile<T: Float>(
         &self,
         kernel: &DepthwiseKernel<T>,
         x: &[T],
-        (n, k0, lanes): (usize, usize, usize),
+        planes: &[usize],
         band: &Block,
         block: &Block,
         tile: &mut [T],
         starts: &mut [usize],
     ) {
-        let s = &self.shape;
-        let [h, wd] = s.input;
+        let wd = self.shape.input[1];
         let l = self.lanes;
-        let multiplier = s.out_per_group();
         let pitch = block.width * l;
         let runs = &self.cols.runs[block.runs.clone()];
         for (dst, &y) in tile.chunks_exact_mut(pitch).zip(self.rows.sources(band)) {
@@ -461,21 +519,15 @@ impl Depthwise {
                 dst.fill(T::ZERO);
                 continue;
             }
-            // Lane `lane` reads input channel (k0 + lane) / multiplier (one
-            // input channel per group); lanes past the last channel repeat
-            // lane 0 (finite or not, their outputs are never stored).
-            let row_start = |lane: usize| {
-                let c = (k0 + if lane < lanes { lane } else { 0 }) / multiplier;
-                ((n * s.in_channels + c) * h + y as usize) * wd
-            };
+            let row = y as usize * wd;
             let mut pos = 0;
             for run in runs {
                 let d = &mut dst[pos * l..(pos + run.len) * l];
                 if run.src == NONE {
                     d.fill(T::ZERO);
                 } else {
-                    for (lane, start) in starts.iter_mut().enumerate() {
-                        *start = row_start(lane) + run.src as usize;
+                    for (start, &plane) in starts.iter_mut().zip(planes) {
+                        *start = plane + row + run.src as usize;
                     }
                     kernel.interleave(x, starts, run.len, d);
                 }
