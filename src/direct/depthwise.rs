@@ -24,8 +24,12 @@
 //!    in every plane.
 //!
 //! Packing and unpacking are transposes that would otherwise cost several
-//! times the arithmetic of a 3x3 kernel; the kernel crate does them with
-//! SIMD gathers ([`DepthwiseKernel::interleave`], `deinterleave`).
+//! times the arithmetic of a 3x3 kernel; the kernel crate does them in
+//! SIMD ([`DepthwiseKernel::interleave_patch`], `deinterleave`: in-register
+//! 16x16 transposes on AVX-512 f32, gathers elsewhere). Tile rows whose
+//! input rows follow each other are packed as one patch per column run, and
+//! a patch whose runs are whole input rows is one contiguous run per lane,
+//! so a 7x7 plane packs as four 16-position transposes.
 //!
 //! Per axis the tile is *dense* (the span the block's taps read, shared by
 //! neighbouring taps) unless the dilation leaves gaps between the taps'
@@ -56,7 +60,7 @@
 use super::taps::{source, NONE};
 use super::Float;
 use crate::error::{Error, Result};
-use convoracle_kernels::{DepthwiseKernel, DepthwiseRow, Isa};
+use convoracle_kernels::{DepthwiseKernel, DepthwiseRow, Isa, Patch};
 use convoracle_reference::{ConvShape, PaddingMode};
 use std::ops::Range;
 
@@ -481,7 +485,13 @@ impl Depthwise {
             *start = (k0 + if lane < lanes { lane } else { 0 }) * taps;
         }
         let packed = &mut packed[..taps * l];
-        kernel.interleave(w, starts, taps, packed);
+        let p = Patch {
+            len: taps,
+            rows: 1,
+            src_pitch: taps,
+            dst_pitch: taps * l,
+        };
+        kernel.interleave_patch(w, starts, p, packed);
         if lanes < l {
             for tap in packed.chunks_exact_mut(l) {
                 tap[lanes..].fill(T::ZERO);
@@ -514,22 +524,41 @@ impl Depthwise {
         let l = self.lanes;
         let pitch = block.width * l;
         let runs = &self.cols.runs[block.runs.clone()];
-        for (dst, &y) in tile.chunks_exact_mut(pitch).zip(self.rows.sources(band)) {
+        let ys = self.rows.sources(band);
+        // Tile rows whose input rows follow each other (all of a band's
+        // inner rows under dense taps) are packed as one patch per run.
+        let mut r0 = 0;
+        while r0 < ys.len() {
+            let y = ys[r0];
+            let mut rows = 1;
+            if y != NONE {
+                while r0 + rows < ys.len() && ys[r0 + rows] as usize == y as usize + rows {
+                    rows += 1;
+                }
+            }
+            let dst = &mut tile[r0 * pitch..(r0 + rows) * pitch];
+            r0 += rows;
             if y == NONE {
                 dst.fill(T::ZERO);
                 continue;
             }
-            let row = y as usize * wd;
             let mut pos = 0;
             for run in runs {
-                let d = &mut dst[pos * l..(pos + run.len) * l];
                 if run.src == NONE {
-                    d.fill(T::ZERO);
+                    for row in dst.chunks_exact_mut(pitch) {
+                        row[pos * l..(pos + run.len) * l].fill(T::ZERO);
+                    }
                 } else {
                     for (start, &plane) in starts.iter_mut().zip(planes) {
-                        *start = plane + row + run.src as usize;
+                        *start = plane + y as usize * wd + run.src as usize;
                     }
-                    kernel.interleave(x, starts, run.len, d);
+                    let p = Patch {
+                        len: run.len,
+                        rows,
+                        src_pitch: wd,
+                        dst_pitch: pitch,
+                    };
+                    kernel.interleave_patch(x, starts, p, &mut dst[pos * l..]);
                 }
                 pos += run.len;
             }
