@@ -57,12 +57,15 @@
 //! `UNPACK_PIXELS` pixels together). Bands and column blocks are cut to fit, so a 1024x1024 plane or
 //! a 51x51 kernel stays within it.
 
-use super::taps::{source, NONE};
+use super::taps::NONE;
 use super::Float;
 use crate::error::{Error, Result};
+use axis::{Axis, AxisShape, Block};
 use convoracle_kernels::{DepthwiseKernel, DepthwiseRow, Isa, Patch};
 use convoracle_reference::{ConvShape, PaddingMode};
 use std::ops::Range;
+
+mod axis;
 
 /// The tile's budget in bytes (about half of a 2 MiB L2).
 const TILE_BYTES: usize = 1024 * 1024;
@@ -72,139 +75,6 @@ const TILE_BYTES: usize = 1024 * 1024;
 /// narrow rows (7 or 14 pixels on MobileNet's last layers) unpack as full
 /// vectors instead of one short masked vector per row and lane.
 const UNPACK_PIXELS: usize = 256;
-
-/// One axis cut into blocks of outputs (row bands or column blocks), with
-/// the tile positions each block packs.
-#[derive(Debug, Clone)]
-struct Axis {
-    blocks: Vec<Block>,
-    /// Per tile position of every block (block by block), the input index
-    /// it holds, or [`NONE`] for a zero of the padding.
-    table: Vec<u32>,
-    /// The table compressed into runs (see [`Run`]), block by block.
-    runs: Vec<Run>,
-}
-
-/// One block of outputs of an axis.
-#[derive(Debug, Clone)]
-struct Block {
-    /// First output and count.
-    o0: usize,
-    len: usize,
-    /// Tile positions: `table[start .. start + width]`.
-    start: usize,
-    width: usize,
-    /// Tile position offset between consecutive taps (`dilation` dense,
-    /// the segment length segmented).
-    tap_step: usize,
-    /// This block's `runs`.
-    runs: Range<usize>,
-}
-
-/// The next `len` tile positions (runs follow each other from the block's
-/// first position) hold input `src .. src + len`, or zeros when `src` is
-/// [`NONE`].
-#[derive(Debug, Clone, Copy)]
-struct Run {
-    len: usize,
-    src: u32,
-}
-
-/// One axis of the conv, as [`Axis::new`] takes it.
-struct AxisShape {
-    outputs: usize,
-    kernel: usize,
-    stride: usize,
-    dilation: usize,
-    before: i64,
-    size: usize,
-    mode: PaddingMode,
-}
-
-impl AxisShape {
-    /// `(width, tap_step)` of a block of `len` outputs (see the module
-    /// docs: dense unless the dilation leaves gaps between the taps).
-    fn layout(&self, len: usize) -> (usize, usize) {
-        let seg = (len - 1) * self.stride + 1;
-        if self.kernel > 1 && self.dilation > seg {
-            (self.kernel * seg, seg)
-        } else {
-            (seg + (self.kernel - 1) * self.dilation, self.dilation)
-        }
-    }
-
-    /// The largest block length in `1 ..= outputs` whose width fits
-    /// `max_width` (1 when none does).
-    fn block_fitting(&self, max_width: usize) -> usize {
-        let (mut lo, mut hi) = (1, self.outputs.max(1));
-        while lo < hi {
-            let mid = lo + (hi - lo).div_ceil(2);
-            if self.layout(mid).0 <= max_width {
-                lo = mid;
-            } else {
-                hi = mid - 1;
-            }
-        }
-        lo
-    }
-}
-
-impl Axis {
-    /// Cuts `a` into blocks of `block` outputs and tabulates their tiles.
-    fn new(a: &AxisShape, block: usize) -> Result<Self> {
-        let (mut blocks, mut table, mut runs) = (Vec::new(), Vec::new(), Vec::new());
-        for o0 in (0..a.outputs).step_by(block.max(1)) {
-            let len = block.min(a.outputs - o0);
-            let (width, tap_step) = a.layout(len);
-            let seg = (len - 1) * a.stride + 1;
-            let segmented = a.kernel > 1 && a.dilation > seg;
-            let start = table.len();
-            let first_run = runs.len();
-            let origin = o0 as i128 * a.stride as i128 - a.before as i128;
-            for t in 0..width {
-                let coord = if segmented {
-                    origin + ((t / seg) * a.dilation + t % seg) as i128
-                } else {
-                    origin + t as i128
-                };
-                let s = source(a.mode, coord, a.size).map_or(NONE, |s| s as u32);
-                table.push(s);
-                // A block's first position always starts a run of its own.
-                match runs.last_mut() {
-                    Some(r) if t > 0 && extends(r, s) => r.len += 1,
-                    _ => runs.push(Run { len: 1, src: s }),
-                }
-            }
-            blocks.push(Block {
-                o0,
-                len,
-                start,
-                width,
-                tap_step,
-                runs: first_run..runs.len(),
-            });
-        }
-        Ok(Axis {
-            blocks,
-            table,
-            runs,
-        })
-    }
-
-    /// The table entries of block `b`.
-    fn sources(&self, b: &Block) -> &[u32] {
-        &self.table[b.start..b.start + b.width]
-    }
-}
-
-/// Whether source `s` continues run `r`.
-fn extends(r: &Run, s: u32) -> bool {
-    if r.src == NONE {
-        s == NONE
-    } else {
-        s != NONE && s == r.src + r.len as u32
-    }
-}
 
 /// A planned depthwise convolution (see the module docs).
 #[derive(Debug, Clone)]
@@ -250,6 +120,22 @@ impl Depthwise {
         size: usize,
         threads: usize,
     ) -> Result<Self> {
+        Self::with_band_rows(shape, flip, mode, isa, lanes, size, threads, usize::MAX)
+    }
+
+    /// [`Depthwise::new`] with row bands of at most `band_rows` output
+    /// rows (for [`Depthwise::run_band`]; the bits never depend on it).
+    #[allow(clippy::too_many_arguments)] // `new`'s and the band cap
+    pub(crate) fn with_band_rows(
+        shape: &ConvShape,
+        flip: bool,
+        mode: PaddingMode,
+        isa: Isa,
+        lanes: usize,
+        size: usize,
+        threads: usize,
+        band_rows: usize,
+    ) -> Result<Self> {
         let axis = |a: usize| AxisShape {
             outputs: shape.output[a],
             kernel: shape.kernel[a],
@@ -270,7 +156,7 @@ impl Depthwise {
         let min_rows = ya.layout(1).0;
         let bw = xa.block_fitting(budget / min_rows);
         let max_cols = xa.layout(bw).0;
-        let rh = ya.block_fitting(budget / max_cols);
+        let rh = ya.block_fitting(budget / max_cols).min(band_rows.max(1));
         let (rows, cols) = (Axis::new(&ya, rh)?, Axis::new(&xa, bw)?);
         let table_bytes = (rows.table.len() + cols.table.len()) as u128 * 4;
         if table_bytes > u32::MAX as u128 {
@@ -377,6 +263,47 @@ impl Depthwise {
                 scope.spawn(move |_| self.work(kernel, part, x, w, bias, scratch));
             }
         });
+    }
+
+    /// The output rows of each row band, in order.
+    pub(crate) fn bands(&self) -> impl ExactSizeIterator<Item = Range<usize>> + '_ {
+        self.rows.blocks.iter().map(|b| b.o0..b.o0 + b.len)
+    }
+
+    /// Row band `rb` of one image `x` (all channels) on the calling
+    /// thread: `out` holds the band's rows of every output plane, plane
+    /// after plane (`out_channels x rows x Wo`, dense), with `scratch` of
+    /// `per_thread()` elements. The bits are those of [`Depthwise::run`].
+    pub(crate) fn run_band<T: Float>(
+        &self,
+        x: &[T],
+        w: &[T],
+        bias: Option<&[T]>,
+        rb: usize,
+        out: &mut [T],
+        scratch: &mut [T],
+    ) {
+        let (Some(band), l) = (self.rows.blocks.get(rb), self.lanes) else {
+            return;
+        };
+        let plane = band.len * self.shape.output[1];
+        if plane == 0 {
+            return;
+        }
+        let mut items: Vec<Item<'_, T>> = (0..self.shape.out_channels.div_ceil(l))
+            .map(|kb| Item {
+                n: 0,
+                kb,
+                rb,
+                planes: Vec::with_capacity(l),
+            })
+            .collect();
+        let planes = out.chunks_mut(plane).take(self.shape.out_channels);
+        for (k, p) in planes.enumerate() {
+            items[k / l].planes.push(p);
+        }
+        let kernel = DepthwiseKernel::<T>::new(self.isa);
+        self.work(&kernel, items, x, w, bias, scratch);
     }
 
     /// One thread's items, with its `scratch` of `per_thread()` elements.
