@@ -330,6 +330,7 @@ impl Depthwise {
         let mut planes = vec![0usize; l];
         let mut starts = vec![0usize; l];
         let mut packed_block = None;
+        let mut last_tile = None;
         // Whole output rows per column block: several rows are unpacked at
         // once (they are consecutive in each plane).
         let group = if self.cols.blocks.len() == 1 {
@@ -350,7 +351,12 @@ impl Depthwise {
             for (cb, block) in self.cols.blocks.iter().enumerate() {
                 let pitch = block.width * l;
                 let tile = &mut tile[..band.width * pitch];
-                self.pack_tile(kernel, x, &planes, band, block, tile, &mut starts);
+                // The padding's zeros sit where the last tile of this
+                // band and block put them: only the input is packed again.
+                let zeros = last_tile != Some((item.rb, cb));
+                last_tile = Some((item.rb, cb));
+                let at = (band, block, zeros);
+                self.pack_tile(kernel, x, &planes, at, tile, &mut starts);
                 let cols = &self.col_offsets[cb * kw..][..kw];
                 for oy0 in (0..band.len).step_by(group) {
                     let rows = group.min(band.len - oy0);
@@ -435,15 +441,14 @@ impl Depthwise {
     /// Packs the tile of row band `band`, column block `block` (see the
     /// module docs) from the lanes' input planes at `planes` (see
     /// [`Self::lane_planes`]), with `starts` (`L` entries) as room for the
-    /// lanes' source offsets.
-    #[allow(clippy::too_many_arguments)] // one tile's coordinates
+    /// lanes' source offsets; the padding's zeros only when `zeros` (else
+    /// `tile` holds a tile of the same band and block).
     fn pack_tile<T: Float>(
         &self,
         kernel: &DepthwiseKernel<T>,
         x: &[T],
         planes: &[usize],
-        band: &Block,
-        block: &Block,
+        (band, block, zeros): (&Block, &Block, bool),
         tile: &mut [T],
         starts: &mut [usize],
     ) {
@@ -466,12 +471,18 @@ impl Depthwise {
             let dst = &mut tile[r0 * pitch..(r0 + rows) * pitch];
             r0 += rows;
             if y == NONE {
-                dst.fill(T::ZERO);
+                if zeros {
+                    dst.fill(T::ZERO);
+                }
                 continue;
             }
             let mut pos = 0;
             for run in runs {
                 if run.src == NONE {
+                    if !zeros {
+                        pos += run.len;
+                        continue;
+                    }
                     for row in dst.chunks_exact_mut(pitch) {
                         row[pos * l..(pos + run.len) * l].fill(T::ZERO);
                     }
