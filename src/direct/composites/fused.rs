@@ -3,8 +3,10 @@
 //! small buffer and the 1x1 GEMM reads it from there at once, writing the
 //! band's columns of the output. The two-step plan wrote the whole
 //! intermediate (3.2 MiB on MobileNet's 112x112 layer, more than L2) and
-//! read it back; a band's (about `BAND_PIXELS` pixels of every channel)
-//! stays in L2 between the steps.
+//! read it back; a band's (whole rows, about the GEMM's `nc` columns: one
+//! n block) stays in L2 between the steps. The pointwise weights are read
+//! in place ([`StreamedA`]) when the whole plane is one n block, as the
+//! conv's own GEMM does, else packed once per call ([`PackedA`]).
 //!
 //! The bits are the two-step plan's: the depthwise sums do not depend on
 //! the bands, and the GEMM's sum per output element depends only on the k
@@ -17,13 +19,10 @@ use super::super::pointwise::Rows;
 use super::super::{pool, Float};
 use crate::error::Result;
 use convoracle_kernels::{
-    gemm, packed_a_len, packed_b_len, DepthwiseKernel, Element, Isa, MatMut, MatRef, PackedA,
+    gemm, packed_a_len, packed_b_len, DepthwiseKernel, Element, Isa, MatMut, MatRef, PackA,
+    PackedA, StreamedA,
 };
 use convoracle_reference::{ConvShape, DType, PaddingMode};
-
-/// Output pixels per band: enough columns for the GEMM to run at speed,
-/// few enough that the band's intermediate stays in L2.
-const BAND_PIXELS: usize = 512;
 
 /// The GEMM's spare scratch for aligning its packed B block (the kernel
 /// crate's `ALIGN_SLACK`, as in the conv's own scratch sizes).
@@ -68,14 +67,20 @@ impl Fused {
             return Ok(None);
         }
         let [ho, wo] = depthwise.output;
-        // Bands of about BAND_PIXELS, at least one per thread when the
-        // plane has the rows.
-        let threads = threads.max(1);
-        let rows = (BAND_PIXELS / wo.max(1)).clamp(1, ho.div_ceil(threads).max(1));
         let (size, lanes, blocking) = match dtype {
             DType::F32 => (4, lanes::<f32>(isa), f32::blocking(isa)),
             DType::F64 => (8, lanes::<f64>(isa), f64::blocking(isa)),
         };
+        // Bands of whole rows filling one n block, at least one band per
+        // thread when the plane has the rows.
+        let threads = threads.max(1);
+        let rows = (blocking.nc / wo.max(1)).clamp(1, ho.div_ceil(threads).max(1));
+        // Weights read in place when the whole plane is one n block (the
+        // conv's own GEMM rule: measured on mobilenet_v1.dwsep.14, packing
+        // 512x512 weights per call cost about 5%); packed once per call
+        // when many bands reuse them (dwsep.112: reading them in place per
+        // band cost about 5%).
+        let stream = ho * wo <= blocking.nc;
         let dw = Depthwise::with_band_rows(
             depthwise,
             false,
@@ -88,12 +93,16 @@ impl Fused {
         )?;
         let (mid, k) = (depthwise.out_channels, pointwise.out_channels);
         let band_pixels = rows * wo;
-        let packed = match dtype {
-            DType::F32 => packed_a_len::<f32>(isa, k, mid),
-            DType::F64 => packed_a_len::<f64>(isa, k, mid),
+        let packed = match (stream, dtype) {
+            (true, _) => 0,
+            (false, DType::F32) => packed_a_len::<f32>(isa, k, mid),
+            (false, DType::F64) => packed_a_len::<f64>(isa, k, mid),
         };
+        // StreamedA's panel buffer, used only for A not row-major.
+        let panel = blocking.mr * blocking.kc.min(mid);
         let gemm_scratch =
             packed_b_len(blocking.kc.min(mid), blocking.nc.min(band_pixels), blocking.nr)
+                + panel
                 + ALIGN_SLACK;
         Ok(Some(Fused {
             per_thread: dw.per_thread() + mid * band_pixels + gemm_scratch,
@@ -129,9 +138,28 @@ impl Fused {
         scratch: &mut [T],
     ) {
         let (mid, k) = (self.mid_channels, self.out_channels);
-        let (packed, scratch) = scratch.split_at_mut(self.packed);
         let weights = MatRef::row_major(w2, k, mid, mid);
+        if self.packed == 0 {
+            let a = StreamedA::new(self.isa, weights);
+            return self.bands(&a, x, (w1, b1), b2, out, scratch);
+        }
+        let (packed, scratch) = scratch.split_at_mut(self.packed);
         let a = PackedA::in_buffer(self.isa, weights, packed);
+        self.bands(&a, x, (w1, b1), b2, out, scratch);
+    }
+
+    /// [`Fused::run`] with the pointwise weights `a`, and the scratch past
+    /// the packed weights.
+    fn bands<T: Float, A: PackA<T> + Sync>(
+        &self,
+        a: &A,
+        x: &[T],
+        (w1, b1): (&[T], Option<&[T]>),
+        b2: Option<&[T]>,
+        out: &mut [T],
+        scratch: &mut [T],
+    ) {
+        let (mid, k) = (self.mid_channels, self.out_channels);
         // The output's columns, cut at the bands.
         let mut rest = MatMut::from_slice(out, k, self.pixels, self.pixels);
         let mut bands = Vec::with_capacity(self.depthwise.bands().len());
@@ -147,7 +175,7 @@ impl Fused {
                 let (mid_band, gemm_scratch) = scratch.split_at_mut(mid * band_pixels);
                 self.depthwise
                     .run_band(x, w1, b1, rb, mid_band, dw_scratch);
-                gemm(&a, &Rows::new(mid_band, band_pixels), 0, c.reborrow(), false, gemm_scratch);
+                gemm(a, &Rows::new(mid_band, band_pixels), 0, c.reborrow(), false, gemm_scratch);
                 if let Some(b2) = b2 {
                     for (r, &b) in b2.iter().enumerate().take(k) {
                         for v in c.row_mut(r) {
