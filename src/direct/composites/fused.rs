@@ -3,8 +3,8 @@
 //! small buffer and the 1x1 GEMM reads it from there at once, writing the
 //! band's columns of the output. The two-step plan wrote the whole
 //! intermediate (3.2 MiB on MobileNet's 112x112 layer, more than L2) and
-//! read it back; a band's (whole rows, about the GEMM's `nc` columns: one
-//! n block) stays in L2 between the steps. The pointwise weights are read
+//! read it back; a band's (whole rows, about `BAND_BLOCKS` of the GEMM's
+//! n blocks) stays in L2 between the steps. The pointwise weights are read
 //! in place ([`StreamedA`]) when the whole plane is one n block, as the
 //! conv's own GEMM does, else packed once per call ([`PackedA`]).
 //!
@@ -23,6 +23,13 @@ use convoracle_kernels::{
     PackedA, StreamedA,
 };
 use convoracle_reference::{ConvShape, DType, PaddingMode};
+
+/// GEMM n blocks per band: a band's depthwise tile packs `kh - 1` rows
+/// of the next band again (with bands of one n block, 4 rows of 112
+/// pixels on mobilenet_v1.dwsep.112, that was half as much packing again),
+/// while the band's intermediate (2048 pixels x 64 channels, 512 KiB of
+/// f32 there) still fits in L2.
+const BAND_BLOCKS: usize = 4;
 
 /// The GEMM's spare scratch for aligning its packed B block (the kernel
 /// crate's `ALIGN_SLACK`, as in the conv's own scratch sizes).
@@ -71,10 +78,11 @@ impl Fused {
             DType::F32 => (4, lanes::<f32>(isa), f32::blocking(isa)),
             DType::F64 => (8, lanes::<f64>(isa), f64::blocking(isa)),
         };
-        // Bands of whole rows filling one n block, at least one band per
-        // thread when the plane has the rows.
+        // Bands of whole rows filling BAND_BLOCKS n blocks, at least one
+        // band per thread when the plane has the rows.
         let threads = threads.max(1);
-        let rows = (blocking.nc / wo.max(1)).clamp(1, ho.div_ceil(threads).max(1));
+        let target = BAND_BLOCKS * blocking.nc;
+        let rows = (target / wo.max(1)).clamp(1, ho.div_ceil(threads).max(1));
         // Weights read in place when the whole plane is one n block (the
         // conv's own GEMM rule: measured on mobilenet_v1.dwsep.14, packing
         // 512x512 weights per call cost about 5%); packed once per call
