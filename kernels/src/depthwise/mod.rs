@@ -56,11 +56,11 @@ pub(crate) mod avx2;
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod avx512;
 
+pub use moves::Patch;
 pub(crate) use moves::{
     check_deinterleave, check_interleave, check_patch, deinterleave_scalar, interleave_scalar,
     Deinterleave, Interleave, InterleavePatch,
 };
-pub use moves::Patch;
 #[cfg(target_arch = "x86_64")]
 pub(crate) use moves::{scalar_tail, simd_moves};
 #[cfg(target_arch = "x86_64")]

@@ -108,10 +108,12 @@ impl Fused {
         };
         // StreamedA's panel buffer, used only for A not row-major.
         let panel = blocking.mr * blocking.kc.min(mid);
-        let gemm_scratch =
-            packed_b_len(blocking.kc.min(mid), blocking.nc.min(band_pixels), blocking.nr)
-                + panel
-                + ALIGN_SLACK;
+        let gemm_scratch = packed_b_len(
+            blocking.kc.min(mid),
+            blocking.nc.min(band_pixels),
+            blocking.nr,
+        ) + panel
+            + ALIGN_SLACK;
         Ok(Some(Fused {
             per_thread: dw.per_thread() + mid * band_pixels + gemm_scratch,
             depthwise: dw,
@@ -181,9 +183,15 @@ impl Fused {
             for (rb, mut c) in bands {
                 let band_pixels = c.cols();
                 let (mid_band, gemm_scratch) = scratch.split_at_mut(mid * band_pixels);
-                self.depthwise
-                    .run_band(x, w1, b1, rb, mid_band, dw_scratch);
-                gemm(a, &Rows::new(mid_band, band_pixels), 0, c.reborrow(), false, gemm_scratch);
+                self.depthwise.run_band(x, w1, b1, rb, mid_band, dw_scratch);
+                gemm(
+                    a,
+                    &Rows::new(mid_band, band_pixels),
+                    0,
+                    c.reborrow(),
+                    false,
+                    gemm_scratch,
+                );
                 if let Some(b2) = b2 {
                     for (r, &b) in b2.iter().enumerate().take(k) {
                         for v in c.row_mut(r) {
