@@ -57,7 +57,7 @@ mod row_dot;
 
 pub use bracket::{bracket_f32, BRACKET_CHUNK};
 pub use channel_conv::{ChannelConvKernel, ChannelConvRun};
-pub use depthwise::{DepthwiseKernel, DepthwiseRow};
+pub use depthwise::{DepthwiseKernel, DepthwiseRow, Patch};
 pub use dot2::dot2_rows;
 pub use element::{Blocking, Element, KC};
 pub use gather::{copy_runs, gather_rows};

@@ -18,11 +18,18 @@
 //!    kernel is flipped here);
 //! 3. per output row, the kernel crate's [`DepthwiseKernel`] computes the
 //!    block's pixels from the tile (stride and dilation are offsets);
-//! 4. **unpack** the row to NCHW, adding the bias.
+//! 4. **unpack** the row to NCHW, adding the bias; when a column block is a
+//!    whole output row, several rows (up to `UNPACK_PIXELS` pixels) are
+//!    computed first and unpacked together, since they follow each other
+//!    in every plane.
 //!
 //! Packing and unpacking are transposes that would otherwise cost several
-//! times the arithmetic of a 3x3 kernel; the kernel crate does them with
-//! SIMD gathers ([`DepthwiseKernel::interleave`], `deinterleave`).
+//! times the arithmetic of a 3x3 kernel; the kernel crate does them in
+//! SIMD ([`DepthwiseKernel::interleave_patch`], `deinterleave`: in-register
+//! 16x16 transposes on AVX-512 f32, gathers elsewhere). Tile rows whose
+//! input rows follow each other are packed as one patch per column run, and
+//! a patch whose runs are whole input rows is one contiguous run per lane,
+//! so a 7x7 plane packs as four 16-position transposes.
 //!
 //! Per axis the tile is *dense* (the span the block's taps read, shared by
 //! neighbouring taps) unless the dilation leaves gaps between the taps'
@@ -43,154 +50,31 @@
 //! contiguous range of items with its own scratch.
 //!
 //! # Scratch (per thread, bounded)
-//! `tile + kh*kw*L + cols*L` elements: the tile (at most `TILE_BYTES`
+//! `tile + kh*kw*L + rows*cols*L` elements: the tile (at most `TILE_BYTES`
 //! bytes, 1 MiB, or one output pixel's `kh*kw*L` taps when a single
-//! pixel's taps already need more), the packed weights and one output row
-//! segment. Bands and column blocks are cut to fit, so a 1024x1024 plane or
+//! pixel's taps already need more), the packed weights and the output rows
+//! awaiting their unpack (one row segment, or whole rows of at most
+//! `UNPACK_PIXELS` pixels together). Bands and column blocks are cut to fit, so a 1024x1024 plane or
 //! a 51x51 kernel stays within it.
 
-use super::taps::{source, NONE};
+use super::taps::NONE;
 use super::Float;
 use crate::error::{Error, Result};
-use convoracle_kernels::{DepthwiseKernel, DepthwiseRow, Isa};
+use axis::{Axis, AxisShape, Block};
+use convoracle_kernels::{DepthwiseKernel, DepthwiseRow, Isa, Patch};
 use convoracle_reference::{ConvShape, PaddingMode};
 use std::ops::Range;
+
+mod axis;
 
 /// The tile's budget in bytes (about half of a 2 MiB L2).
 const TILE_BYTES: usize = 1024 * 1024;
 
-/// One axis cut into blocks of outputs (row bands or column blocks), with
-/// the tile positions each block packs.
-#[derive(Debug, Clone)]
-struct Axis {
-    blocks: Vec<Block>,
-    /// Per tile position of every block (block by block), the input index
-    /// it holds, or [`NONE`] for a zero of the padding.
-    table: Vec<u32>,
-    /// The table compressed into runs (see [`Run`]), block by block.
-    runs: Vec<Run>,
-}
-
-/// One block of outputs of an axis.
-#[derive(Debug, Clone)]
-struct Block {
-    /// First output and count.
-    o0: usize,
-    len: usize,
-    /// Tile positions: `table[start .. start + width]`.
-    start: usize,
-    width: usize,
-    /// Tile position offset between consecutive taps (`dilation` dense,
-    /// the segment length segmented).
-    tap_step: usize,
-    /// This block's `runs`.
-    runs: Range<usize>,
-}
-
-/// The next `len` tile positions (runs follow each other from the block's
-/// first position) hold input `src .. src + len`, or zeros when `src` is
-/// [`NONE`].
-#[derive(Debug, Clone, Copy)]
-struct Run {
-    len: usize,
-    src: u32,
-}
-
-/// One axis of the conv, as [`Axis::new`] takes it.
-struct AxisShape {
-    outputs: usize,
-    kernel: usize,
-    stride: usize,
-    dilation: usize,
-    before: i64,
-    size: usize,
-    mode: PaddingMode,
-}
-
-impl AxisShape {
-    /// `(width, tap_step)` of a block of `len` outputs (see the module
-    /// docs: dense unless the dilation leaves gaps between the taps).
-    fn layout(&self, len: usize) -> (usize, usize) {
-        let seg = (len - 1) * self.stride + 1;
-        if self.kernel > 1 && self.dilation > seg {
-            (self.kernel * seg, seg)
-        } else {
-            (seg + (self.kernel - 1) * self.dilation, self.dilation)
-        }
-    }
-
-    /// The largest block length in `1 ..= outputs` whose width fits
-    /// `max_width` (1 when none does).
-    fn block_fitting(&self, max_width: usize) -> usize {
-        let (mut lo, mut hi) = (1, self.outputs.max(1));
-        while lo < hi {
-            let mid = lo + (hi - lo).div_ceil(2);
-            if self.layout(mid).0 <= max_width {
-                lo = mid;
-            } else {
-                hi = mid - 1;
-            }
-        }
-        lo
-    }
-}
-
-impl Axis {
-    /// Cuts `a` into blocks of `block` outputs and tabulates their tiles.
-    fn new(a: &AxisShape, block: usize) -> Result<Self> {
-        let (mut blocks, mut table, mut runs) = (Vec::new(), Vec::new(), Vec::new());
-        for o0 in (0..a.outputs).step_by(block.max(1)) {
-            let len = block.min(a.outputs - o0);
-            let (width, tap_step) = a.layout(len);
-            let seg = (len - 1) * a.stride + 1;
-            let segmented = a.kernel > 1 && a.dilation > seg;
-            let start = table.len();
-            let first_run = runs.len();
-            let origin = o0 as i128 * a.stride as i128 - a.before as i128;
-            for t in 0..width {
-                let coord = if segmented {
-                    origin + ((t / seg) * a.dilation + t % seg) as i128
-                } else {
-                    origin + t as i128
-                };
-                let s = source(a.mode, coord, a.size).map_or(NONE, |s| s as u32);
-                table.push(s);
-                // A block's first position always starts a run of its own.
-                match runs.last_mut() {
-                    Some(r) if t > 0 && extends(r, s) => r.len += 1,
-                    _ => runs.push(Run { len: 1, src: s }),
-                }
-            }
-            blocks.push(Block {
-                o0,
-                len,
-                start,
-                width,
-                tap_step,
-                runs: first_run..runs.len(),
-            });
-        }
-        Ok(Axis {
-            blocks,
-            table,
-            runs,
-        })
-    }
-
-    /// The table entries of block `b`.
-    fn sources(&self, b: &Block) -> &[u32] {
-        &self.table[b.start..b.start + b.width]
-    }
-}
-
-/// Whether source `s` continues run `r`.
-fn extends(r: &Run, s: u32) -> bool {
-    if r.src == NONE {
-        s == NONE
-    } else {
-        s != NONE && s == r.src + r.len as u32
-    }
-}
+/// Output pixels per unpack when a column block is a whole row: rows are
+/// grouped up to this many pixels (16 KiB of f32 at 16 lanes, in L1), so
+/// narrow rows (7 or 14 pixels on MobileNet's last layers) unpack as full
+/// vectors instead of one short masked vector per row and lane.
+const UNPACK_PIXELS: usize = 256;
 
 /// A planned depthwise convolution (see the module docs).
 #[derive(Debug, Clone)]
@@ -208,6 +92,9 @@ pub(crate) struct Depthwise {
     col_offsets: Vec<usize>,
     /// Elements of the largest tile.
     tile: usize,
+    /// Output rows unpacked at once when a column block is a whole row
+    /// (see [`UNPACK_PIXELS`]).
+    group_rows: usize,
     /// Scratch elements per thread.
     per_thread: usize,
 }
@@ -233,6 +120,22 @@ impl Depthwise {
         size: usize,
         threads: usize,
     ) -> Result<Self> {
+        Self::with_band_rows(shape, flip, mode, isa, lanes, size, threads, usize::MAX)
+    }
+
+    /// [`Depthwise::new`] with row bands of at most `band_rows` output
+    /// rows (for [`Depthwise::run_band`]; the bits never depend on it).
+    #[allow(clippy::too_many_arguments)] // `new`'s and the band cap
+    pub(crate) fn with_band_rows(
+        shape: &ConvShape,
+        flip: bool,
+        mode: PaddingMode,
+        isa: Isa,
+        lanes: usize,
+        size: usize,
+        threads: usize,
+        band_rows: usize,
+    ) -> Result<Self> {
         let axis = |a: usize| AxisShape {
             outputs: shape.output[a],
             kernel: shape.kernel[a],
@@ -253,7 +156,7 @@ impl Depthwise {
         let min_rows = ya.layout(1).0;
         let bw = xa.block_fitting(budget / min_rows);
         let max_cols = xa.layout(bw).0;
-        let rh = ya.block_fitting(budget / max_cols);
+        let rh = ya.block_fitting(budget / max_cols).min(band_rows.max(1));
         let (rows, cols) = (Axis::new(&ya, rh)?, Axis::new(&xa, bw)?);
         let table_bytes = (rows.table.len() + cols.table.len()) as u128 * 4;
         if table_bytes > u32::MAX as u128 {
@@ -269,7 +172,12 @@ impl Depthwise {
             .collect();
         let widest = |a: &Axis| a.blocks.iter().map(|b| b.width).max().unwrap_or(0);
         let tile = widest(&rows) * widest(&cols) * lanes;
-        let per_thread = tile + shape.taps() * lanes + bw * lanes;
+        let group_rows = if cols.blocks.len() == 1 {
+            (UNPACK_PIXELS / bw).clamp(1, rh)
+        } else {
+            1
+        };
+        let per_thread = tile + shape.taps() * lanes + group_rows * bw * lanes;
         Ok(Depthwise {
             shape: *shape,
             flip,
@@ -280,6 +188,7 @@ impl Depthwise {
             cols,
             col_offsets,
             tile,
+            group_rows,
             per_thread,
         })
     }
@@ -356,6 +265,47 @@ impl Depthwise {
         });
     }
 
+    /// The output rows of each row band, in order.
+    pub(crate) fn bands(&self) -> impl ExactSizeIterator<Item = Range<usize>> + '_ {
+        self.rows.blocks.iter().map(|b| b.o0..b.o0 + b.len)
+    }
+
+    /// Row band `rb` of one image `x` (all channels) on the calling
+    /// thread: `out` holds the band's rows of every output plane, plane
+    /// after plane (`out_channels x rows x Wo`, dense), with `scratch` of
+    /// `per_thread()` elements. The bits are those of [`Depthwise::run`].
+    pub(crate) fn run_band<T: Float>(
+        &self,
+        x: &[T],
+        w: &[T],
+        bias: Option<&[T]>,
+        rb: usize,
+        out: &mut [T],
+        scratch: &mut [T],
+    ) {
+        let (Some(band), l) = (self.rows.blocks.get(rb), self.lanes) else {
+            return;
+        };
+        let plane = band.len * self.shape.output[1];
+        if plane == 0 {
+            return;
+        }
+        let mut items: Vec<Item<'_, T>> = (0..self.shape.out_channels.div_ceil(l))
+            .map(|kb| Item {
+                n: 0,
+                kb,
+                rb,
+                planes: Vec::with_capacity(l),
+            })
+            .collect();
+        let planes = out.chunks_mut(plane).take(self.shape.out_channels);
+        for (k, p) in planes.enumerate() {
+            items[k / l].planes.push(p);
+        }
+        let kernel = DepthwiseKernel::<T>::new(self.isa);
+        self.work(&kernel, items, x, w, bias, scratch);
+    }
+
     /// One thread's items, with its `scratch` of `per_thread()` elements.
     fn work<T: Float>(
         &self,
@@ -372,112 +322,181 @@ impl Depthwise {
         let [sh, sw] = s.stride;
         let wo = s.output[1];
         let (tile, rest) = scratch.split_at_mut(self.tile);
-        let (weights, row_buffer) = rest.split_at_mut(s.taps() * l);
-        // The tap rows' offsets of the current output row (one small
-        // allocation per thread and call, none in the loops).
+        let (weights, out_buffer) = rest.split_at_mut(s.taps() * l);
+        // The tap rows' offsets of the current output row and the lanes'
+        // plane offsets (small allocations per thread and call, none in
+        // the loops).
         let mut row_offsets = vec![0usize; kh];
+        let mut planes = vec![0usize; l];
         let mut starts = vec![0usize; l];
         let mut packed_block = None;
+        let mut last_tile = None;
+        // Whole output rows per column block: several rows are unpacked at
+        // once (they are consecutive in each plane).
+        let group = if self.cols.blocks.len() == 1 {
+            self.group_rows
+        } else {
+            1
+        };
         for mut item in items {
             let k0 = item.kb * l;
             let lanes = l.min(s.out_channels - k0);
             if packed_block != Some(item.kb) {
-                self.pack_weights(w, k0, lanes, weights);
+                self.pack_weights(kernel, w, k0, lanes, weights, &mut starts);
                 packed_block = Some(item.kb);
             }
+            self.lane_planes(item.n, k0, lanes, &mut planes);
+            let b = bias.map(|b| &b[k0..k0 + lanes]);
             let band = &self.rows.blocks[item.rb];
             for (cb, block) in self.cols.blocks.iter().enumerate() {
                 let pitch = block.width * l;
                 let tile = &mut tile[..band.width * pitch];
-                let at = (item.n, k0, lanes);
-                self.pack_tile(kernel, x, at, band, block, tile, &mut starts);
+                // The padding's zeros sit where the last tile of this
+                // band and block put them: only the input is packed again.
+                let zeros = last_tile != Some((item.rb, cb));
+                last_tile = Some((item.rb, cb));
+                let at = (band, block, zeros);
+                self.pack_tile(kernel, x, &planes, at, tile, &mut starts);
                 let cols = &self.col_offsets[cb * kw..][..kw];
-                let row = &mut row_buffer[..block.len * l];
-                for oy in 0..band.len {
-                    for (i, r) in row_offsets.iter_mut().enumerate() {
-                        *r = (i * band.tap_step + oy * sh) * pitch;
+                for oy0 in (0..band.len).step_by(group) {
+                    let rows = group.min(band.len - oy0);
+                    let out = &mut out_buffer[..rows * block.len * l];
+                    for (r, row) in out.chunks_exact_mut(block.len * l).enumerate() {
+                        let oy = oy0 + r;
+                        for (i, o) in row_offsets.iter_mut().enumerate() {
+                            *o = (i * band.tap_step + oy * sh) * pitch;
+                        }
+                        kernel.row(DepthwiseRow {
+                            tile,
+                            rows: &row_offsets,
+                            cols,
+                            step: sw * l,
+                            weights,
+                            out: row,
+                        });
                     }
-                    kernel.row(DepthwiseRow {
-                        tile,
-                        rows: &row_offsets,
-                        cols,
-                        step: sw * l,
-                        weights,
-                        out: row,
-                    });
-                    // Unpack to NCHW: lane `lane` is channel k0 + lane.
-                    let at = oy * wo + block.o0;
-                    let b = bias.map(|b| &b[k0..k0 + lanes]);
-                    kernel.deinterleave(row, block.len, &mut item.planes, at, b);
+                    // Unpack to NCHW: lane `lane` is channel k0 + lane; with
+                    // `group > 1` the block is the whole row, so the rows'
+                    // pixels follow each other in the planes.
+                    let at = oy0 * wo + block.o0;
+                    kernel.deinterleave(out, rows * block.len, &mut item.planes, at, b);
                 }
             }
         }
     }
 
+    /// The offset in `x` of each lane's input plane for image `n`,
+    /// channels `k0 .. k0 + lanes`: lane `lane` reads input channel `(k0 +
+    /// lane) / multiplier` (one input channel per group); lanes past the
+    /// last channel repeat lane 0 (finite or not, their outputs are never
+    /// stored).
+    fn lane_planes(&self, n: usize, k0: usize, lanes: usize, planes: &mut [usize]) {
+        let s = &self.shape;
+        let (multiplier, plane) = (s.out_per_group(), s.input[0] * s.input[1]);
+        for (lane, p) in planes.iter_mut().enumerate() {
+            let c = (k0 + if lane < lanes { lane } else { 0 }) / multiplier;
+            *p = (n * s.in_channels + c) * plane;
+        }
+    }
+
     /// Packs the weights of channels `k0 .. k0 + lanes` as `[kh][kw][L]` in
-    /// tap order (lanes past `lanes` zero).
-    fn pack_weights<T: Float>(&self, w: &[T], k0: usize, lanes: usize, packed: &mut [T]) {
-        let [kh, kw] = self.shape.kernel;
-        let (l, taps) = (self.lanes, kh * kw);
-        for (t, dst) in packed.chunks_exact_mut(l).enumerate().take(taps) {
-            let (i, j) = (t / kw, t % kw);
-            let (wi, wj) = if self.flip {
-                (kh - 1 - i, kw - 1 - j)
-            } else {
-                (i, j)
-            };
-            for (lane, d) in dst.iter_mut().enumerate() {
-                *d = if lane < lanes {
-                    w[(k0 + lane) * taps + wi * kw + wj]
-                } else {
-                    T::ZERO
-                };
+    /// tap order (lanes past `lanes` zero), with `starts` (`L` entries) as
+    /// room: one SIMD transpose of the block's `[lanes][kh*kw]` weights,
+    /// then, for a flipped kernel, the taps reversed (flipping both axes
+    /// maps tap `t` to `kh*kw - 1 - t`).
+    fn pack_weights<T: Float>(
+        &self,
+        kernel: &DepthwiseKernel<T>,
+        w: &[T],
+        k0: usize,
+        lanes: usize,
+        packed: &mut [T],
+        starts: &mut [usize],
+    ) {
+        let (l, taps) = (self.lanes, self.shape.taps());
+        for (lane, start) in starts.iter_mut().enumerate() {
+            *start = (k0 + if lane < lanes { lane } else { 0 }) * taps;
+        }
+        let packed = &mut packed[..taps * l];
+        let p = Patch {
+            len: taps,
+            rows: 1,
+            src_pitch: taps,
+            dst_pitch: taps * l,
+        };
+        kernel.interleave_patch(w, starts, p, packed);
+        if lanes < l {
+            for tap in packed.chunks_exact_mut(l) {
+                tap[lanes..].fill(T::ZERO);
+            }
+        }
+        if self.flip {
+            for t in 0..taps / 2 {
+                let (head, tail) = packed.split_at_mut((taps - 1 - t) * l);
+                head[t * l..(t + 1) * l].swap_with_slice(&mut tail[..l]);
             }
         }
     }
 
-    /// Packs the tile of image `n`, channels `k0 .. k0 + lanes` (`at`),
-    /// row band `band`, column block `block` (see the module docs), with
-    /// `starts` (`L` entries) as room for the lanes' source offsets.
-    #[allow(clippy::too_many_arguments)] // one tile's coordinates
+    /// Packs the tile of row band `band`, column block `block` (see the
+    /// module docs) from the lanes' input planes at `planes` (see
+    /// [`Self::lane_planes`]), with `starts` (`L` entries) as room for the
+    /// lanes' source offsets; the padding's zeros only when `zeros` (else
+    /// `tile` holds a tile of the same band and block).
     fn pack_tile<T: Float>(
         &self,
         kernel: &DepthwiseKernel<T>,
         x: &[T],
-        (n, k0, lanes): (usize, usize, usize),
-        band: &Block,
-        block: &Block,
+        planes: &[usize],
+        (band, block, zeros): (&Block, &Block, bool),
         tile: &mut [T],
         starts: &mut [usize],
     ) {
-        let s = &self.shape;
-        let [h, wd] = s.input;
+        let wd = self.shape.input[1];
         let l = self.lanes;
-        let multiplier = s.out_per_group();
         let pitch = block.width * l;
         let runs = &self.cols.runs[block.runs.clone()];
-        for (dst, &y) in tile.chunks_exact_mut(pitch).zip(self.rows.sources(band)) {
+        let ys = self.rows.sources(band);
+        // Tile rows whose input rows follow each other (all of a band's
+        // inner rows under dense taps) are packed as one patch per run.
+        let mut r0 = 0;
+        while r0 < ys.len() {
+            let y = ys[r0];
+            let mut rows = 1;
+            if y != NONE {
+                while r0 + rows < ys.len() && ys[r0 + rows] as usize == y as usize + rows {
+                    rows += 1;
+                }
+            }
+            let dst = &mut tile[r0 * pitch..(r0 + rows) * pitch];
+            r0 += rows;
             if y == NONE {
-                dst.fill(T::ZERO);
+                if zeros {
+                    dst.fill(T::ZERO);
+                }
                 continue;
             }
-            // Lane `lane` reads input channel (k0 + lane) / multiplier (one
-            // input channel per group); lanes past the last channel repeat
-            // lane 0 (finite or not, their outputs are never stored).
-            let row_start = |lane: usize| {
-                let c = (k0 + if lane < lanes { lane } else { 0 }) / multiplier;
-                ((n * s.in_channels + c) * h + y as usize) * wd
-            };
             let mut pos = 0;
             for run in runs {
-                let d = &mut dst[pos * l..(pos + run.len) * l];
                 if run.src == NONE {
-                    d.fill(T::ZERO);
-                } else {
-                    for (lane, start) in starts.iter_mut().enumerate() {
-                        *start = row_start(lane) + run.src as usize;
+                    if !zeros {
+                        pos += run.len;
+                        continue;
                     }
-                    kernel.interleave(x, starts, run.len, d);
+                    for row in dst.chunks_exact_mut(pitch) {
+                        row[pos * l..(pos + run.len) * l].fill(T::ZERO);
+                    }
+                } else {
+                    for (start, &plane) in starts.iter_mut().zip(planes) {
+                        *start = plane + y as usize * wd + run.src as usize;
+                    }
+                    let p = Patch {
+                        len: run.len,
+                        rows,
+                        src_pitch: wd,
+                        dst_pitch: pitch,
+                    };
+                    kernel.interleave_patch(x, starts, p, &mut dst[pos * l..]);
                 }
                 pos += run.len;
             }

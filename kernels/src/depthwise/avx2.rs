@@ -28,6 +28,7 @@ pub(crate) static F32: DwSet<f32> = DwSet {
     lanes: 8,
     ukr: dw_f32,
     interleave: interleave_f32,
+    patch: None,
     deinterleave: deinterleave_f32,
 };
 
@@ -55,12 +56,12 @@ pub(crate) static F64: DwSet<f64> = DwSet {
     lanes: 4,
     ukr: f64_kernel::dw_f64,
     interleave: interleave_f64,
+    patch: None,
     deinterleave: deinterleave_f64,
 };
 
 simd_moves!(
     interleave_f32,
-    deinterleave_f32,
     f32,
     "avx2,fma",
     lanes = 8,
@@ -70,11 +71,11 @@ simd_moves!(
     store = _mm256_storeu_ps,
     add = _mm256_add_ps,
     set1 = _mm256_set1_ps,
+    deinterleave = deinterleave_f32,
     tail = scalar_tail
 );
 simd_moves!(
     interleave_f64,
-    deinterleave_f64,
     f64,
     "avx2,fma",
     lanes = 4,
@@ -84,5 +85,6 @@ simd_moves!(
     store = _mm256_storeu_pd,
     add = _mm256_add_pd,
     set1 = _mm256_set1_pd,
+    deinterleave = deinterleave_f64,
     tail = scalar_tail
 );

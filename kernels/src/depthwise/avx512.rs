@@ -22,12 +22,14 @@ simd_dw!(
     fma = _mm512_fmadd_ps
 );
 
-/// AVX-512 f32: 16 lanes.
+/// AVX-512 f32: 16 lanes; patches and unpacking by in-register transposes
+/// ([`super::transpose`]).
 pub(crate) static F32: DwSet<f32> = DwSet {
     lanes: 16,
     ukr: dw_f32,
     interleave: interleave_f32,
-    deinterleave: deinterleave_f32,
+    patch: Some(super::transpose::interleave_patch_f32),
+    deinterleave: super::transpose::deinterleave_f32,
 };
 
 mod f64_kernel {
@@ -54,6 +56,7 @@ pub(crate) static F64: DwSet<f64> = DwSet {
     lanes: 8,
     ukr: f64_kernel::dw_f64,
     interleave: interleave_f64,
+    patch: None,
     deinterleave: deinterleave_f64,
 };
 
@@ -101,7 +104,6 @@ macro_rules! masked_tail {
 
 simd_moves!(
     interleave_f32,
-    deinterleave_f32,
     f32,
     "avx512f",
     lanes = 16,
@@ -110,12 +112,10 @@ simd_moves!(
     gather = |b, i| _mm512_i32gather_ps::<4>(i, b),
     store = _mm512_storeu_ps,
     add = _mm512_add_ps,
-    set1 = _mm512_set1_ps,
-    tail = masked_tail
+    set1 = _mm512_set1_ps
 );
 simd_moves!(
     interleave_f64,
-    deinterleave_f64,
     f64,
     "avx512f",
     lanes = 8,
@@ -125,5 +125,6 @@ simd_moves!(
     store = _mm512_storeu_pd,
     add = _mm512_add_pd,
     set1 = _mm512_set1_pd,
+    deinterleave = deinterleave_f64,
     tail = masked_tail
 );

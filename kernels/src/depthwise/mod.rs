@@ -46,6 +46,8 @@ use crate::{Element, Isa};
 mod moves;
 #[cfg(target_arch = "x86_64")]
 mod simd;
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod transpose;
 
 pub(crate) mod portable;
 
@@ -54,9 +56,10 @@ pub(crate) mod avx2;
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod avx512;
 
+pub use moves::Patch;
 pub(crate) use moves::{
-    check_deinterleave, check_interleave, deinterleave_scalar, interleave_scalar, Deinterleave,
-    Interleave,
+    check_deinterleave, check_interleave, check_patch, deinterleave_scalar, interleave_scalar,
+    Deinterleave, Interleave, InterleavePatch,
 };
 #[cfg(target_arch = "x86_64")]
 pub(crate) use moves::{scalar_tail, simd_moves};
@@ -126,6 +129,9 @@ pub struct DwSet<T: 'static> {
     pub(crate) lanes: usize,
     pub(crate) ukr: DwUkr<T>,
     pub(crate) interleave: Interleave<T>,
+    /// A packing of whole patches, where the ISA has one (else
+    /// [`DepthwiseKernel::interleave_patch`] packs run by run).
+    pub(crate) patch: Option<InterleavePatch<T>>,
     pub(crate) deinterleave: Deinterleave<T>,
 }
 
@@ -180,6 +186,29 @@ impl<T: Element> DepthwiseKernel<T> {
     pub fn interleave(&self, src: &[T], starts: &[usize], len: usize, dst: &mut [T]) {
         // SAFETY: as in `row`; the function checks its operands.
         unsafe { (self.set.interleave)(src, starts, len, dst) }
+    }
+
+    /// Packs `p.rows` runs of `p.len` positions, all lanes (see [`Patch`]):
+    /// one call for what would be `p.rows` calls of [`Self::interleave`].
+    ///
+    /// # Panics
+    /// When a lane's runs reach past `src` or the last run past `dst`.
+    pub fn interleave_patch(&self, src: &[T], starts: &[usize], p: Patch, dst: &mut [T]) {
+        if let Some(patch) = self.set.patch {
+            // SAFETY: as in `row`; the function checks its operands.
+            return unsafe { patch(src, starts, p, dst) };
+        }
+        if !check_patch(src, starts, &p, dst, self.lanes()) {
+            return;
+        }
+        let mut shifted = [0usize; 16];
+        let shifted = &mut shifted[..starts.len()];
+        for r in 0..p.rows {
+            for (s, &start) in shifted.iter_mut().zip(starts) {
+                *s = start + r * p.src_pitch;
+            }
+            self.interleave(src, shifted, p.len, &mut dst[r * p.dst_pitch..]);
+        }
     }
 
     /// Unpacks `len` pixels of a kernel output row to one slice per lane:

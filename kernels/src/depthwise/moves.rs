@@ -9,6 +9,10 @@ use crate::Element;
 /// safety contract as [`DwUkr`].
 pub(crate) type Interleave<T> = unsafe fn(&[T], &[usize], usize, &mut [T]);
 
+/// Packs a patch of runs (see [`Patch`]); same arguments as
+/// [`Interleave`] otherwise, same safety contract as [`DwUkr`].
+pub(crate) type InterleavePatch<T> = unsafe fn(&[T], &[usize], Patch, &mut [T]);
+
 /// Unpacks one row: `dsts[l][at + t] = row[t * L + l]` (`+ bias[l]` when
 /// given) for `l < dsts.len()`, `t < len`. Arguments: `row`, `len`,
 /// `dsts`, `at`, `bias`. Same safety contract as [`DwUkr`].
@@ -35,6 +39,55 @@ pub(crate) fn check_interleave<T>(
         );
     }
     starts.iter().copied().min()
+}
+
+/// `rows` runs of `len` positions, run `r` of lane `l` read from
+/// `src[starts[l] + r * src_pitch ..]` and packed at `dst[r * dst_pitch
+/// ..]`: `dst[r * dst_pitch + t * L + l] = src[starts[l] + r * src_pitch +
+/// t]` for `r < rows`, `t < len`, `l < L`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Patch {
+    /// Positions per run.
+    pub len: usize,
+    /// Runs.
+    pub rows: usize,
+    /// Source elements between consecutive runs of a lane.
+    pub src_pitch: usize,
+    /// Destination elements between consecutive runs.
+    pub dst_pitch: usize,
+}
+
+/// Checks the operands of an [`InterleavePatch`] for `lanes` lanes;
+/// returns whether there is anything to move.
+pub(crate) fn check_patch<T>(
+    src: &[T],
+    starts: &[usize],
+    p: &Patch,
+    dst: &[T],
+    lanes: usize,
+) -> bool {
+    assert_eq!(starts.len(), lanes, "interleave: one start per lane");
+    if p.len == 0 || p.rows == 0 {
+        return false;
+    }
+    let dst_end = (p.rows - 1)
+        .checked_mul(p.dst_pitch)
+        .and_then(|v| v.checked_add(p.len.checked_mul(lanes)?));
+    assert!(
+        dst_end.is_some_and(|end| end <= dst.len()),
+        "interleave: dst too short"
+    );
+    let span = (p.rows - 1)
+        .checked_mul(p.src_pitch)
+        .and_then(|v| v.checked_add(p.len));
+    for &s in starts {
+        assert!(
+            span.and_then(|v| v.checked_add(s))
+                .is_some_and(|end| end <= src.len()),
+            "interleave: a lane's run reaches past src"
+        );
+    }
+    true
 }
 
 /// Checks the operands of a [`Deinterleave`] for `lanes` lanes.
@@ -93,7 +146,8 @@ pub(crate) fn deinterleave_scalar<T: Element>(
     }
 }
 
-/// Defines `$inter` and `$deinter` ([`Interleave`], [`Deinterleave`]) for
+/// Defines `$inter` and, when named, `$deinter` ([`Interleave`],
+/// [`Deinterleave`]) for
 /// one SIMD type whose vectors hold exactly the kernel's `L` lanes: packing
 /// gathers one tile position's `L` lanes (one per input row) with 32-bit
 /// indices, unpacking gathers one lane's `L` consecutive pixels from the
@@ -103,11 +157,11 @@ pub(crate) fn deinterleave_scalar<T: Element>(
 #[cfg(target_arch = "x86_64")]
 macro_rules! simd_moves {
     (
-        $inter:ident, $deinter:ident, $t:tt, $feat:literal, lanes = $lanes:expr,
+        $inter:ident, $t:tt, $feat:literal, lanes = $lanes:expr,
         idx = $idx:ty, load_idx = $load_idx:ident,
         gather = |$gb:ident, $gi:ident| $gather:expr,
-        store = $store:ident, add = $add:ident, set1 = $set1:ident,
-        tail = $tail:ident
+        store = $store:ident, add = $add:ident, set1 = $set1:ident
+        $(, deinterleave = $deinter:ident, tail = $tail:ident)?
     ) => {
         #[target_feature(enable = $feat)]
         pub(crate) unsafe fn $inter(src: &[$t], starts: &[usize], len: usize, dst: &mut [$t]) {
@@ -139,44 +193,46 @@ macro_rules! simd_moves {
             }
         }
 
-        #[target_feature(enable = $feat)]
-        pub(crate) unsafe fn $deinter(
-            row: &[$t],
-            len: usize,
-            dsts: &mut [&mut [$t]],
-            at: usize,
-            bias: Option<&[$t]>,
-        ) {
-            const L: usize = $lanes;
-            check_deinterleave(row, len, dsts, at, bias, L);
-            let steps: [i32; L] = std::array::from_fn(|v| (v * L) as i32);
-            let full = len / L * L;
-            for (l, d) in dsts.iter_mut().enumerate() {
-                let b = bias.map(|b| b[l]);
-                // SAFETY: steps holds L i32s. For t < full, the gather reads
-                // row[(t0 + v) * L + l] with t0 + v < len, inside row (len*L
-                // checked); the store writes d[at + t0 .. at + t0 + L],
-                // inside d (at + len <= d.len() checked).
-                unsafe {
-                    let idx: $idx = $load_idx(steps.as_ptr().cast());
-                    let out = d.as_mut_ptr().add(at);
-                    let mut t0 = 0;
-                    while t0 < full {
-                        let $gb = row.as_ptr().add(t0 * L + l);
-                        let $gi = idx;
-                        let mut v = $gather;
-                        if let Some(b) = b {
-                            v = $add(v, $set1(b));
+        $(
+            #[target_feature(enable = $feat)]
+            pub(crate) unsafe fn $deinter(
+                row: &[$t],
+                len: usize,
+                dsts: &mut [&mut [$t]],
+                at: usize,
+                bias: Option<&[$t]>,
+            ) {
+                const L: usize = $lanes;
+                check_deinterleave(row, len, dsts, at, bias, L);
+                let steps: [i32; L] = std::array::from_fn(|v| (v * L) as i32);
+                let full = len / L * L;
+                for (l, d) in dsts.iter_mut().enumerate() {
+                    let b = bias.map(|b| b[l]);
+                    // SAFETY: steps holds L i32s. For t < full, the gather reads
+                    // row[(t0 + v) * L + l] with t0 + v < len, inside row (len*L
+                    // checked); the store writes d[at + t0 .. at + t0 + L],
+                    // inside d (at + len <= d.len() checked).
+                    unsafe {
+                        let idx: $idx = $load_idx(steps.as_ptr().cast());
+                        let out = d.as_mut_ptr().add(at);
+                        let mut t0 = 0;
+                        while t0 < full {
+                            let $gb = row.as_ptr().add(t0 * L + l);
+                            let $gi = idx;
+                            let mut v = $gather;
+                            if let Some(b) = b {
+                                v = $add(v, $set1(b));
+                            }
+                            $store(out.add(t0), v);
+                            t0 += L;
                         }
-                        $store(out.add(t0), v);
-                        t0 += L;
+                    }
+                    if full < len {
+                        $tail!(row, l, full, len, d, at, b, L, $t);
                     }
                 }
-                if full < len {
-                    $tail!(row, l, full, len, d, at, b, L, $t);
-                }
             }
-        }
+        )?
     };
 }
 #[cfg(target_arch = "x86_64")]

@@ -67,6 +67,7 @@ pub(crate) static F32: DwSet<f32> = DwSet {
     lanes: L,
     ukr: dw_f32,
     interleave: interleave::<f32>,
+    patch: None,
     deinterleave: deinterleave::<f32>,
 };
 /// Portable f64: 8 lanes.
@@ -74,5 +75,6 @@ pub(crate) static F64: DwSet<f64> = DwSet {
     lanes: L,
     ukr: dw_f64,
     interleave: interleave::<f64>,
+    patch: None,
     deinterleave: deinterleave::<f64>,
 };

@@ -187,6 +187,10 @@ macro_rules! simd_dw {
                     if p0 < pixels {
                         window::<P>(&raw, pixels - P);
                     }
+                } else if raw.step == L && dense {
+                    // Rows shorter than a block (7 or 14 wide planes cut
+                    // into 8s): one window of exactly their length.
+                    simd_dw!(@short_window raw, pixels, $p);
                 } else if raw.step == L {
                     all::<L>(&raw, pixels);
                 } else {
@@ -213,6 +217,17 @@ macro_rules! simd_dw {
             1 => chunk::<M, 1>(&mut $acc, $s, $w),
             2 => chunk::<M, 2>(&mut $acc, $s, $w),
             _ => chunk::<M, 3>(&mut $acc, $s, $w),
+        }
+    };
+    (@short_window $a:ident, $pixels:ident, 8) => {
+        match $pixels {
+            1 => window::<1>(&$a, 0),
+            2 => window::<2>(&$a, 0),
+            3 => window::<3>(&$a, 0),
+            4 => window::<4>(&$a, 0),
+            5 => window::<5>(&$a, 0),
+            6 => window::<6>(&$a, 0),
+            _ => window::<7>(&$a, 0),
         }
     };
     (@short $a:ident, $pixels:ident, $step:ident, 8) => {

@@ -223,3 +223,87 @@ fn moves<T: Fma>(
     }
     Ok(())
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    /// Patches with rows contiguous in the source (`src_pitch == len`, one
+    /// run across rows: the transposes' flat path) and not, runs shorter and
+    /// longer than a vector, destination rows with gaps.
+    #[test]
+    fn interleave_patch_moves_every_row_and_lane(
+        len in 0usize..40,
+        rows in 0usize..6,
+        src_extra in prop_oneof![Just(0usize), 1usize..9],
+        dst_extra in 0usize..3,
+        seed in any::<u64>(),
+    ) {
+        for isa in isas() {
+            patch::<f32>(isa, len, rows, src_extra, dst_extra, seed)?;
+            patch::<f64>(isa, len, rows, src_extra, dst_extra, seed)?;
+        }
+    }
+}
+
+fn patch<T: Fma>(
+    isa: Isa,
+    len: usize,
+    rows: usize,
+    src_extra: usize,
+    dst_extra: usize,
+    seed: u64,
+) -> Result<(), TestCaseError> {
+    let kernel = DepthwiseKernel::<T>::new(isa);
+    let l = kernel.lanes();
+    let p = Patch {
+        len,
+        rows,
+        src_pitch: len + src_extra,
+        dst_pitch: (len + dst_extra) * l,
+    };
+    let value = |i: usize| T::from_f64((i as u64 ^ (seed % 1000)) as f64 * 0.5);
+    let plane = rows * p.src_pitch + 1;
+    // Lane starts out of order and repeated (a channel multiplier).
+    let starts: Vec<usize> = (0..l).map(|lane| ((lane * 7) % l / 2) * plane).collect();
+    let src: Vec<T> = (0..l * plane).map(value).collect();
+    let sentinel = T::from_f64(-1.0);
+    let mut dst = vec![sentinel; rows * p.dst_pitch + 5];
+    kernel.interleave_patch(&src, &starts, p, &mut dst);
+    for (e, &got) in dst.iter().enumerate() {
+        let pitch = p.dst_pitch.max(1);
+        let (r, rest) = (e / pitch, e % pitch);
+        let want = if r < rows && rest < len * l {
+            src[starts[rest % l] + r * p.src_pitch + rest / l]
+        } else {
+            sentinel
+        };
+        prop_assert_eq!(got, want, "{} patch at {}", isa, e);
+    }
+    Ok(())
+}
+
+#[test]
+fn patches_past_src_or_dst_panic() {
+    for isa in isas() {
+        let kernel = DepthwiseKernel::<f32>::new(isa);
+        let l = kernel.lanes();
+        let p = Patch {
+            len: 4,
+            rows: 2,
+            src_pitch: 4,
+            dst_pitch: 4 * l,
+        };
+        let src = vec![0.0f32; 8];
+        let starts = vec![0; l];
+        let short_src = std::panic::catch_unwind(|| {
+            let mut dst = vec![0.0f32; 8 * l];
+            kernel.interleave_patch(&src[..7], &starts, p, &mut dst);
+        });
+        assert!(short_src.is_err(), "{isa}: src");
+        let short_dst = std::panic::catch_unwind(|| {
+            let mut dst = vec![0.0f32; 8 * l - 1];
+            kernel.interleave_patch(&src, &starts, p, &mut dst);
+        });
+        assert!(short_dst.is_err(), "{isa}: dst");
+    }
+}
