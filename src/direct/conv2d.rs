@@ -66,13 +66,13 @@ use super::im2col::{Im2col, Im2colGeometry};
 use super::op_plan::{Compute, OpPlan};
 use super::pointwise::Rows;
 use super::tap_split::TapSplit;
-use super::{pool, Float};
+use super::{gemm_thread_scratch, pool, Float};
 use crate::backend::Context;
 use crate::error::{Error, Result};
 use crate::problem_shape::ProblemShape;
 use convoracle_kernels::{
-    gemm_row_panels, packed_a_len, packed_b_len, Blocking, DepthwiseKernel, Element, Isa, MatRef,
-    PackA, PackB, PackedA, StreamedA,
+    gemm_row_panels, packed_a_len, Blocking, DepthwiseKernel, Element, Isa, MatRef, PackA, PackB,
+    PackedA, StreamedA,
 };
 use convoracle_reference::{ConvShape, DType, Op, OpGeometry, PaddingMode, Problem, Role};
 use rayon::prelude::*;
@@ -289,16 +289,10 @@ impl DirectConv {
         let (weights, per_thread) = match &depthwise {
             Some(dw) => (0, dw.per_thread()),
             _ if stream_weights => {
-                // A packing buffer of one panel, for weights not row-major
-                // (never the case here, but StreamedA accepts any layout).
-                let panel = blocking.mr * blocking.kc.min(reduction);
-                let per_thread = packed_b_len(
-                    blocking.kc.min(reduction),
-                    blocking.nc.min(pixels),
-                    blocking.nr,
-                ) + panel
-                    + 16;
-                (0, per_thread)
+                // With a packing buffer of one panel, for weights not
+                // row-major (never the case here, but StreamedA accepts any
+                // layout).
+                (0, gemm_thread_scratch(&blocking, reduction, pixels))
             }
             _ => {
                 let weights = shape.groups as u128
@@ -306,15 +300,9 @@ impl DirectConv {
                     * blocking.mr as u128
                     * reduction as u128;
                 context.check_bytes(weights * size, "packed weights")?;
-                // The panel buffer too, for the f32 weights widened panel by
-                // panel ([`DirectConv::run_widened_weights`]).
-                let panel = blocking.mr * blocking.kc.min(reduction);
-                let per_thread = packed_b_len(
-                    blocking.kc.min(reduction),
-                    blocking.nc.min(pixels),
-                    blocking.nr,
-                ) + panel
-                    + 16;
+                // With the panel buffer, for the f32 weights widened panel
+                // by panel ([`DirectConv::run_widened_weights`]).
+                let per_thread = gemm_thread_scratch(&blocking, reduction, pixels);
                 (weights as usize, per_thread)
             }
         };

@@ -212,6 +212,22 @@ impl Float for f64 {}
 /// Scratch elements the GEMM engine adds to a B block to align it.
 pub(crate) const ALIGN_SLACK: usize = 16;
 
+/// One thread's scratch elements for a GEMM with `blocking` over a
+/// reduction of `depth` and `columns` output columns (per block) whose A
+/// is read in place, packed ahead, or widened or packed panel by panel:
+/// one packed B block, one A panel buffer, and the alignment slack (what
+/// [`convoracle_kernels::PackA::gemm_scratch_len`] asks of a `StreamedA`).
+pub(crate) fn gemm_thread_scratch(
+    blocking: &convoracle_kernels::Blocking,
+    depth: usize,
+    columns: usize,
+) -> usize {
+    let kc = blocking.kc.min(depth);
+    convoracle_kernels::packed_b_len(kc, blocking.nc.min(columns), blocking.nr)
+        + blocking.mr * kc
+        + ALIGN_SLACK
+}
+
 /// The blocking of `dtype`'s kernels on `isa`.
 pub(crate) fn blocking(
     dtype: convoracle_reference::DType,

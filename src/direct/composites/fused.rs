@@ -16,11 +16,10 @@
 
 use super::super::depthwise::Depthwise;
 use super::super::pointwise::Rows;
-use super::super::{pool, Float};
+use super::super::{gemm_thread_scratch, pool, Float};
 use crate::error::Result;
 use convoracle_kernels::{
-    gemm, packed_a_len, packed_b_len, DepthwiseKernel, Element, Isa, MatMut, MatRef, PackA,
-    PackedA, StreamedA,
+    gemm, packed_a_len, DepthwiseKernel, Element, Isa, MatMut, MatRef, PackA, PackedA, StreamedA,
 };
 use convoracle_reference::{ConvShape, DType, PaddingMode};
 
@@ -30,10 +29,6 @@ use convoracle_reference::{ConvShape, DType, PaddingMode};
 /// while the band's intermediate (2048 pixels x 64 channels, 512 KiB of
 /// f32 there) still fits in L2.
 const BAND_BLOCKS: usize = 4;
-
-/// The GEMM's spare scratch for aligning its packed B block (the kernel
-/// crate's `ALIGN_SLACK`, as in the conv's own scratch sizes).
-const ALIGN_SLACK: usize = 16;
 
 /// A planned banded depthwise_separable2d (one sample at a time).
 pub(super) struct Fused {
@@ -106,14 +101,8 @@ impl Fused {
             (false, DType::F32) => packed_a_len::<f32>(isa, k, mid),
             (false, DType::F64) => packed_a_len::<f64>(isa, k, mid),
         };
-        // StreamedA's panel buffer, used only for A not row-major.
-        let panel = blocking.mr * blocking.kc.min(mid);
-        let gemm_scratch = packed_b_len(
-            blocking.kc.min(mid),
-            blocking.nc.min(band_pixels),
-            blocking.nr,
-        ) + panel
-            + ALIGN_SLACK;
+        // With StreamedA's panel buffer, used only for A not row-major.
+        let gemm_scratch = gemm_thread_scratch(&blocking, mid, band_pixels);
         Ok(Some(Fused {
             per_thread: dw.per_thread() + mid * band_pixels + gemm_scratch,
             depthwise: dw,
