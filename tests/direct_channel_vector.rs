@@ -3,8 +3,9 @@
 //! `src/direct/channel_vector.rs`) against the exact reference, on every
 //! ISA the CPU has: output-channel counts around the 16/32-lane blocks,
 //! pixel runs of every length the kernel takes (rows of 16 to 60 pixels
-//! cut into runs of at most 6, 8 or 14), strides 1-3 (2 along the width at
-//! most), dilation, every padding mode with asymmetric and negative
+//! cut into runs of at most 6, 8 or 14), strides 1-3 down and 1, 2 or 4
+//! along the width, 3-channel stems (7x7 stride 2, 11x11 stride 4, 3x3
+//! stride 2), dilation, every padding mode with asymmetric and negative
 //! padding, flipped kernels, groups, bias, batches, 1-3 threads; integer
 //! data bit-identical, random data within the direct bound, non-finite
 //! data (an infinite weight times a zero of the padding is NaN) as the
@@ -49,9 +50,52 @@ fn conv(
 
 /// Fixed shapes at the edges: 33 output channels (one full block and one
 /// channel of the next), 70 in two groups of 35, reflect and circular padding,
-/// stride 2 with a run crossing nothing, negative (cropping) padding.
+/// stride 2 with a run crossing nothing, negative (cropping) padding; and
+/// the stems: ResNet's 7x7 stride 2, AlexNet's 11x11 stride 4 (96 output
+/// channels, three blocks), MobileNet's 3x3 stride 2 (27 terms).
 fn edge_shapes() -> Vec<ProblemShape> {
     vec![
+        conv(
+            [1, 3, 41, 61],
+            64,
+            1,
+            [7, 7],
+            [2, 2],
+            [1, 1],
+            Padding2d::uniform(3),
+            PaddingMode::Zeros,
+            false,
+            true,
+        ),
+        conv(
+            [1, 3, 51, 119],
+            96,
+            1,
+            [11, 11],
+            [4, 4],
+            [1, 1],
+            Padding2d::uniform(2),
+            PaddingMode::Zeros,
+            false,
+            true,
+        ),
+        conv(
+            [1, 3, 40, 64],
+            32,
+            1,
+            [3, 3],
+            [2, 2],
+            [1, 1],
+            Padding2d {
+                top: 0,
+                bottom: 1,
+                left: 0,
+                right: 1,
+            },
+            PaddingMode::Zeros,
+            false,
+            false,
+        ),
         conv(
             [1, 64, 18, 25],
             33,
@@ -129,7 +173,7 @@ fn edge_shapes_take_the_kernel_and_match_the_reference() {
 
 #[test]
 fn threads_give_the_bits_of_one() {
-    let spec = &edge_shapes()[1];
+    let spec = &edge_shapes()[4];
     let problem = fill(spec, DType::F32, DataMode::Random, 9).unwrap();
     let direct = Direct::new();
     let run = |threads| run_planned(&direct, &problem, &Context::new().threads(threads)).unwrap();
@@ -144,17 +188,17 @@ fn threads_give_the_bits_of_one() {
 }
 
 prop_compose! {
-    /// Shapes the kernel takes: at least 512 terms per output, 256 output
+    /// Shapes the kernel takes: at least 16 terms per output, 256 output
     /// pixels, rows of 24, kernels 3 wide and 16 output channels per group.
     fn vector_shapes()(
         groups in prop_oneof![3 => Just(1usize), 1 => Just(2usize)],
         kernel in prop_oneof![Just((3usize, 3usize)), Just((1, 5)), Just((5, 3)), Just((2, 4))],
-        cg_extra in 0usize..40,
+        cg_extra in prop_oneof![1 => 0usize..4, 2 => 0usize..40],
         kg in 16usize..50,
         n in 1usize..3,
         h in 16usize..26,
         w in 26usize..50,
-        stride in (1usize..4, 1usize..3),
+        stride in (1usize..4, prop_oneof![Just(1usize), Just(2), Just(4)]),
         dilation in (1usize..3, 1usize..3),
         pads in (-1i64..3, -1i64..3, -1i64..3, -1i64..3),
         mode in prop_oneof![
@@ -164,8 +208,10 @@ prop_compose! {
         flip in any::<bool>(),
         bias in any::<bool>(),
     ) -> ProblemShape {
-        let cg = 512usize.div_ceil(kernel.0 * kernel.1) + cg_extra;
+        let cg = 16usize.div_ceil(kernel.0 * kernel.1) + cg_extra;
         let padding = Padding2d { top: pads.0, bottom: pads.1, left: pads.2, right: pads.3 };
+        // Wide enough that a stride of 4 still leaves rows of 24.
+        let w = w * stride.1.div_ceil(2);
         conv([n, cg * groups, h, w], kg * groups, groups, [kernel.0, kernel.1],
             [stride.0, stride.1], [dilation.0, dilation.1], padding, mode, flip, bias)
     }

@@ -56,7 +56,7 @@ mod peak;
 mod row_dot;
 
 pub use bracket::{bracket_f32, BRACKET_CHUNK};
-pub use channel_conv::{ChannelConvKernel, ChannelConvRun};
+pub use channel_conv::{ChannelConvKernel, ChannelConvRun, ChannelConvTaps};
 pub use depthwise::{DepthwiseKernel, DepthwiseRow, Patch};
 pub use dot2::dot2_rows;
 pub use element::{Blocking, Element, KC};

@@ -29,11 +29,12 @@
 //!
 //! # Scratch
 //! `groups * round_up(K/g, NR) * C/g * kh * kw` packed weights, `C * Hp *
-//! Wp` padded input, and per thread one `P x NR` tile.
+//! Wp` padded input, and per thread one `Wo x NR` tile (a row of
+//! outputs, unpacked into the planes by in-register transposes).
 
 use super::padded_window::PaddedWindow;
 use super::{pool, Float};
-use convoracle_kernels::{ChannelConvKernel, ChannelConvRun, Element, Isa};
+use convoracle_kernels::{ChannelConvKernel, ChannelConvRun, ChannelConvTaps, Element, Isa};
 use convoracle_reference::DType;
 use convoracle_reference::{ConvShape, PaddingMode};
 
@@ -45,18 +46,19 @@ const BAND_BYTES: usize = 512 * 1024;
 /// implicit GEMM: its packed weights are repacked every call, so it needs
 /// maps of at least 256 output pixels to pay for them; at least half a
 /// block of output channels per group (the rest of the block is computed
-/// and dropped); and a reduction of at least 512 terms (each run's outputs
-/// are stored channel by channel, a cost per run, not per term: on
-/// resnet50.l2.down, a 1x1 stride-2 conv of 256 terms, it cost a fifth of
-/// the time); and at most 192 output channels per group: the im2col
-/// packing it saves is spread over the output channels, and with 256 or
-/// more the GEMM's microkernel ran faster (vgg16.c3_2 and c4_2: 26.9 and
-/// 29.5 ms against 25.6 and 26.5; with 64 and 128 channels the kernel
-/// won, resnet50.l1.3x3 1.61 against 2.04 ms, l2.3x3 1.62 against 1.90);
-/// and output rows of at least 24 pixels with kernels at least 3 wide, so
+/// and dropped); a reduction of at least 16 terms (the 3-channel stems
+/// win: their im2col panels are each read by few output channels, so the
+/// GEMM's packing was 30-40% of its microkernel's time; alternated,
+/// resnet50.conv1 2.53 against 3.13 ms, alexnet.conv1 (stride 4) 2.13
+/// against 2.50, mbv2.stem 0.49 against 0.51); at most 192 output
+/// channels per group: the im2col packing it saves is spread over the
+/// output channels, and with more the GEMM's microkernel ran as fast or
+/// faster (vgg16.c3_2 25.8 against 26.4 ms, c4_2 28.2 against 26.9); and
+/// output rows of at least 24 pixels with kernels at least 3 wide, so
 /// that runs are long and each input line serves several taps (on
 /// inception_v3's 7x1 and 1x7 convs of 17x17 maps it was slower than the
-/// GEMM: 10.1 against 5.9 ms).
+/// GEMM: 10.1 against 5.9 ms; on resnet50.l2.down, a 1x1 stride-2 conv,
+/// a fifth slower).
 pub(crate) fn wins(s: &ConvShape, dtype: DType, isa: Isa) -> bool {
     let block = match dtype {
         DType::F32 => ChannelConvKernel::<f32>::new(isa).channels(),
@@ -69,7 +71,7 @@ pub(crate) fn wins(s: &ConvShape, dtype: DType, isa: Isa) -> bool {
         && rows_reused
         && kg * 2 >= block
         && kg <= 192
-        && s.in_per_group() * s.taps() >= 512
+        && s.in_per_group() * s.taps() >= 16
 }
 
 /// A planned channel-vector conv (see the module docs).
@@ -84,7 +86,7 @@ pub(crate) struct ChannelVector {
     blocks: usize,
     /// Per weight tap (weight order): the input offset it reads, relative
     /// to its output pixel's window origin in a padded plane.
-    taps: Vec<usize>,
+    taps: ChannelConvTaps,
     /// Per weight tap: its index in the weight tensor's tap order, after a
     /// flip (`t` or `taps - 1 - t`).
     weight_tap: Vec<usize>,
@@ -97,7 +99,7 @@ pub(crate) struct ChannelVector {
 }
 
 impl ChannelVector {
-    /// Plans `s` (any padding mode, stride 1 or 2 along the width) for
+    /// Plans `s` (any padding mode, stride 1, 2 or 4 along the width) for
     /// elements of `T`, or `None` when the kernel does not apply.
     pub(crate) fn new<T: Element>(
         s: &ConvShape,
@@ -110,11 +112,11 @@ impl ChannelVector {
         let block = kernel.channels();
         let [kh, kw] = s.kernel;
         let [out_h, out_w] = s.output;
-        if !(1..=2).contains(&s.stride[1]) || out_h == 0 || out_w == 0 || kh * kw == 0 {
+        if ![1, 2, 4].contains(&s.stride[1]) || out_h == 0 || out_w == 0 || kh * kw == 0 {
             return None;
         }
         let pad = PaddedWindow::new(s, mode);
-        let taps = pad.tap_offsets(s);
+        let taps = ChannelConvTaps::new(pad.tap_offsets(s));
         let all = kh * kw;
         let weight_tap = (0..all)
             .map(|t| if flip { all - 1 - t } else { t })
@@ -157,10 +159,9 @@ impl ChannelVector {
         self.shape.in_channels * self.pad.plane()
     }
 
-    /// Elements of one thread's tile.
+    /// Elements of one thread's tile: a row of outputs.
     fn tile(&self) -> usize {
-        let max = self.runs.iter().map(|r| r.1).max().unwrap_or(0);
-        max * self.block
+        self.shape.output[1] * self.block
     }
 
     /// Scratch elements [`ChannelVector::run`] needs.
@@ -286,7 +287,6 @@ impl ChannelVector {
                     let origin = oy * s.stride[0] * wp;
                     for &(ox0, len) in &self.runs {
                         let at = origin + ox0 * s.stride[1];
-                        let out = &mut tile[..len * nr];
                         kernel.run(ChannelConvRun {
                             x: &xg[at..],
                             channels: cg,
@@ -294,15 +294,13 @@ impl ChannelVector {
                             taps: &self.taps,
                             stride: s.stride[1],
                             weights,
-                            out,
+                            out: &mut tile[ox0 * nr..][..len * nr],
                         });
-                        let row = (oy - r0) * out_w + ox0;
-                        for (j, dst) in channels[b * nr..][..live].iter_mut().enumerate() {
-                            for (p, d) in dst[row..row + len].iter_mut().enumerate() {
-                                *d = tile[p * nr + j];
-                            }
-                        }
                     }
+                    // A row at a time, so that the stores to the planes
+                    // overlap the next row's arithmetic.
+                    let at = (oy - r0) * out_w;
+                    kernel.scatter(tile, out_w, &mut channels[b * nr..][..live], at);
                 }
             }
         }

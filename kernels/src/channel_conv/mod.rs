@@ -22,7 +22,7 @@
 //! whole reduction: no partial sums go to memory.
 //!
 //! ```
-//! use convoracle_kernels::{ChannelConvKernel, ChannelConvRun, Isa};
+//! use convoracle_kernels::{ChannelConvKernel, ChannelConvRun, ChannelConvTaps, Isa};
 //! let kernel = ChannelConvKernel::<f32>::new(Isa::detect());
 //! let nr = kernel.channels();
 //! // One input channel, a row of 4 values, a 1 x 2 kernel: 3 pixels.
@@ -33,7 +33,7 @@
 //!     x: &x,
 //!     channels: 1,
 //!     plane: 4,
-//!     taps: &[0, 1],
+//!     taps: &ChannelConvTaps::new(vec![0, 1]),
 //!     stride: 1,
 //!     weights: &weights,
 //!     out: &mut out,
@@ -44,6 +44,7 @@
 use crate::{Element, Isa};
 
 pub(crate) mod portable;
+mod scatter;
 #[cfg(target_arch = "x86_64")]
 mod simd;
 #[cfg(test)]
@@ -64,14 +65,49 @@ pub struct ChannelConvRun<'a, T> {
     /// The offset between consecutive channels' planes.
     pub plane: usize,
     /// Per kernel tap: the offset of pixel 0's input value.
-    pub taps: &'a [usize],
-    /// The offset between consecutive output pixels' inputs: 1 or 2.
+    pub taps: &'a ChannelConvTaps,
+    /// The offset between consecutive output pixels' inputs: 1, 2 or 4.
     pub stride: usize,
     /// `channels * taps.len() * NR` weights, `[c][t][NR]`.
     pub weights: &'a [T],
     /// `pixels * NR` outputs, pixel-major, channels innermost; overwritten.
     pub out: &'a mut [T],
 }
+
+/// The kernel taps' input offsets, with their largest (a call's bounds
+/// check reads it instead of scanning every tap: on a 7x7 stem that scan
+/// was a tenth of the time).
+#[derive(Debug, Clone, Default)]
+pub struct ChannelConvTaps {
+    offsets: Vec<usize>,
+    max: usize,
+}
+
+impl ChannelConvTaps {
+    /// The taps at these offsets, in weight order.
+    pub fn new(offsets: Vec<usize>) -> Self {
+        let max = offsets.iter().copied().max().unwrap_or(0);
+        ChannelConvTaps { offsets, max }
+    }
+
+    /// The offsets, in weight order.
+    pub fn offsets(&self) -> &[usize] {
+        &self.offsets
+    }
+
+    /// How many taps.
+    pub fn len(&self) -> usize {
+        self.offsets.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.offsets.is_empty()
+    }
+}
+
+/// The strides the kernels are compiled for; `ukr[i]` is for `STRIDES[i]`.
+const STRIDES: [usize; 3] = [1, 2, 4];
 
 impl<T> ChannelConvRun<'_, T> {
     /// Panics unless every element the call reads and writes lies inside
@@ -84,8 +120,8 @@ impl<T> ChannelConvRun<'_, T> {
             "channel conv: out must hold 1..={max_pixels} pixels of {nr} channels"
         );
         assert!(
-            self.stride == 1 || self.stride == 2,
-            "channel conv: stride {} (1 or 2)",
+            STRIDES.contains(&self.stride),
+            "channel conv: stride {} (1, 2 or 4)",
             self.stride
         );
         let taps = self.taps.len();
@@ -98,7 +134,7 @@ impl<T> ChannelConvRun<'_, T> {
             "channel conv: too few weights"
         );
         if self.channels > 0 && taps > 0 {
-            let max_tap = self.taps.iter().copied().max().unwrap_or(0);
+            let max_tap = self.taps.max;
             let last = (self.channels - 1)
                 .checked_mul(self.plane)
                 .and_then(|v| v.checked_add(max_tap))
@@ -116,13 +152,20 @@ impl<T> ChannelConvRun<'_, T> {
 /// it: the CPU supports the kernel's ISA (it checks its operands itself).
 pub(crate) type CcUkr<T> = unsafe fn(ChannelConvRun<'_, T>);
 
-/// The kernels of one (ISA, element type): `ukr[stride - 1][pixels - 1]`.
+/// Unpacks a tile (see [`ChannelConvKernel::scatter`]). Arguments:
+/// `tile`, `nr`, `pixels`, `dsts`, `at`; it checks them itself. Safety
+/// contract of calling it: the CPU supports its ISA.
+pub(crate) type CcScatter<T> = unsafe fn(&[T], usize, usize, &mut [&mut [T]], usize);
+
+/// The kernels of one (ISA, element type): `ukr[i][pixels - 1]` for
+/// stride `STRIDES[i]`.
 #[doc(hidden)]
 #[derive(Debug)]
 pub struct CcSet<T: 'static> {
     pub(crate) channels: usize,
     pub(crate) max_pixels: usize,
-    pub(crate) ukr: [&'static [CcUkr<T>]; 2],
+    pub(crate) ukr: [&'static [CcUkr<T>]; 3],
+    pub(crate) scatter: CcScatter<T>,
 }
 
 /// The channel-vector conv microkernel for one instruction set, checked
@@ -165,15 +208,29 @@ impl<T: Element> ChannelConvKernel<T> {
     /// Computes one run of output pixels (see [`ChannelConvRun`]).
     ///
     /// # Panics
-    /// When an offset reaches past the input, the stride is not 1 or 2, or
+    /// When an offset reaches past the input, the stride is not 1, 2 or 4, or
     /// the weights or the output are not the sizes the module docs give.
     pub fn run(&self, args: ChannelConvRun<'_, T>) {
         let pixels = args.check(self.set.channels, self.set.max_pixels);
-        let ukr = self.set.ukr[args.stride - 1][pixels - 1];
+        let ukr = self.set.ukr[args.stride.trailing_zeros() as usize][pixels - 1];
         // SAFETY: `new` checked that the CPU supports `self.isa`, whose
         // kernel this is; the kernel checks its operands (`check`) and
         // that it is the one for this pixel count and stride.
         unsafe { ukr(args) }
+    }
+
+    /// Unpacks `pixels` pixels of the kernel's output layout (`NR`
+    /// channel values per pixel, many runs side by side) into channel
+    /// planes: `dsts[j][at + p] = tile[p * NR + j]` for `j < dsts.len()`
+    /// (at most `NR`: a block's live channels) and `p < pixels`.
+    ///
+    /// # Panics
+    /// When `tile` holds fewer than `pixels * NR` values, there are more
+    /// than `NR` outputs, or one is shorter than `at + pixels`.
+    pub fn scatter(&self, tile: &[T], pixels: usize, dsts: &mut [&mut [T]], at: usize) {
+        // SAFETY: `new` checked that the CPU supports `self.isa`, whose
+        // scatter this is; it checks its operands itself.
+        unsafe { (self.set.scatter)(tile, self.set.channels, pixels, dsts, at) }
     }
 }
 

@@ -16,7 +16,7 @@ fn ukr<T: Element, const P: usize, const S: usize>(a: ChannelConvRun<'_, T>) {
     let mut w = a.weights.chunks_exact(NR);
     for c in 0..a.channels {
         let xc = &a.x[c * a.plane..];
-        for &t in a.taps {
+        for &t in a.taps.offsets() {
             let Some(wv) = w.next() else { return };
             for (i, row) in acc.iter_mut().enumerate() {
                 let v = xc[t + i * S];
@@ -41,18 +41,22 @@ fn ukr_f64<const P: usize, const S: usize>(a: ChannelConvRun<'_, f64>) {
 
 const F32_S1: [CcUkr<f32>; PIXELS] = cc_table!(ukr_f32, 8, 1);
 const F32_S2: [CcUkr<f32>; PIXELS] = cc_table!(ukr_f32, 8, 2);
+const F32_S4: [CcUkr<f32>; PIXELS] = cc_table!(ukr_f32, 8, 4);
 const F64_S1: [CcUkr<f64>; PIXELS] = cc_table!(ukr_f64, 8, 1);
 const F64_S2: [CcUkr<f64>; PIXELS] = cc_table!(ukr_f64, 8, 2);
+const F64_S4: [CcUkr<f64>; PIXELS] = cc_table!(ukr_f64, 8, 4);
 
 /// Portable f32.
 pub(crate) static F32: CcSet<f32> = CcSet {
     channels: NR,
     max_pixels: PIXELS,
-    ukr: [&F32_S1, &F32_S2],
+    ukr: [&F32_S1, &F32_S2, &F32_S4],
+    scatter: super::scatter::scalar::<f32>,
 };
 /// Portable f64.
 pub(crate) static F64: CcSet<f64> = CcSet {
     channels: NR,
     max_pixels: PIXELS,
-    ukr: [&F64_S1, &F64_S2],
+    ukr: [&F64_S1, &F64_S2, &F64_S4],
+    scatter: super::scatter::scalar::<f64>,
 };

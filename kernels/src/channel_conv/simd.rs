@@ -30,7 +30,7 @@ macro_rules! simd_cc {
             let last = (P - 1) * S;
             for c in 0..a.channels {
                 let xc = x.wrapping_add(c * a.plane);
-                for &t in a.taps {
+                for &t in a.taps.offsets() {
                     let xp = xc.wrapping_add(t);
                     let next = xp.wrapping_add(ahead) as *const i8;
                     _mm_prefetch::<_MM_HINT_T0>(next);
@@ -100,20 +100,24 @@ pub(crate) mod avx512 {
 
     const F32_S1: [CcUkr<f32>; 14] = cc_table!(ukr_f32, 14, 1);
     const F32_S2: [CcUkr<f32>; 14] = cc_table!(ukr_f32, 14, 2);
+    const F32_S4: [CcUkr<f32>; 14] = cc_table!(ukr_f32, 14, 4);
     const F64_S1: [CcUkr<f64>; 14] = cc_table!(ukr_f64, 14, 1);
     const F64_S2: [CcUkr<f64>; 14] = cc_table!(ukr_f64, 14, 2);
+    const F64_S4: [CcUkr<f64>; 14] = cc_table!(ukr_f64, 14, 4);
 
     /// AVX-512 f32.
     pub(crate) static F32: CcSet<f32> = CcSet {
         channels: 32,
         max_pixels: 14,
-        ukr: [&F32_S1, &F32_S2],
+        ukr: [&F32_S1, &F32_S2, &F32_S4],
+        scatter: super::super::scatter::avx512_f32,
     };
     /// AVX-512 f64.
     pub(crate) static F64: CcSet<f64> = CcSet {
         channels: 16,
         max_pixels: 14,
-        ukr: [&F64_S1, &F64_S2],
+        ukr: [&F64_S1, &F64_S2, &F64_S4],
+        scatter: super::super::scatter::scalar::<f64>,
     };
 }
 
@@ -150,19 +154,23 @@ pub(crate) mod avx2 {
 
     const F32_S1: [CcUkr<f32>; 6] = cc_table!(ukr_f32, 6, 1);
     const F32_S2: [CcUkr<f32>; 6] = cc_table!(ukr_f32, 6, 2);
+    const F32_S4: [CcUkr<f32>; 6] = cc_table!(ukr_f32, 6, 4);
     const F64_S1: [CcUkr<f64>; 6] = cc_table!(ukr_f64, 6, 1);
     const F64_S2: [CcUkr<f64>; 6] = cc_table!(ukr_f64, 6, 2);
+    const F64_S4: [CcUkr<f64>; 6] = cc_table!(ukr_f64, 6, 4);
 
     /// AVX2 f32.
     pub(crate) static F32: CcSet<f32> = CcSet {
         channels: 16,
         max_pixels: 6,
-        ukr: [&F32_S1, &F32_S2],
+        ukr: [&F32_S1, &F32_S2, &F32_S4],
+        scatter: super::super::scatter::scalar::<f32>,
     };
     /// AVX2 f64.
     pub(crate) static F64: CcSet<f64> = CcSet {
         channels: 8,
         max_pixels: 6,
-        ukr: [&F64_S1, &F64_S2],
+        ukr: [&F64_S1, &F64_S2, &F64_S4],
+        scatter: super::super::scatter::scalar::<f64>,
     };
 }

@@ -11,7 +11,7 @@ use std::arch::x86_64::*;
 /// Transposes the 16 x 16 matrix whose row `i` is `r[i]`, in place.
 #[target_feature(enable = "avx512f")]
 #[inline]
-fn transpose16(r: &mut [__m512; 16]) {
+pub(crate) fn transpose16(r: &mut [__m512; 16]) {
     let mut a = [_mm512_setzero_ps(); 16];
     let mut b = a;
     let mut c = a;
@@ -50,7 +50,7 @@ fn transpose16(r: &mut [__m512; 16]) {
 }
 
 /// The mask of the first `n` (at most 16) of 16 lanes.
-fn first(n: usize) -> __mmask16 {
+pub(crate) fn first(n: usize) -> __mmask16 {
     ((1u32 << n.min(16)) - 1) as __mmask16
 }
 
