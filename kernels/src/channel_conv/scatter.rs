@@ -64,7 +64,7 @@ pub(crate) unsafe fn avx512_f32(
     use std::arch::x86_64::*;
     const L: usize = 16;
     check_scatter(tile, nr, pixels, dsts, at);
-    if nr % L != 0 {
+    if !nr.is_multiple_of(L) {
         return scatter_scalar(tile, nr, pixels, dsts, at);
     }
     for (h, lanes) in dsts.chunks_mut(L).enumerate() {
