@@ -319,6 +319,9 @@ impl TapSplit {
     }
 }
 
+/// Channels of a weight row [`transpose_taps`] moves at a time.
+const CHANNELS: usize = 256;
+
 /// `wt[g][t][k][c] = w[g*K/g + k][c][t]` for every group, tap, output and
 /// input channel, when every weight is finite (then `true`; `false`, with
 /// `wt` untouched, otherwise).
@@ -331,13 +334,18 @@ fn transpose_taps<T: Float>(w: &[T], wt: &mut [T], s: &ConvShape) -> bool {
     for g in 0..s.groups {
         let wt_g = &mut wt[g * taps * kg * cg..][..taps * kg * cg];
         for k in 0..kg {
-            // One weight row (all channels and taps, a few KiB that stay in
-            // L1) read once per tap, each tap's row written in order.
+            // A weight row by pieces of CHANNELS channels (their taps, 9
+            // KiB for a 3x3 f32 kernel, stay in L1) read once per tap,
+            // each tap's piece written in order. Whole rows at once went
+            // through L2 once per tap on ASPP's 2048 channels (72 KiB a
+            // row).
             let src = &w[(g * kg + k) * cg * taps..][..cg * taps];
-            for t in 0..taps {
-                let dst = &mut wt_g[(t * kg + k) * cg..][..cg];
-                for (d, weights) in dst.iter_mut().zip(src.chunks_exact(taps)) {
-                    *d = weights[t];
+            for (piece, c0) in src.chunks(CHANNELS * taps).zip((0..).step_by(CHANNELS)) {
+                for t in 0..taps {
+                    let dst = &mut wt_g[(t * kg + k) * cg + c0..][..piece.len() / taps];
+                    for (d, weights) in dst.iter_mut().zip(piece.chunks_exact(taps)) {
+                        *d = weights[t];
+                    }
                 }
             }
         }
