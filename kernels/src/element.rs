@@ -3,6 +3,7 @@
 use crate::channel_conv::{self, CcSet};
 use crate::depthwise::{self, DwSet};
 use crate::microkernel::{self, KernelSet};
+use crate::plane_conv::{self, PcSet};
 use crate::row_dot::{self, RdSet};
 use crate::Isa;
 use std::fmt::Debug;
@@ -69,6 +70,10 @@ pub trait Element:
     #[doc(hidden)]
     fn channel_conv_set(isa: Isa) -> &'static CcSet<Self>;
 
+    /// The plane conv kernel for `isa` (internal).
+    #[doc(hidden)]
+    fn plane_conv_set(isa: Isa) -> &'static PcSet<Self>;
+
     /// The row-dot GEMM kernels for `isa`, none on the portable ISA
     /// (internal).
     #[doc(hidden)]
@@ -113,6 +118,16 @@ impl Element for f32 {
         }
     }
 
+    fn plane_conv_set(isa: Isa) -> &'static PcSet<f32> {
+        match isa {
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => &plane_conv::avx512::F32,
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2Fma => &plane_conv::avx2::F32,
+            _ => &plane_conv::portable::F32,
+        }
+    }
+
     fn row_dot_set(isa: Isa) -> Option<&'static RdSet<f32>> {
         match isa {
             #[cfg(target_arch = "x86_64")]
@@ -154,6 +169,16 @@ impl Element for f64 {
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2Fma => &channel_conv::avx2::F64,
             _ => &channel_conv::portable::F64,
+        }
+    }
+
+    fn plane_conv_set(isa: Isa) -> &'static PcSet<f64> {
+        match isa {
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => &plane_conv::avx512::F64,
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2Fma => &plane_conv::avx2::F64,
+            _ => &plane_conv::portable::F64,
         }
     }
 

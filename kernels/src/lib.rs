@@ -53,6 +53,7 @@ mod mat;
 mod microkernel;
 pub mod pack;
 mod peak;
+mod plane_conv;
 mod row_dot;
 
 pub use bracket::{bracket_f32, BRACKET_CHUNK};
@@ -66,4 +67,5 @@ pub use isa::{Isa, ISA_ENV_VAR};
 pub use mat::{MatMut, MatRef};
 pub use pack::{packed_a_len, packed_b_len, PackA, PackB, PackedA, StreamedA, WidenedA};
 pub use peak::fma_peak_gflops;
+pub use plane_conv::{PlaneConvKernel, PlaneConvRows};
 pub use row_dot::RowDotKernel;

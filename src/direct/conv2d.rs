@@ -19,13 +19,14 @@
 //!   reaches ([`super::tap_split`]), when it runs at most 85 % of the
 //!   implicit GEMM's microkernel panels; per call, the implicit GEMM
 //!   instead when a weight is not finite (`inf * 0` in the padding).
-//! * **Channel vector** (otherwise, for maps of at least 256 output pixels
-//!   and at least 512 terms per output, 16 to 192 output channels per
-//!   group, rows of at least 24 pixels and kernels at least 3 wide; not
-//!   for the exact engine, see
-//!   [`DirectConv::new_gemm`]): the output channels in the SIMD lanes and
-//!   the input read in place from padded planes, no im2col
-//!   ([`super::channel_vector`]).
+//! * **Row kernels** (not for the exact engine, see
+//!   [`DirectConv::new_gemm`]; [`super::row_kernel`]): the input read in
+//!   place from padded planes, no im2col. Plane: a few single-channel
+//!   planes (a blur), stride 1, the output pixels in the SIMD lanes
+//!   ([`super::plane_conv`]). Channel vector: maps of at least 256 output
+//!   pixels and at least 16 terms per output, 16 to 192 output channels
+//!   per group, rows of at least 24 pixels and kernels at least 3 wide,
+//!   the output channels in the SIMD lanes ([`super::channel_vector`]).
 //!
 //! # Threads
 //! GEMM: the output columns of all (n, g) blocks, `N*g*Ho*Wo` in a row,
@@ -59,12 +60,12 @@
 //! Depthwise: `threads * (tile + kh*kw*L + cols*L)`, the tile at most
 //! 1 MiB (see [`super::depthwise`]).
 
-use super::channel_vector::{self, ChannelVector};
 use super::depthwise::Depthwise;
 use super::gemm_pieces::{split_columns, split_rows, Piece};
 use super::im2col::{Im2col, Im2colGeometry};
 use super::op_plan::{Compute, OpPlan};
 use super::pointwise::Rows;
+use super::row_kernel::RowKernel;
 use super::tap_split::TapSplit;
 use super::{gemm_thread_scratch, pool, Float};
 use crate::backend::Context;
@@ -88,8 +89,8 @@ enum Lowering {
     Pointwise,
     /// The direct depthwise kernel.
     Depthwise,
-    /// The channel-vector direct kernel (no im2col).
-    ChannelVector,
+    /// A direct row kernel (no im2col).
+    RowKernel,
 }
 
 /// A planned conv2d (see the module docs): the convolution of the whole
@@ -120,8 +121,8 @@ pub(crate) struct DirectConv {
     /// in the padding (run instead of the implicit GEMM when every weight
     /// is finite).
     taps: Option<TapSplit>,
-    /// The channel-vector kernel's plan, for that lowering.
-    vector: Option<ChannelVector>,
+    /// The row kernel's plan, for that lowering.
+    vector: Option<RowKernel>,
     /// Whether the GEMM with weights read in place sums the ragged
     /// columns of a block's last panel on the row-dot kernel
     /// ([`StreamedA::with_ragged_tail`]; the thread cuts fall at
@@ -220,21 +221,14 @@ impl DirectConv {
             }
         }
         // The tap split first: it skips the taps in the padding, which the
-        // channel-vector kernel computes.
-        if vector
-            && lowering == Lowering::Im2col
-            && conv.taps.is_none()
-            && channel_vector::wins(shape, dtype, isa)
-        {
-            let threads = conv.threads;
-            conv.vector = match dtype {
-                DType::F32 => ChannelVector::new::<f32>(shape, flip, mode, isa, threads),
-                DType::F64 => ChannelVector::new::<f64>(shape, flip, mode, isa, threads),
-            };
+        // row kernels compute.
+        let plain = lowering == Lowering::Im2col || RowKernel::takes_planes(shape);
+        if vector && plain && conv.taps.is_none() {
+            conv.vector = RowKernel::plan(shape, flip, mode, dtype, isa, conv.threads);
             if let Some(vector) = &conv.vector {
                 let bytes = vector.scratch_len() as u128 * dtype.size() as u128;
                 context.check_bytes(bytes, "scratch")?;
-                conv.lowering = Lowering::ChannelVector;
+                conv.lowering = Lowering::RowKernel;
                 return Ok(conv);
             }
         }
@@ -347,8 +341,7 @@ impl DirectConv {
     /// more. `None` for the depthwise kernel and when the tap split may
     /// run (whose orders this does not describe).
     pub(crate) fn rounding_depth(&self, bias: bool) -> Option<usize> {
-        if matches!(self.lowering, Lowering::Depthwise | Lowering::ChannelVector)
-            || self.taps.is_some()
+        if matches!(self.lowering, Lowering::Depthwise | Lowering::RowKernel) || self.taps.is_some()
         {
             return None;
         }
@@ -360,7 +353,7 @@ impl DirectConv {
     /// Scratch elements [`DirectConv::run`] needs.
     pub(crate) fn scratch_len(&self) -> usize {
         let gemm = self.weights + self.per_thread * self.threads;
-        let vector = self.vector.as_ref().map_or(0, ChannelVector::scratch_len);
+        let vector = self.vector.as_ref().map_or(0, RowKernel::scratch_len);
         gemm.max(self.taps.as_ref().map_or(0, TapSplit::scratch_len))
             .max(vector)
     }
@@ -374,8 +367,8 @@ impl DirectConv {
             Lowering::Im2col => "implicit GEMM (im2col packer)",
             Lowering::Pointwise => "GEMM on the input (1x1)",
             Lowering::Depthwise => "direct depthwise kernel",
-            Lowering::ChannelVector => {
-                let vector = self.vector.as_ref().map(ChannelVector::describe);
+            Lowering::RowKernel => {
+                let vector = self.vector.as_ref().map(RowKernel::describe);
                 return format!(
                     "{}, {}, {} thread(s)",
                     vector.unwrap_or_default(),
@@ -407,7 +400,7 @@ impl DirectConv {
                     dw.run(x, w, bias, out, scratch);
                 }
             }
-            Lowering::ChannelVector => {
+            Lowering::RowKernel => {
                 if let Some(vector) = &self.vector {
                     vector.run(x, w, out, scratch);
                 }

@@ -6,7 +6,7 @@
 
 use super::sub_pixel::{chooses_split, scatter_cost, sub_pixel_cost, Scattered};
 use super::transposed::PIXEL_MAJOR_MAX;
-use convoracle_kernels::{Blocking, ChannelConvKernel, Element as _, Isa};
+use convoracle_kernels::{Blocking, ChannelConvKernel, Element as _, Isa, PlaneConvKernel};
 use convoracle_reference::{ConvShape, DType, OpGeometry};
 
 /// The work of one call, by kind.
@@ -217,13 +217,32 @@ fn backward_weight(g: &ConvShape, (mr, nr): (usize, usize)) -> DirectWork {
 }
 
 /// conv2d as `direct` lowers it (`conv2d.rs`): depthwise kernel, GEMM on
-/// the input for unpadded stride-1 1x1, the tap-split GEMM when its
+/// the input for unpadded stride-1 1x1, the plane kernel for a few
+/// single-channel planes, the tap-split GEMM when its
 /// panels save enough (`tap_split.rs`; the geometry carries no padding
 /// mode, so zeros padding is assumed, the usual case wherever the split
 /// saves work), the channel-vector kernel where it wins, implicit GEMM
 /// otherwise.
 fn conv2d(g: &ConvShape, (mr, nr): (usize, usize), dtype: DType, isa: Isa) -> DirectWork {
     let pixels = g.output[0] * g.output[1];
+    if super::plane_conv::wins(g) {
+        // The plane kernel (`plane_conv.rs`): the multiply-adds of whole
+        // vectors of pixels (each a broadcast weight times a loaded
+        // vector, priced as the GEMM's), the padded planes copied and the
+        // output rows copied out of the row buffer.
+        let lanes = match dtype {
+            DType::F32 => PlaneConvKernel::<f32>::new(isa).lanes(),
+            DType::F64 => PlaneConvKernel::<f64>::new(isa).lanes(),
+        };
+        let columns = g.output[1].div_ceil(lanes) * lanes;
+        let planes = g.batch * g.out_channels;
+        let window = |a: usize| g.output[a] + g.kernel[a] - 1;
+        return DirectWork {
+            gemm_multiply_adds: (planes * g.output[0] * columns * g.taps()) as f64,
+            moved: (planes * (window(0) * window(1) + 2 * pixels)) as f64,
+            depthwise_multiply_adds: 0.0,
+        };
+    }
     if g.in_per_group() == 1 && g.groups > 1 {
         // The channel-blocked kernel (`depthwise.rs`): the multiply-adds,
         // plus each output channel's padded input packed into tiles and

@@ -28,7 +28,7 @@ impl DirectConv {
         out: &mut [f64],
         scratch: &mut [f64],
     ) -> bool {
-        if matches!(self.lowering, Lowering::Depthwise | Lowering::ChannelVector) {
+        if matches!(self.lowering, Lowering::Depthwise | Lowering::RowKernel) {
             return false;
         }
         if out.is_empty() {
