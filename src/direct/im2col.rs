@@ -26,7 +26,7 @@
 //! infinite weight there gives NaN as in the reference) or the input value
 //! the padding mode's `source` names.
 
-use super::copy_runs::copy_strided_run;
+use super::copy_runs::{copy_run, copy_strided_run};
 use super::im2col_band::BandGeometry;
 use super::Float;
 use convoracle_kernels::PackB;
@@ -55,6 +55,10 @@ pub(crate) struct Im2colGeometry {
     /// The band packer's geometry (the path every block takes unless its
     /// band is too large).
     band: BandGeometry,
+    /// Zeros mode, a kernel one column wide, stride 1 and output rows as
+    /// wide as the input's: each B row is the plane shifted by whole rows
+    /// ([`Im2col::pack_shifted_rows`]).
+    shifted_rows: bool,
 }
 
 /// One weight tap, resolved for the packer.
@@ -135,6 +139,11 @@ impl Im2colGeometry {
             flip,
             mode,
             interior,
+            shifted_rows: mode == PaddingMode::Zeros
+                && g.kernel[1] == 1
+                && g.stride == [1, 1]
+                && g.padding.left == 0
+                && wo == w,
         }
     }
 
@@ -294,6 +303,9 @@ impl<T: Float> Im2col<'_, T> {
 
 impl<T: Float> PackB<T> for Im2col<'_, T> {
     fn pack(&self, k0: usize, kc: usize, n0: usize, nc: usize, nr: usize, panel: &mut [T]) {
+        if self.geometry.shifted_rows {
+            return self.pack_shifted_rows((k0, kc), (n0, nc), nr, panel);
+        }
         let band = &self.geometry.band;
         if !(band.pays() && band.pack(self.x, (k0, kc), (n0, nc), nr, panel)) {
             self.pack_runs(k0, kc, n0, nc, nr, panel);
@@ -302,6 +314,44 @@ impl<T: Float> PackB<T> for Im2col<'_, T> {
 }
 
 impl<T: Float> Im2col<'_, T> {
+    /// [`PackB::pack`] for a column kernel reading whole rows (see
+    /// `Im2colGeometry::shifted_rows`): B row `(c, tap)` is plane `c` from
+    /// `dy * W` on, so each panel row is one contiguous copy with zeros
+    /// where the shift leaves the plane. On inception_v3's 7x1 convs of
+    /// 17x17 maps the run packers spent a fifth of the conv cutting runs
+    /// at every output row.
+    fn pack_shifted_rows(
+        &self,
+        (k0, kc): (usize, usize),
+        (n0, nc): (usize, usize),
+        nr: usize,
+        panel: &mut [T],
+    ) {
+        let g = self.geometry;
+        let plane_len = g.input[0] * g.input[1];
+        let taps = g.taps.len();
+        for p in 0..kc {
+            let (c, t) = ((k0 + p) / taps, (k0 + p) % taps);
+            let plane = &self.x[c * plane_len..][..plane_len];
+            let shift = g.taps[t].dy * g.input[1] as i64;
+            for (jp, q0) in (0..nc).step_by(nr).enumerate() {
+                let len = nr.min(nc - q0);
+                let dst = &mut panel[jp * nr * kc + p * nr..][..nr];
+                // Source `start + q` for q < len; inside the plane for q
+                // in [a, b).
+                let start = (n0 + q0) as i64 + shift;
+                let a = (-start).clamp(0, len as i64) as usize;
+                let b = (plane_len as i64 - start).clamp(a as i64, len as i64) as usize;
+                dst[..a].fill(T::default());
+                if a < b {
+                    let from = (start + a as i64) as usize;
+                    copy_run(&mut dst[a..b], &plane[from..from + (b - a)]);
+                }
+                dst[b..].fill(T::default());
+            }
+        }
+    }
+
     /// [`PackB::pack`] by the band packer whether or not it pays (the
     /// tests); `false` when the band is too large.
     #[cfg(test)]

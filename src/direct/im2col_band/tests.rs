@@ -3,7 +3,9 @@
 //! the per-run packer, bit for bit, over random geometries: every padding
 //! mode (negative padding too), flip, dilation, strides 1-4, kernels 1-11,
 //! widths that are not multiples of the panel, panels of 1-32 columns,
-//! blocks starting and ending inside output rows and inside channels.
+//! blocks starting and ending inside output rows and inside channels; and
+//! the shifted-rows packer of column kernels (the packer's choice there)
+//! against both.
 
 use super::super::im2col::{Im2col, Im2colGeometry};
 use convoracle_kernels::{packed_b_len, PackB};
@@ -165,6 +167,51 @@ proptest! {
             return Ok(());
         };
         // The block from the fractions: any start, any length that fits.
+        let (rows, cols) = (case.channels * s.taps(), s.output[0] * s.output[1]);
+        let k0 = (block[0] * rows as f64) as usize % rows;
+        let kc = 1 + (block[1] * (rows - k0) as f64) as usize % (rows - k0);
+        let n0 = (block[2] * cols as f64) as usize % cols;
+        let nc = 1 + (block[3] * (cols - n0) as f64) as usize % (cols - n0);
+        check(&case, &s, (k0, kc, n0, nc), nr)?;
+    }
+}
+
+prop_compose! {
+    /// Kernels one column wide reading whole rows (zeros mode, stride 1,
+    /// no left or right padding): the shifted-rows packer's cases.
+    fn column_case()(
+        channels in 1usize..4,
+        input in [1usize..24, 1usize..40],
+        kh in 1usize..12,
+        dilation in [1usize..4, 1usize..4],
+        pad in [-2i64..6, -2i64..6],
+        flip in any::<bool>(),
+    ) -> Case {
+        Case {
+            channels,
+            input,
+            kernel: [kh, 1],
+            stride: [1, 1],
+            dilation,
+            pad: [pad[0], pad[1], 0, 0],
+            mode: PaddingMode::Zeros,
+            flip,
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    #[test]
+    fn column_kernels_pack_b_by_its_definition(
+        case in column_case(),
+        block in [0.0f64..1.0, 0.0f64..1.0, 0.0f64..1.0, 0.0f64..1.0],
+        nr in prop_oneof![Just(32usize), 1usize..32],
+    ) {
+        let Some(s) = case.shape() else {
+            return Ok(());
+        };
         let (rows, cols) = (case.channels * s.taps(), s.output[0] * s.output[1]);
         let k0 = (block[0] * rows as f64) as usize % rows;
         let kc = 1 + (block[1] * (rows - k0) as f64) as usize % (rows - k0);
