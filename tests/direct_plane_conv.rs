@@ -117,6 +117,26 @@ fn edge_shapes_take_the_kernel_and_match_the_reference() {
     }
 }
 
+/// Rows 2000 wide: a thread's 512 KiB band holds 65 (f32) or 32 (f64)
+/// output rows of a 7x3 kernel, so 150 rows take several bands, their
+/// edges inside each thread's range.
+#[test]
+fn bands_of_wide_rows_match_the_reference() {
+    let spec = planes(
+        [1, 1, 150, 2000],
+        [7, 3],
+        Padding2d::uniform(2),
+        PaddingMode::Reflect,
+        false,
+        true,
+    );
+    let d = Direct::new();
+    assert!(takes_it(&d, &spec, DType::F32));
+    for threads in [1, 2] {
+        check(&d, &spec, threads, &ALL_DATA, 21).unwrap();
+    }
+}
+
 #[test]
 fn threads_give_the_bits_of_one() {
     for spec in edge_shapes() {

@@ -90,19 +90,27 @@ impl PaddedWindow {
             padded.fill(T::ZERO);
             return;
         }
-        let (lo, len, c0) = self.inner;
         for (xc, pc) in x.chunks_exact(h * w).zip(padded.chunks_exact_mut(hp * wp)) {
-            for (&row, dst) in self.rows.iter().zip(pc.chunks_exact_mut(wp)) {
-                let Some(r) = row else {
-                    dst.fill(T::ZERO);
-                    continue;
-                };
-                let src = &xc[r * w..][..w];
-                dst[lo..lo + len].copy_from_slice(&src[c0..c0 + len]);
-                let border = (0..lo).chain(lo + len..wp);
-                for p in border {
-                    dst[p] = self.cols[p].map_or(T::ZERO, |c| src[c]);
-                }
+            self.pad_rows(xc, 0, pc);
+        }
+    }
+
+    /// Writes window rows `r0 ..` of one plane `xc` (`H x W`, not empty),
+    /// as many as `dst` holds (whole rows of `Wp`, at most `Hp - r0`).
+    pub(crate) fn pad_rows<T: Float>(&self, xc: &[T], r0: usize, dst: &mut [T]) {
+        let w = self.input[1];
+        let wp = self.window[1];
+        let (lo, len, c0) = self.inner;
+        for (&row, dst) in self.rows[r0..].iter().zip(dst.chunks_exact_mut(wp)) {
+            let Some(r) = row else {
+                dst.fill(T::ZERO);
+                continue;
+            };
+            let src = &xc[r * w..][..w];
+            dst[lo..lo + len].copy_from_slice(&src[c0..c0 + len]);
+            let border = (0..lo).chain(lo + len..wp);
+            for p in border {
+                dst[p] = self.cols[p].map_or(T::ZERO, |c| src[c]);
             }
         }
     }

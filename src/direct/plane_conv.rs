@@ -10,11 +10,12 @@
 //! rows straight from it, strips of consecutive pixels in its registers.
 //!
 //! # Per call
-//! Per image, the padded planes of every channel (`C x Hp x Wp`, `Hp x
-//! Wp` just the window the outputs read), then per channel its output
-//! rows cut into one range per thread, each computed a block of rows at a
-//! time into a row buffer `round_up(Wo, lanes)` wide (the columns past
-//! `Wo` read the next row's values and are dropped) and copied out.
+//! Per image and channel, the output rows cut into one range per thread;
+//! in a range, bands of rows whose padded input rows (the window the
+//! outputs read, the padding mode's values in place) fill about 512 KiB,
+//! each band's rows computed a block at a time into a row buffer
+//! `round_up(Wo, lanes)` wide (the columns past `Wo` read the next row's
+//! values and are dropped) and copied out.
 //!
 //! # Summation order
 //! Per output element: the taps in weight order (row-major; a flipped
@@ -24,9 +25,11 @@
 //! are the same for every thread count.
 //!
 //! # Scratch
-//! `C * Hp * Wp` padded input plus a vector of slack (the last row's
-//! dropped columns read past it), `C * kh * kw` weights in tap order, and
-//! per thread a row buffer of `max_rows x round_up(Wo, lanes)`.
+//! `C * kh * kw` weights in tap order, and per thread a padded band of
+//! `(band + kh - 1) x Wp` plus a vector of slack (the last row's dropped
+//! columns read past it) and a row buffer of `max_rows x round_up(Wo,
+//! lanes)`: bounded by 512 KiB per thread unless a single band of `kh`
+//! rows is wider.
 
 use super::padded_window::PaddedWindow;
 use super::{pool, Float};
@@ -54,6 +57,10 @@ pub(crate) fn wins(s: &ConvShape) -> bool {
 /// The most channels (planes) the kernel takes.
 const MAX_PLANES: usize = 8;
 
+/// Bytes of one thread's padded band of input rows: a quarter of a 2 MiB
+/// L2, and the bound on the scratch whatever the plane's size.
+const BAND_BYTES: usize = 512 * 1024;
+
 /// A planned plane conv (see the module docs).
 #[derive(Debug, Clone)]
 pub(crate) struct PlaneConv {
@@ -66,7 +73,10 @@ pub(crate) struct PlaneConv {
     out_pitch: usize,
     /// Output rows per kernel call.
     rows: usize,
-    /// Elements of slack after the padded planes.
+    /// Output rows per band (whose padded input rows a thread writes at
+    /// once).
+    band: usize,
+    /// Elements of slack after a band.
     slack: usize,
 }
 
@@ -81,39 +91,45 @@ impl PlaneConv {
     ) -> Self {
         let kernel = PlaneConvKernel::<T>::new(isa);
         let lanes = kernel.lanes();
+        let pad = PaddedWindow::new(s, mode);
+        let row_bytes = pad.window()[1] * std::mem::size_of::<T>();
+        let rows_in_band = BAND_BYTES / row_bytes.max(1);
+        let band = rows_in_band
+            .saturating_sub(s.kernel[0] - 1)
+            .max(kernel.max_rows());
         PlaneConv {
             shape: *s,
             isa,
             threads: threads.clamp(1, s.output[0].max(1)),
             flip,
-            pad: PaddedWindow::new(s, mode),
+            pad,
             out_pitch: s.output[1].div_ceil(lanes) * lanes,
             rows: kernel.max_rows(),
+            band: band.min(s.output[0].max(1)),
             slack: lanes,
         }
     }
 
-    fn padded_len(&self) -> usize {
-        self.shape.in_channels * self.pad.plane() + self.slack
+    /// Elements of one thread's padded band (with its slack).
+    fn band_len(&self) -> usize {
+        (self.band + self.shape.kernel[0] - 1) * self.pad.window()[1] + self.slack
     }
 
-    fn buffer_len(&self) -> usize {
-        self.rows * self.out_pitch
+    /// Elements of one thread's scratch: its band and its row buffer.
+    fn per_thread(&self) -> usize {
+        self.band_len() + self.rows * self.out_pitch
     }
 
     /// Scratch elements [`PlaneConv::run`] needs.
     pub(crate) fn scratch_len(&self) -> usize {
-        self.padded_len()
-            + self.shape.in_channels * self.shape.taps()
-            + self.threads * self.buffer_len()
+        self.shape.in_channels * self.shape.taps() + self.threads * self.per_thread()
     }
 
     /// `out = conv(x, w)` (no bias), `scratch` of
     /// [`PlaneConv::scratch_len`] elements.
     pub(crate) fn run<T: Float>(&self, x: &[T], w: &[T], out: &mut [T], scratch: &mut [T]) {
         let s = &self.shape;
-        let (padded, rest) = scratch.split_at_mut(self.padded_len());
-        let (weights, buffers) = rest.split_at_mut(s.in_channels * s.taps());
+        let (weights, per_thread) = scratch.split_at_mut(s.in_channels * s.taps());
         // The taps in the order the sums take them.
         for (dst, src) in weights
             .chunks_exact_mut(s.taps())
@@ -127,71 +143,66 @@ impl PlaneConv {
         let weights: &[T] = weights;
         let plane_in = s.input[0] * s.input[1];
         let plane_out = s.output[0] * s.output[1];
-        let planes_len = padded.len() - self.slack;
-        padded[planes_len..].fill(T::ZERO);
-        for (xn, yn) in x
-            .chunks_exact(s.in_channels * plane_in)
-            .zip(out.chunks_exact_mut(s.out_channels * plane_out))
-        {
-            self.pad.pad(xn, &mut padded[..planes_len]);
-            for (c, y) in yn.chunks_exact_mut(plane_out).enumerate() {
-                let wc = &weights[c * s.taps()..][..s.taps()];
-                // The plane and everything after it: the last rows'
-                // dropped columns read into the next plane or the slack.
-                let from = c * self.pad.plane();
-                self.channel(&padded[from..], wc, y, buffers);
+        let out_w = s.output[1];
+        let rows_per = s.output[0].div_ceil(self.threads);
+        for (c, y) in out.chunks_exact_mut(plane_out).enumerate() {
+            // Plane c of the input (C == K planes per image).
+            let xc = &x[c * plane_in..][..plane_in];
+            let wc = &weights[(c % s.in_channels) * s.taps()..][..s.taps()];
+            let part = |(p, yp): (usize, &mut [T]), scratch: &mut [T]| {
+                self.rows_of(xc, wc, p * rows_per, yp, scratch);
+            };
+            if self.threads == 1 {
+                part((0, y), &mut per_thread[..self.per_thread()]);
+                continue;
             }
+            let part = &part;
+            pool(self.threads).scope(|scope| {
+                for (item, scratch) in y
+                    .chunks_mut(rows_per * out_w)
+                    .enumerate()
+                    .zip(per_thread.chunks_mut(self.per_thread()))
+                {
+                    scope.spawn(move |_| part(item, scratch));
+                }
+            });
         }
     }
 
-    /// One channel's output plane `y` from its padded plane (and what
-    /// follows it in memory).
-    fn channel<T: Float>(&self, xc: &[T], wc: &[T], y: &mut [T], buffers: &mut [T]) {
-        let out_h = self.shape.output[0];
-        let rows_per = out_h.div_ceil(self.threads);
-        let part = |(p, yp): (usize, &mut [T]), buffer: &mut [T]| {
-            self.rows_of(xc, wc, p * rows_per, yp, buffer);
-        };
-        let out_w = self.shape.output[1];
-        if self.threads == 1 {
-            part((0, y), &mut buffers[..self.buffer_len()]);
-            return;
-        }
-        let part = &part;
-        pool(self.threads).scope(|scope| {
-            for (item, buffer) in y
-                .chunks_mut(rows_per * out_w)
-                .enumerate()
-                .zip(buffers.chunks_mut(self.buffer_len()))
-            {
-                scope.spawn(move |_| part(item, buffer));
-            }
-        });
-    }
-
-    /// Output rows `r0 ..` (as many as `y` holds) of one channel.
-    fn rows_of<T: Float>(&self, xc: &[T], wc: &[T], r0: usize, y: &mut [T], buffer: &mut [T]) {
+    /// Output rows `r0 ..` (as many as `y` holds) of the plane of input
+    /// `xc` and weights `wc`, band by band.
+    fn rows_of<T: Float>(&self, xc: &[T], wc: &[T], r0: usize, y: &mut [T], scratch: &mut [T]) {
         let kernel = PlaneConvKernel::<T>::new(self.isa);
         let out_w = self.shape.output[1];
+        let kh = self.shape.kernel[0];
         let pitch = self.pad.window()[1];
-        for (b, block) in y.chunks_mut(self.rows * out_w).enumerate() {
-            let rows = block.len() / out_w;
-            let oy = r0 + b * self.rows;
-            let buffer = &mut buffer[..rows * self.out_pitch];
-            kernel.run(PlaneConvRows {
-                x: &xc[oy * pitch..],
-                pitch,
-                weights: wc,
-                kernel: self.shape.kernel,
-                rows,
-                out: buffer,
-                out_pitch: self.out_pitch,
-            });
-            for (dst, src) in block
-                .chunks_exact_mut(out_w)
-                .zip(buffer.chunks_exact(self.out_pitch))
-            {
-                dst.copy_from_slice(&src[..out_w]);
+        let (band, buffer) = scratch.split_at_mut(self.band_len());
+        let input_rows = band.len() - self.slack;
+        // The kernel's dropped columns of the band's last row read here.
+        band[input_rows..].fill(T::ZERO);
+        for (b, band_out) in y.chunks_mut(self.band * out_w).enumerate() {
+            let band_rows = band_out.len() / out_w;
+            let oy0 = r0 + b * self.band;
+            self.pad
+                .pad_rows(xc, oy0, &mut band[..(band_rows + kh - 1) * pitch]);
+            for (k, block) in band_out.chunks_mut(self.rows * out_w).enumerate() {
+                let rows = block.len() / out_w;
+                let buffer = &mut buffer[..rows * self.out_pitch];
+                kernel.run(PlaneConvRows {
+                    x: &band[k * self.rows * pitch..],
+                    pitch,
+                    weights: wc,
+                    kernel: self.shape.kernel,
+                    rows,
+                    out: buffer,
+                    out_pitch: self.out_pitch,
+                });
+                for (dst, src) in block
+                    .chunks_exact_mut(out_w)
+                    .zip(buffer.chunks_exact(self.out_pitch))
+                {
+                    dst.copy_from_slice(&src[..out_w]);
+                }
             }
         }
     }
