@@ -62,8 +62,10 @@
 //! scratch (see [`DirectConv`]; bounded independent of the image size).
 
 mod cost;
+mod vector;
 
 pub(crate) use cost::{chooses_split, scatter_cost, sub_pixel_cost};
+pub(crate) use vector::VectorPhases;
 
 use super::conv2d::DirectConv;
 use super::scalar::all_finite;

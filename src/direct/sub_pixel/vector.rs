@@ -1,0 +1,434 @@
+//! The sub-pixel split on the channel-vector kernel: every phase's
+//! stride-1 conv (see the parent module) computed by
+//! [`ChannelConvKernel`] (output channels in the SIMD lanes, the source
+//! read in place), without the per-phase forward-conv plans.
+//!
+//! Against [`super::SubPixel`] on [`super::super::conv2d::DirectConv`]
+//! this spares, per call: the weights gathered into sub-kernels and then
+//! packed again by each phase's conv (two passes over a weight tensor
+//! that is 0.5 to 2 MiB on the DCGAN and U-Net layers); the im2col
+//! packing of every phase (a fifth of dcgan.t3's time); the source padded
+//! once per phase; the phase outputs copied to their strided targets.
+//! Here:
+//!
+//! 1. The weights are packed once, straight from the transposed conv's
+//!    `[groups*reduce, planes, kh, kw]` tensor, into each phase's
+//!    `[g][block][r][t][NR]` (the kernel's layout; channels past a
+//!    group's end are zero and never stored).
+//! 2. Per image, the source is copied once into zero-padded planes that
+//!    every phase's taps read (the padding is the largest any phase
+//!    needs, before and after, on each axis).
+//! 3. Per target row and block of `NR` target channels, each column
+//!    phase of the row runs the kernel over its pixels; the runs are
+//!    interleaved (column `f_x + s_x * v`) into one row tile, the bias is
+//!    added, and the tile is unpacked into the channels' planes. Columns
+//!    of a phase no tap reaches are zero plus the bias.
+//!
+//! # Summation order
+//! Per target element: the source channels in order, in each the
+//! phase's sub-kernel taps in order, one fused multiply-add each from
+//! zero (multiply then add on the portable ISA), then the bias. It
+//! depends only on the shapes: the bits are the same for every thread
+//! count (threads own whole target rows).
+//!
+//! # Semantics kept
+//! As in the parent module: the only products beyond the definition's
+//! terms are padding zeros times weights, exact zeros while every weight
+//! is finite, so [`VectorPhases::run`] checks the weights first and
+//! refuses (returns `false`, nothing written) when one is not.
+//!
+//! # Scratch
+//! The packed weights (the weight tensor's size, channels rounded up to
+//! `NR`), one image's padded source, and per thread one phase run tile
+//! and one row tile (`NR` times the phase's and the target's width).
+
+use super::{AxisPhase, Scattered};
+use crate::backend::Context;
+use crate::direct::scalar::all_finite;
+use crate::direct::{pool, Float};
+use crate::error::Result;
+use convoracle_kernels::{ChannelConvKernel, ChannelConvRun, ChannelConvTaps, Element, Isa};
+use convoracle_reference::DType;
+
+/// One phase: where its targets are and how its taps read the padded
+/// source.
+#[derive(Debug)]
+struct Phase {
+    /// `[U, V]`: target positions `f + s*u` per axis.
+    size: [usize; 2],
+    /// Per sub-kernel tap (row major): its offset in a weight's taps,
+    /// `i * kw + j`. Empty when no tap reaches the phase.
+    gather: Vec<usize>,
+    /// Per sub-kernel tap: its offset in a padded plane from the window
+    /// origin of its output pixel.
+    taps: ChannelConvTaps,
+    /// Padded row and column of the window origin of output `(0, 0)`.
+    corner: [usize; 2],
+    /// Where its packed weights start.
+    offset: usize,
+    /// Pixel runs of one output row: `(first column, pixels)`.
+    runs: Vec<(usize, usize)>,
+}
+
+/// A planned sub-pixel split on the channel-vector kernel (see the module
+/// docs).
+#[derive(Debug)]
+pub(crate) struct VectorPhases {
+    shape: Scattered,
+    isa: Isa,
+    threads: usize,
+    /// `NR`: target channels per kernel call.
+    block: usize,
+    /// Channel blocks per group.
+    blocks: usize,
+    /// Phase `[f_y, f_x]` at `f_y * s_x + f_x`; `None` when it has no
+    /// target positions.
+    phases: Vec<Option<Phase>>,
+    /// Padding before the source in the padded planes, rows and columns.
+    before: [usize; 2],
+    /// The padded planes' height and width.
+    window: [usize; 2],
+    /// Scratch elements of the packed weights.
+    weights: usize,
+    /// The widest phase row, in pixels.
+    widest: usize,
+}
+
+impl VectorPhases {
+    /// Plans `t` when the rule of [`VectorPhases::wins`] says it pays,
+    /// within `context`'s memory limit.
+    pub(crate) fn chosen(
+        t: &Scattered,
+        dtype: DType,
+        isa: Isa,
+        context: &Context,
+    ) -> Result<Option<Self>> {
+        if !Self::wins(t, dtype, isa) {
+            return Ok(None);
+        }
+        let threads = context.thread_count();
+        let plan = match dtype {
+            DType::F32 => Self::new::<f32>(t, isa, threads),
+            DType::F64 => Self::new::<f64>(t, isa, threads),
+        };
+        context.check_bytes(plan.scratch_len() as u128 * dtype.size() as u128, "scratch")?;
+        Ok(Some(plan))
+    }
+
+    /// Whether `t` runs here rather than on the GEMM paths.
+    fn wins(t: &Scattered, dtype: DType, isa: Isa) -> bool {
+        let block = match dtype {
+            DType::F32 => ChannelConvKernel::<f32>::new(isa).channels(),
+            DType::F64 => ChannelConvKernel::<f64>::new(isa).channels(),
+        };
+        let phase_width = t.target[1] / t.stride[1].max(1);
+        !t.kernel.contains(&0) && t.planes * 2 >= block && phase_width >= 8
+    }
+
+    /// Plans `t` for elements of `T`.
+    pub(crate) fn new<T: Element>(t: &Scattered, isa: Isa, threads: usize) -> Self {
+        let kernel = ChannelConvKernel::<T>::new(isa);
+        let block = kernel.channels();
+        let blocks = t.planes.div_ceil(block);
+        let [sh, sw] = t.stride;
+        let axes: [Vec<AxisPhase>; 2] = [0, 1].map(|a| {
+            (0..t.stride[a])
+                .map(|f| t.axis(a, f))
+                .filter(|p| p.outputs > 0)
+                .collect()
+        });
+        // The padding each axis needs: before, the most any phase reads
+        // ahead of the source; the extent, the furthest it reads.
+        let reach = |p: &AxisPhase| (p.dilation * p.taps.len().saturating_sub(1)) as i64;
+        let (mut before, mut window) = ([0usize; 2], [0usize; 2]);
+        for a in 0..2 {
+            let live = axes[a].iter().filter(|p| !p.taps.is_empty());
+            before[a] = live
+                .clone()
+                .map(|p| p.before.max(0) as usize)
+                .max()
+                .unwrap_or(0);
+            let end = live
+                .map(|p| before[a] as i64 - p.before + p.outputs as i64 - 1 + reach(p) + 1)
+                .max()
+                .unwrap_or(0);
+            window[a] = (end.max(0) as usize).max(before[a] + t.source[a]);
+        }
+        let mut phases: Vec<Option<Phase>> = (0..sh * sw).map(|_| None).collect();
+        let mut offset = 0;
+        let mut widest = 0;
+        for y in &axes[0] {
+            for x in &axes[1] {
+                let gather: Vec<usize> = y
+                    .taps
+                    .iter()
+                    .flat_map(|&i| x.taps.iter().map(move |&j| i * t.kernel[1] + j))
+                    .collect();
+                let taps = (0..y.taps.len())
+                    .flat_map(|a| {
+                        (0..x.taps.len()).map(move |b| a * y.dilation * window[1] + b * x.dilation)
+                    })
+                    .collect();
+                let corner = [(y, 0), (x, 1)]
+                    .map(|(p, a)| usize::try_from(before[a] as i64 - p.before).unwrap_or(0));
+                let count = x.outputs.div_ceil(kernel.max_pixels()).max(1);
+                let (base, extra) = (x.outputs / count, x.outputs % count);
+                let mut runs = Vec::with_capacity(count);
+                let mut at = 0;
+                for r in 0..count {
+                    let len = base + usize::from(r < extra);
+                    runs.push((at, len));
+                    at += len;
+                }
+                widest = widest.max(x.outputs);
+                let packed = t.groups * blocks * block * t.reduce * gather.len();
+                phases[y.phase * sw + x.phase] = Some(Phase {
+                    size: [y.outputs, x.outputs],
+                    gather,
+                    taps: ChannelConvTaps::new(taps),
+                    corner,
+                    offset,
+                    runs,
+                });
+                offset += packed;
+            }
+        }
+        VectorPhases {
+            shape: *t,
+            isa,
+            threads: threads.max(1),
+            block,
+            blocks,
+            phases,
+            before,
+            window,
+            weights: offset,
+            widest,
+        }
+    }
+
+    fn padded_len(&self) -> usize {
+        self.shape.groups * self.shape.reduce * self.window[0] * self.window[1]
+    }
+
+    /// Elements of one thread's tiles: a phase run tile and a row tile.
+    fn tiles_len(&self) -> usize {
+        (self.widest + self.shape.target[1]) * self.block
+    }
+
+    /// Scratch elements of [`VectorPhases::run`].
+    pub(crate) fn scratch_len(&self) -> usize {
+        self.weights + self.padded_len() + self.threads * self.tiles_len()
+    }
+
+    /// In words, for `describe`.
+    pub(crate) fn describe(&self) -> String {
+        let t = &self.shape;
+        let phases = self.phases.iter().flatten().count();
+        format!(
+            "sub-pixel split: {phases} phases of stride {}x{} on the direct kernel ({} output channels in the vectors, no im2col; scatter when a weight is not finite), {}, {} thread(s)",
+            t.stride[0], t.stride[1], self.block, self.isa, self.threads
+        )
+    }
+
+    /// `out` (the whole target, C order) from `source`, the weights `w`
+    /// (`[groups*reduce, planes, kh, kw]`) and `bias`; `false`, nothing
+    /// written, when a weight is not finite.
+    pub(crate) fn run<T: Float>(
+        &self,
+        source: &[T],
+        w: &[T],
+        bias: Option<&[T]>,
+        out: &mut [T],
+        scratch: &mut [T],
+    ) -> bool {
+        if !all_finite(w) {
+            return false;
+        }
+        let t = &self.shape;
+        let (packed, rest) = scratch.split_at_mut(self.weights);
+        let (padded, tiles) = rest.split_at_mut(self.padded_len());
+        self.pack_weights(w, packed);
+        let source_image = t.groups * t.reduce * t.source[0] * t.source[1];
+        let target_plane = t.target[0] * t.target[1];
+        let target_image = t.groups * t.planes * target_plane;
+        if target_image == 0 {
+            return true;
+        }
+        for (n, y) in out.chunks_exact_mut(target_image).enumerate().take(t.batch) {
+            self.pad(&source[n * source_image..][..source_image], padded);
+            for (g, yg) in y.chunks_exact_mut(t.planes * target_plane).enumerate() {
+                let bias = bias.map(|b| &b[g * t.planes..][..t.planes]);
+                self.group(g, packed, padded, bias, yg, tiles);
+            }
+        }
+        true
+    }
+
+    /// Packs every phase's sub-kernels as `[g][block][r][t][NR]` (see the
+    /// module docs): for each (g, r, block) the block's weight lines are
+    /// contiguous (`NR * kh * kw` elements, read once while in L1), and
+    /// each phase's part is written in order.
+    fn pack_weights<T: Float>(&self, w: &[T], packed: &mut [T]) {
+        let t = &self.shape;
+        let taps = t.kernel[0] * t.kernel[1];
+        let nr = self.block;
+        for g in 0..t.groups {
+            for r in 0..t.reduce {
+                let lines = &w[(g * t.reduce + r) * t.planes * taps..][..t.planes * taps];
+                for b in 0..self.blocks {
+                    let live = nr.min(t.planes - b * nr);
+                    let src = &lines[b * nr * taps..][..live * taps];
+                    for phase in self.phases.iter().flatten() {
+                        let nt = phase.gather.len();
+                        let at = phase.offset + (((g * self.blocks + b) * t.reduce + r) * nt) * nr;
+                        let dst = &mut packed[at..][..nt * nr];
+                        for (d, &k) in dst.chunks_exact_mut(nr).zip(&phase.gather) {
+                            for (d, line) in d.iter_mut().zip(src.chunks_exact(taps)) {
+                                *d = line[k];
+                            }
+                            d[live..].fill(T::ZERO);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Copies one image's source into the zero-padded planes.
+    fn pad<T: Float>(&self, x: &[T], padded: &mut [T]) {
+        let t = &self.shape;
+        let [hp, wp] = self.window;
+        let [top, left] = self.before;
+        let [h, w] = t.source;
+        let planes = padded.chunks_exact_mut(hp * wp);
+        for (p, x) in planes.zip(x.chunks_exact(h * w)) {
+            p[..top * wp].fill(T::ZERO);
+            p[(top + h) * wp..].fill(T::ZERO);
+            let rows = p[top * wp..(top + h) * wp].chunks_exact_mut(wp);
+            for (row, src) in rows.zip(x.chunks_exact(w)) {
+                row[..left].fill(T::ZERO);
+                row[left..left + w].copy_from_slice(src);
+                row[left + w..].fill(T::ZERO);
+            }
+        }
+    }
+
+    /// Group `g`'s target planes `yg` (`planes x Ho x Wo`), target rows
+    /// cut into one range per thread.
+    fn group<T: Float>(
+        &self,
+        g: usize,
+        packed: &[T],
+        padded: &[T],
+        bias: Option<&[T]>,
+        yg: &mut [T],
+        tiles: &mut [T],
+    ) {
+        let t = &self.shape;
+        let [out_h, out_w] = t.target;
+        let plane = out_h * out_w;
+        let parts = self.threads.min(out_h);
+        let rows_per = out_h.div_ceil(parts);
+        let xg = &padded[g * t.reduce * self.window[0] * self.window[1]..]
+            [..t.reduce * self.window[0] * self.window[1]];
+        let mut parts_out: Vec<Vec<&mut [T]>> = (0..parts).map(|_| Vec::new()).collect();
+        for channel in yg.chunks_mut(plane) {
+            let mut rest = channel;
+            for part in parts_out.iter_mut() {
+                let take = (rows_per * out_w).min(rest.len());
+                let (mine, tail) = rest.split_at_mut(take);
+                part.push(mine);
+                rest = tail;
+            }
+        }
+        let run_part = |(p, mut channels): (usize, Vec<&mut [T]>), tiles: &mut [T]| {
+            let rows = (p * rows_per, ((p + 1) * rows_per).min(out_h));
+            self.rows(g, packed, xg, bias, rows, &mut channels, tiles);
+        };
+        let tiles_len = self.tiles_len();
+        if parts == 1 {
+            let channels = parts_out.pop().unwrap_or_default();
+            run_part((0, channels), &mut tiles[..tiles_len]);
+        } else {
+            let run_part = &run_part;
+            pool(self.threads).scope(|scope| {
+                let items = parts_out.into_iter().enumerate();
+                for (item, tiles) in items.zip(tiles.chunks_mut(tiles_len)) {
+                    scope.spawn(move |_| run_part(item, tiles));
+                }
+            });
+        }
+    }
+
+    /// Target rows `r0 .. r1` of group `g`: `channels[q]` holds rows `r0
+    /// ..` of target channel `q`'s plane. Block by block, so that a
+    /// block's weights (all phases') stay in L2 while the rows go by.
+    #[allow(clippy::too_many_arguments)] // one group's operands, named
+    fn rows<T: Float>(
+        &self,
+        g: usize,
+        packed: &[T],
+        xg: &[T],
+        bias: Option<&[T]>,
+        (r0, r1): (usize, usize),
+        channels: &mut [&mut [T]],
+        tiles: &mut [T],
+    ) {
+        let t = &self.shape;
+        let kernel = ChannelConvKernel::<T>::new(self.isa);
+        let [sh, sw] = t.stride;
+        let (nr, out_w, wp) = (self.block, t.target[1], self.window[1]);
+        let plane = self.window[0] * wp;
+        let (run_tile, row_tile) = tiles.split_at_mut(self.widest * nr);
+        let row_tile = &mut row_tile[..out_w * nr];
+        for b in 0..self.blocks {
+            let live = nr.min(t.planes - b * nr);
+            for oy in r0..r1 {
+                let (fy, u) = (oy % sh, oy / sh);
+                for fx in 0..sw.min(out_w) {
+                    let Some(phase) = &self.phases[fy * sw + fx] else {
+                        continue;
+                    };
+                    let v_len = phase.size[1];
+                    if phase.gather.is_empty() {
+                        for v in 0..v_len {
+                            row_tile[(fx + sw * v) * nr..][..nr].fill(T::ZERO);
+                        }
+                        continue;
+                    }
+                    let nt = phase.gather.len();
+                    let per_block = t.reduce * nt * nr;
+                    let at = phase.offset + (g * self.blocks + b) * per_block;
+                    let weights = &packed[at..][..per_block];
+                    let origin = (phase.corner[0] + u) * wp + phase.corner[1];
+                    for &(v0, len) in &phase.runs {
+                        kernel.run(ChannelConvRun {
+                            x: &xg[origin + v0..],
+                            channels: t.reduce,
+                            plane,
+                            taps: &phase.taps,
+                            stride: 1,
+                            weights,
+                            out: &mut run_tile[v0 * nr..][..len * nr],
+                        });
+                    }
+                    for v in 0..v_len {
+                        row_tile[(fx + sw * v) * nr..][..nr]
+                            .copy_from_slice(&run_tile[v * nr..][..nr]);
+                    }
+                }
+                if let Some(bias) = bias {
+                    let bias = &bias[b * nr..][..live];
+                    for pixel in row_tile.chunks_exact_mut(nr) {
+                        for (d, &v) in pixel.iter_mut().zip(bias) {
+                            *d = *d + v;
+                        }
+                    }
+                }
+                let at = (oy - r0) * out_w;
+                kernel.scatter(row_tile, out_w, &mut channels[b * nr..][..live], at);
+            }
+        }
+    }
+}
