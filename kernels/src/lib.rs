@@ -54,6 +54,7 @@ mod microkernel;
 pub mod pack;
 mod peak;
 mod row_dot;
+mod transpose_lines;
 
 pub use bracket::{bracket_f32, BRACKET_CHUNK};
 pub use channel_conv::{ChannelConvKernel, ChannelConvRun, ChannelConvTaps};
@@ -67,3 +68,4 @@ pub use mat::{MatMut, MatRef};
 pub use pack::{packed_a_len, packed_b_len, PackA, PackB, PackedA, StreamedA, WidenedA};
 pub use peak::fma_peak_gflops;
 pub use row_dot::RowDotKernel;
+pub use transpose_lines::transpose_lines;

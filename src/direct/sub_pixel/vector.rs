@@ -34,8 +34,9 @@
 //! # Semantics kept
 //! As in the parent module: the only products beyond the definition's
 //! terms are padding zeros times weights, exact zeros while every weight
-//! is finite, so [`VectorPhases::run`] checks the weights first and
-//! refuses (returns `false`, nothing written) when one is not.
+//! is finite, so [`VectorPhases::run`] checks the weights (as it packs
+//! them) and refuses (returns `false`, the output not written) when one
+//! is not.
 //!
 //! # Scratch
 //! The packed weights (the weight tensor's size, channels rounded up to
@@ -44,10 +45,11 @@
 
 use super::{AxisPhase, Scattered};
 use crate::backend::Context;
-use crate::direct::scalar::all_finite;
 use crate::direct::{pool, Float};
 use crate::error::Result;
-use convoracle_kernels::{ChannelConvKernel, ChannelConvRun, ChannelConvTaps, Element, Isa};
+use convoracle_kernels::{
+    transpose_lines, ChannelConvKernel, ChannelConvRun, ChannelConvTaps, Element, Isa,
+};
 use convoracle_reference::DType;
 
 /// One phase: where its targets are and how its taps read the padded
@@ -92,6 +94,11 @@ pub(crate) struct VectorPhases {
     weights: usize,
     /// The widest phase row, in pixels.
     widest: usize,
+    /// Per weight tap `i * kw + j`: where its packed row of part 0 (group
+    /// 0, block 0, source channel 0) starts in its phase's weights, and
+    /// the distance between parts (`taps * NR` of its phase); `None` for
+    /// a tap no phase uses (its phase has no target positions).
+    tap_rows: Vec<Option<(usize, usize)>>,
 }
 
 impl VectorPhases {
@@ -157,6 +164,7 @@ impl VectorPhases {
         let mut phases: Vec<Option<Phase>> = (0..sh * sw).map(|_| None).collect();
         let mut offset = 0;
         let mut widest = 0;
+        let mut tap_rows = vec![None; t.kernel[0] * t.kernel[1]];
         for y in &axes[0] {
             for x in &axes[1] {
                 let gather: Vec<usize> = y
@@ -181,6 +189,9 @@ impl VectorPhases {
                     at += len;
                 }
                 widest = widest.max(x.outputs);
+                for (row, &k) in gather.iter().enumerate() {
+                    tap_rows[k] = Some((offset + row * block, gather.len() * block));
+                }
                 let packed = t.groups * blocks * block * t.reduce * gather.len();
                 phases[y.phase * sw + x.phase] = Some(Phase {
                     size: [y.outputs, x.outputs],
@@ -204,6 +215,7 @@ impl VectorPhases {
             window,
             weights: offset,
             widest,
+            tap_rows,
         }
     }
 
@@ -242,13 +254,12 @@ impl VectorPhases {
         out: &mut [T],
         scratch: &mut [T],
     ) -> bool {
-        if !all_finite(w) {
-            return false;
-        }
         let t = &self.shape;
         let (packed, rest) = scratch.split_at_mut(self.weights);
         let (padded, tiles) = rest.split_at_mut(self.padded_len());
-        self.pack_weights(w, packed);
+        if !self.pack_weights(w, packed) {
+            return false;
+        }
         let source_image = t.groups * t.reduce * t.source[0] * t.source[1];
         let target_plane = t.target[0] * t.target[1];
         let target_image = t.groups * t.planes * target_plane;
@@ -266,33 +277,32 @@ impl VectorPhases {
     }
 
     /// Packs every phase's sub-kernels as `[g][block][r][t][NR]` (see the
-    /// module docs): for each (g, r, block) the block's weight lines are
-    /// contiguous (`NR * kh * kw` elements, read once while in L1), and
-    /// each phase's part is written in order.
-    fn pack_weights<T: Float>(&self, w: &[T], packed: &mut [T]) {
+    /// module docs): for each (g, r, block) the block's weight lines (`NR`
+    /// target channels of `kh * kw` taps, contiguous) transposed, each tap
+    /// straight into its phase's row ([`transpose_lines`]); `false` when a
+    /// weight is not finite.
+    fn pack_weights<T: Float>(&self, w: &[T], packed: &mut [T]) -> bool {
         let t = &self.shape;
         let taps = t.kernel[0] * t.kernel[1];
         let nr = self.block;
+        let mut finite = true;
         for g in 0..t.groups {
             for r in 0..t.reduce {
                 let lines = &w[(g * t.reduce + r) * t.planes * taps..][..t.planes * taps];
                 for b in 0..self.blocks {
                     let live = nr.min(t.planes - b * nr);
                     let src = &lines[b * nr * taps..][..live * taps];
-                    for phase in self.phases.iter().flatten() {
-                        let nt = phase.gather.len();
-                        let at = phase.offset + (((g * self.blocks + b) * t.reduce + r) * nt) * nr;
-                        let dst = &mut packed[at..][..nt * nr];
-                        for (d, &k) in dst.chunks_exact_mut(nr).zip(&phase.gather) {
-                            for (d, line) in d.iter_mut().zip(src.chunks_exact(taps)) {
-                                *d = line[k];
-                            }
-                            d[live..].fill(T::ZERO);
-                        }
-                    }
+                    // Tap k's row: its phase's (g, block, r) part, row t.
+                    let part = (g * self.blocks + b) * t.reduce + r;
+                    let row = |k: usize| {
+                        let (base, per_part) = self.tap_rows[k]?;
+                        Some(base + part * per_part)
+                    };
+                    finite &= transpose_lines(self.isa, src, (live, taps, nr), packed, row);
                 }
             }
         }
+        finite
     }
 
     /// Copies one image's source into the zero-padded planes.
