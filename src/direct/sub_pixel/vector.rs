@@ -122,8 +122,13 @@ impl VectorPhases {
         Ok(Some(plan))
     }
 
-    /// Whether `t` runs here rather than on the GEMM paths.
-    fn wins(t: &Scattered, dtype: DType, isa: Isa) -> bool {
+    /// Whether `t` runs here rather than on the GEMM paths: at least half
+    /// a block of target channels per group (the rest of the block is
+    /// computed and dropped; dcgan.t4's 3 channels stay on the scatter
+    /// path, 0.13 against 0.48 ms here) and phase rows of at least 8
+    /// pixels (on dcgan.t1's rows of 4, each weight pair loaded serves
+    /// too few pixels: 2.48 ms here against 1.36 on the scatter path).
+    pub(crate) fn wins(t: &Scattered, dtype: DType, isa: Isa) -> bool {
         let block = match dtype {
             DType::F32 => ChannelConvKernel::<f32>::new(isa).channels(),
             DType::F64 => ChannelConvKernel::<f64>::new(isa).channels(),
@@ -217,6 +222,29 @@ impl VectorPhases {
             widest,
             tap_rows,
         }
+    }
+
+    /// The work of `t` here, for the direct backend's estimate
+    /// (`estimate.rs`): the multiply-adds of whole channel blocks, and the
+    /// elements moved (the weights packed, the source padded, the target
+    /// rows unpacked).
+    pub(crate) fn work(t: &Scattered, dtype: DType, isa: Isa) -> (f64, f64) {
+        let block = match dtype {
+            DType::F32 => ChannelConvKernel::<f32>::new(isa).channels(),
+            DType::F64 => ChannelConvKernel::<f64>::new(isa).channels(),
+        };
+        let (images, rows) = (t.batch * t.groups, t.planes.div_ceil(block) * block);
+        let terms: usize = t
+            .phases()
+            .iter()
+            .map(|[y, x]| y.outputs * x.outputs * y.taps.len() * x.taps.len())
+            .sum();
+        let multiply_adds = (images * rows * t.reduce * terms) as f64;
+        let window = |a: usize| t.source[a] + t.kernel[a] * t.dilation[a];
+        let moved = t.groups * rows * t.reduce * t.kernel[0] * t.kernel[1]
+            + images * t.reduce * window(0) * window(1)
+            + images * t.planes * t.target[0] * t.target[1];
+        (multiply_adds, moved as f64)
     }
 
     fn padded_len(&self) -> usize {
