@@ -11,10 +11,12 @@
 //! once per phase; the phase outputs copied to their strided targets.
 //! Here:
 //!
-//! 1. The weights are packed once, straight from the transposed conv's
-//!    `[groups*reduce, planes, kh, kw]` tensor, into each phase's
-//!    `[g][block][r][t][NR]` (the kernel's layout; channels past a
-//!    group's end are zero and never stored).
+//! 1. The weights are packed straight from the transposed conv's
+//!    `[groups*reduce, planes, kh, kw]` tensor, in parts of one group and
+//!    block of `NR` target channels, each part `[phase][r][t][NR]` (the
+//!    kernel's layout; channels past a group's end are zero and never
+//!    stored): all parts once per call for a batch of several images,
+//!    else each part just before its rows.
 //! 2. Per image, the source is copied once into zero-padded planes that
 //!    every phase's taps read (the padding is the largest any phase
 //!    needs, before and after, on each axis).
@@ -40,11 +42,12 @@
 //!
 //! # Scratch
 //! The packed weights (the weight tensor's size, channels rounded up to
-//! `NR`), one image's padded source, and per thread one phase run tile
+//! `NR`, for a batch; one part for one image), one image's padded source, and per thread one phase run tile
 //! and one row tile (`NR` times the phase's and the target's width).
 
 use super::{AxisPhase, Scattered};
 use crate::backend::Context;
+use crate::direct::scalar::all_finite;
 use crate::direct::{pool, Float};
 use crate::error::Result;
 use convoracle_kernels::{
@@ -66,7 +69,8 @@ struct Phase {
     taps: ChannelConvTaps,
     /// Padded row and column of the window origin of output `(0, 0)`.
     corner: [usize; 2],
-    /// Where its packed weights start.
+    /// Where its packed weights start in a part (see
+    /// [`VectorPhases::pack_part`]).
     offset: usize,
     /// Pixel runs of one output row: `(first column, pixels)`.
     runs: Vec<(usize, usize)>,
@@ -90,14 +94,20 @@ pub(crate) struct VectorPhases {
     before: [usize; 2],
     /// The padded planes' height and width.
     window: [usize; 2],
-    /// Scratch elements of the packed weights.
-    weights: usize,
+    /// Elements of one part of the packed weights: one block of target
+    /// channels of one group, every phase.
+    part: usize,
+    /// All parts packed once per call (batches of several images), else
+    /// each part just before its rows are computed (one image: the part
+    /// is still in L2 when the kernel reads it; on dcgan.t2, 2 MiB of
+    /// weights, packing all first left them to be read back from L3).
+    whole: bool,
     /// The widest phase row, in pixels.
     widest: usize,
-    /// Per weight tap `i * kw + j`: where its packed row of part 0 (group
-    /// 0, block 0, source channel 0) starts in its phase's weights, and
-    /// the distance between parts (`taps * NR` of its phase); `None` for
-    /// a tap no phase uses (its phase has no target positions).
+    /// Per weight tap `i * kw + j`: where its packed row for source
+    /// channel 0 starts in a part, and the distance between source
+    /// channels (`taps * NR` of its phase); `None` for a tap no phase uses
+    /// (its phase has no target positions).
     tap_rows: Vec<Option<(usize, usize)>>,
 }
 
@@ -197,7 +207,7 @@ impl VectorPhases {
                 for (row, &k) in gather.iter().enumerate() {
                     tap_rows[k] = Some((offset + row * block, gather.len() * block));
                 }
-                let packed = t.groups * blocks * block * t.reduce * gather.len();
+                let packed = block * t.reduce * gather.len();
                 phases[y.phase * sw + x.phase] = Some(Phase {
                     size: [y.outputs, x.outputs],
                     gather,
@@ -218,7 +228,8 @@ impl VectorPhases {
             phases,
             before,
             window,
-            weights: offset,
+            part: offset,
+            whole: t.batch > 1,
             widest,
             tap_rows,
         }
@@ -258,7 +269,15 @@ impl VectorPhases {
 
     /// Scratch elements of [`VectorPhases::run`].
     pub(crate) fn scratch_len(&self) -> usize {
-        self.weights + self.padded_len() + self.threads * self.tiles_len()
+        self.weights_len() + self.padded_len() + self.threads * self.tiles_len()
+    }
+
+    /// Elements of the packed weights: all parts or one.
+    fn weights_len(&self) -> usize {
+        match self.whole {
+            true => self.shape.groups * self.blocks * self.part,
+            false => self.part,
+        }
     }
 
     /// In words, for `describe`.
@@ -272,8 +291,9 @@ impl VectorPhases {
     }
 
     /// `out` (the whole target, C order) from `source`, the weights `w`
-    /// (`[groups*reduce, planes, kh, kw]`) and `bias`; `false`, nothing
-    /// written, when a weight is not finite.
+    /// (`[groups*reduce, planes, kh, kw]`) and `bias`; `false` when a
+    /// weight is not finite (the output then not or partly written: the
+    /// caller computes all of it another way).
     pub(crate) fn run<T: Float>(
         &self,
         source: &[T],
@@ -283,10 +303,22 @@ impl VectorPhases {
         scratch: &mut [T],
     ) -> bool {
         let t = &self.shape;
-        let (packed, rest) = scratch.split_at_mut(self.weights);
+        let (packed, rest) = scratch.split_at_mut(self.weights_len());
         let (padded, tiles) = rest.split_at_mut(self.padded_len());
-        if !self.pack_weights(w, packed) {
-            return false;
+        if self.part == 0 {
+            // No tap reaches any phase: no weight is packed (and so
+            // checked), but the contract is the same.
+            if !all_finite(w) {
+                return false;
+            }
+        } else if self.whole {
+            let mut finite = true;
+            for (gb, part) in packed.chunks_exact_mut(self.part).enumerate() {
+                finite &= self.pack_part(w, gb / self.blocks, gb % self.blocks, part);
+            }
+            if !finite {
+                return false;
+            }
         }
         let source_image = t.groups * t.reduce * t.source[0] * t.source[1];
         let target_plane = t.target[0] * t.target[1];
@@ -298,37 +330,43 @@ impl VectorPhases {
             self.pad(&source[n * source_image..][..source_image], padded);
             for (g, yg) in y.chunks_exact_mut(t.planes * target_plane).enumerate() {
                 let bias = bias.map(|b| &b[g * t.planes..][..t.planes]);
-                self.group(g, packed, padded, bias, yg, tiles);
+                for b in 0..self.blocks {
+                    let weights = match self.whole {
+                        true => &packed[(g * self.blocks + b) * self.part..][..self.part],
+                        false => {
+                            let part = &mut packed[..self.part];
+                            if !self.pack_part(w, g, b, part) {
+                                return false;
+                            }
+                            part
+                        }
+                    };
+                    self.block(g, b, weights, padded, bias, yg, tiles);
+                }
             }
         }
         true
     }
 
-    /// Packs every phase's sub-kernels as `[g][block][r][t][NR]` (see the
-    /// module docs): for each (g, r, block) the block's weight lines (`NR`
-    /// target channels of `kh * kw` taps, contiguous) transposed, each tap
-    /// straight into its phase's row ([`transpose_lines`]); `false` when a
-    /// weight is not finite.
-    fn pack_weights<T: Float>(&self, w: &[T], packed: &mut [T]) -> bool {
+    /// Packs the part of group `g` and block `b` of target channels:
+    /// every phase's sub-kernels as `[phase][r][t][NR]` (see the module
+    /// docs). Per source channel `r`, the block's weight lines (`NR`
+    /// target channels of `kh * kw` taps, contiguous) transposed, each
+    /// tap straight into its phase's row ([`transpose_lines`]); `false`
+    /// when a weight is not finite.
+    fn pack_part<T: Float>(&self, w: &[T], g: usize, b: usize, part: &mut [T]) -> bool {
         let t = &self.shape;
         let taps = t.kernel[0] * t.kernel[1];
         let nr = self.block;
+        let live = nr.min(t.planes - b * nr);
         let mut finite = true;
-        for g in 0..t.groups {
-            for r in 0..t.reduce {
-                let lines = &w[(g * t.reduce + r) * t.planes * taps..][..t.planes * taps];
-                for b in 0..self.blocks {
-                    let live = nr.min(t.planes - b * nr);
-                    let src = &lines[b * nr * taps..][..live * taps];
-                    // Tap k's row: its phase's (g, block, r) part, row t.
-                    let part = (g * self.blocks + b) * t.reduce + r;
-                    let row = |k: usize| {
-                        let (base, per_part) = self.tap_rows[k]?;
-                        Some(base + part * per_part)
-                    };
-                    finite &= transpose_lines(self.isa, src, (live, taps, nr), packed, row);
-                }
-            }
+        for r in 0..t.reduce {
+            let lines = &w[((g * t.reduce + r) * t.planes + b * nr) * taps..][..live * taps];
+            let row = |k: usize| {
+                let (base, per_channel) = self.tap_rows[k]?;
+                Some(base + r * per_channel)
+            };
+            finite &= transpose_lines(self.isa, lines, (live, taps, nr), part, row);
         }
         finite
     }
@@ -352,12 +390,15 @@ impl VectorPhases {
         }
     }
 
-    /// Group `g`'s target planes `yg` (`planes x Ho x Wo`), target rows
-    /// cut into one range per thread.
-    fn group<T: Float>(
+    /// Block `b` of group `g`'s target planes `yg` (`planes x Ho x Wo`)
+    /// from its packed part `weights`, target rows cut into one range per
+    /// thread.
+    #[allow(clippy::too_many_arguments)] // one block's operands, named
+    fn block<T: Float>(
         &self,
         g: usize,
-        packed: &[T],
+        b: usize,
+        weights: &[T],
         padded: &[T],
         bias: Option<&[T]>,
         yg: &mut [T],
@@ -370,8 +411,11 @@ impl VectorPhases {
         let rows_per = out_h.div_ceil(parts);
         let xg = &padded[g * t.reduce * self.window[0] * self.window[1]..]
             [..t.reduce * self.window[0] * self.window[1]];
+        let nr = self.block;
+        let live = nr.min(t.planes - b * nr);
+        let yb = &mut yg[b * nr * plane..][..live * plane];
         let mut parts_out: Vec<Vec<&mut [T]>> = (0..parts).map(|_| Vec::new()).collect();
-        for channel in yg.chunks_mut(plane) {
+        for channel in yb.chunks_mut(plane) {
             let mut rest = channel;
             for part in parts_out.iter_mut() {
                 let take = (rows_per * out_w).min(rest.len());
@@ -382,7 +426,7 @@ impl VectorPhases {
         }
         let run_part = |(p, mut channels): (usize, Vec<&mut [T]>), tiles: &mut [T]| {
             let rows = (p * rows_per, ((p + 1) * rows_per).min(out_h));
-            self.rows(g, packed, xg, bias, rows, &mut channels, tiles);
+            self.rows(b, weights, xg, bias, rows, &mut channels, tiles);
         };
         let tiles_len = self.tiles_len();
         if parts == 1 {
@@ -399,14 +443,15 @@ impl VectorPhases {
         }
     }
 
-    /// Target rows `r0 .. r1` of group `g`: `channels[q]` holds rows `r0
-    /// ..` of target channel `q`'s plane. Block by block, so that a
-    /// block's weights (all phases') stay in L2 while the rows go by.
-    #[allow(clippy::too_many_arguments)] // one group's operands, named
+    /// Target rows `r0 .. r1` of block `b` (of a group): `channels[q]`
+    /// holds rows `r0 ..` of the block's target channel `q`'s plane; the
+    /// block's part of the weights (all phases') stays in L2 while the
+    /// rows go by.
+    #[allow(clippy::too_many_arguments)] // one block's operands, named
     fn rows<T: Float>(
         &self,
-        g: usize,
-        packed: &[T],
+        b: usize,
+        part: &[T],
         xg: &[T],
         bias: Option<&[T]>,
         (r0, r1): (usize, usize),
@@ -420,53 +465,48 @@ impl VectorPhases {
         let plane = self.window[0] * wp;
         let (run_tile, row_tile) = tiles.split_at_mut(self.widest * nr);
         let row_tile = &mut row_tile[..out_w * nr];
-        for b in 0..self.blocks {
-            let live = nr.min(t.planes - b * nr);
-            for oy in r0..r1 {
-                let (fy, u) = (oy % sh, oy / sh);
-                for fx in 0..sw.min(out_w) {
-                    let Some(phase) = &self.phases[fy * sw + fx] else {
-                        continue;
-                    };
-                    let v_len = phase.size[1];
-                    if phase.gather.is_empty() {
-                        for v in 0..v_len {
-                            row_tile[(fx + sw * v) * nr..][..nr].fill(T::ZERO);
-                        }
-                        continue;
-                    }
-                    let nt = phase.gather.len();
-                    let per_block = t.reduce * nt * nr;
-                    let at = phase.offset + (g * self.blocks + b) * per_block;
-                    let weights = &packed[at..][..per_block];
-                    let origin = (phase.corner[0] + u) * wp + phase.corner[1];
-                    for &(v0, len) in &phase.runs {
-                        kernel.run(ChannelConvRun {
-                            x: &xg[origin + v0..],
-                            channels: t.reduce,
-                            plane,
-                            taps: &phase.taps,
-                            stride: 1,
-                            weights,
-                            out: &mut run_tile[v0 * nr..][..len * nr],
-                        });
-                    }
+        let live = nr.min(t.planes - b * nr);
+        for oy in r0..r1 {
+            let (fy, u) = (oy % sh, oy / sh);
+            for fx in 0..sw.min(out_w) {
+                let Some(phase) = &self.phases[fy * sw + fx] else {
+                    continue;
+                };
+                let v_len = phase.size[1];
+                if phase.gather.is_empty() {
                     for v in 0..v_len {
-                        row_tile[(fx + sw * v) * nr..][..nr]
-                            .copy_from_slice(&run_tile[v * nr..][..nr]);
+                        row_tile[(fx + sw * v) * nr..][..nr].fill(T::ZERO);
                     }
+                    continue;
                 }
-                if let Some(bias) = bias {
-                    let bias = &bias[b * nr..][..live];
-                    for pixel in row_tile.chunks_exact_mut(nr) {
-                        for (d, &v) in pixel.iter_mut().zip(bias) {
-                            *d = *d + v;
-                        }
-                    }
+                let nt = phase.gather.len();
+                let weights = &part[phase.offset..][..t.reduce * nt * nr];
+                let origin = (phase.corner[0] + u) * wp + phase.corner[1];
+                for &(v0, len) in &phase.runs {
+                    kernel.run(ChannelConvRun {
+                        x: &xg[origin + v0..],
+                        channels: t.reduce,
+                        plane,
+                        taps: &phase.taps,
+                        stride: 1,
+                        weights,
+                        out: &mut run_tile[v0 * nr..][..len * nr],
+                    });
                 }
-                let at = (oy - r0) * out_w;
-                kernel.scatter(row_tile, out_w, &mut channels[b * nr..][..live], at);
+                for v in 0..v_len {
+                    row_tile[(fx + sw * v) * nr..][..nr].copy_from_slice(&run_tile[v * nr..][..nr]);
+                }
             }
+            if let Some(bias) = bias {
+                let bias = &bias[b * nr..][..live];
+                for pixel in row_tile.chunks_exact_mut(nr) {
+                    for (d, &v) in pixel.iter_mut().zip(bias) {
+                        *d = *d + v;
+                    }
+                }
+            }
+            let at = (oy - r0) * out_w;
+            kernel.scatter(row_tile, out_w, &mut channels[..live], at);
         }
     }
 }
