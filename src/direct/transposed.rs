@@ -40,7 +40,11 @@
 //! passes (strides above 1 foremost) run as the sub-pixel split
 //! ([`SubPixel`]: one stride-1 forward conv per output phase, no scatter)
 //! where its cost rule says that is faster, again whenever every weight is
-//! finite.
+//! finite. A transposed conv with at least half a vector block of output
+//! channels per group and phase rows of at least 8 pixels runs that split
+//! on the channel-vector kernel instead ([`VectorPhases`]: no im2col, the
+//! weights packed once from the transposed tensor, no phase outputs to
+//! copy).
 //!
 //! Scratch: the column buffer of one tile of `tile` source pixels
 //! (`planes*kh*kw * tile` elements, with `tile` a multiple of `nr` chosen
