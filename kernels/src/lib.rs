@@ -55,6 +55,7 @@ pub mod pack;
 mod peak;
 mod plane_conv;
 mod row_dot;
+mod transpose_lines;
 
 pub use bracket::{bracket_f32, BRACKET_CHUNK};
 pub use channel_conv::{ChannelConvKernel, ChannelConvRun, ChannelConvTaps};
@@ -69,3 +70,4 @@ pub use pack::{packed_a_len, packed_b_len, PackA, PackB, PackedA, StreamedA, Wid
 pub use peak::fma_peak_gflops;
 pub use plane_conv::{PlaneConvKernel, PlaneConvRows};
 pub use row_dot::RowDotKernel;
+pub use transpose_lines::transpose_lines;

@@ -4,7 +4,7 @@
 //! scattered around the GEMM, and multiply-adds of the depthwise kernel.
 //! The `auto` backend prices each kind with rates it measures.
 
-use super::sub_pixel::{chooses_split, scatter_cost, sub_pixel_cost, Scattered};
+use super::sub_pixel::{chooses_split, scatter_cost, sub_pixel_cost, Scattered, VectorPhases};
 use super::transposed::PIXEL_MAJOR_MAX;
 use convoracle_kernels::{Blocking, ChannelConvKernel, Element as _, Isa, PlaneConvKernel};
 use convoracle_reference::{ConvShape, DType, OpGeometry};
@@ -58,7 +58,19 @@ pub fn work(geometry: &OpGeometry, dtype: DType, isa: Isa) -> DirectWork {
             total.add(conv2d(&d.conv, tile, dtype, isa));
         }
         OpGeometry::ConvTranspose2d(g) => {
-            total.add(scattered(&Scattered::transposed(g), blocking));
+            let t = Scattered::transposed(g);
+            if VectorPhases::wins(&t, dtype, isa) {
+                // The split on the channel-vector kernel (its multiply-adds
+                // priced as the GEMM's, as conv2d's below).
+                let (multiply_adds, moved) = VectorPhases::work(&t, dtype, isa);
+                total.add(DirectWork {
+                    gemm_multiply_adds: multiply_adds,
+                    moved,
+                    depthwise_multiply_adds: 0.0,
+                });
+            } else {
+                total.add(scattered(&t, blocking));
+            }
         }
         OpGeometry::Conv2dBackwardInput(g) if g.stride != [1, 1] => {
             // Zeros padding assumed (the geometry carries no padding mode).

@@ -40,7 +40,11 @@
 //! passes (strides above 1 foremost) run as the sub-pixel split
 //! ([`SubPixel`]: one stride-1 forward conv per output phase, no scatter)
 //! where its cost rule says that is faster, again whenever every weight is
-//! finite.
+//! finite. A transposed conv with at least half a vector block of output
+//! channels per group and phase rows of at least 8 pixels runs that split
+//! on the channel-vector kernel instead ([`VectorPhases`]: no im2col, the
+//! weights packed once from the transposed tensor, no phase outputs to
+//! copy).
 //!
 //! Scratch: the column buffer of one tile of `tile` source pixels
 //! (`planes*kh*kw * tile` elements, with `tile` a multiple of `nr` chosen
@@ -53,7 +57,7 @@ use super::gemm_split::gemm_split;
 use super::input_grad_conv::InputGradConv;
 use super::op_plan::{checked_scratch, Compute, OpPlan};
 use super::scalar::Scalar;
-use super::sub_pixel::{Scattered, SubPixel};
+use super::sub_pixel::{Scattered, SubPixel, VectorPhases};
 use super::taps::AxisTaps;
 use super::Float;
 use super::{blocking, pool, ALIGN_SLACK};
@@ -134,6 +138,10 @@ pub(crate) struct ScatterPlan {
     /// The sub-pixel split (see [`SubPixel`]), run instead when every
     /// weight it multiplies is finite.
     sub_pixel: Option<SubPixel>,
+    /// The sub-pixel split on the channel-vector kernel (see
+    /// [`VectorPhases`]), run instead of the others when every weight is
+    /// finite.
+    vector: Option<VectorPhases>,
     scratch: usize,
 }
 
@@ -169,13 +177,12 @@ impl ScatterPlan {
         };
         let bias = problem.shapes.contains_key(&Role::Bias);
         let (reduce, planes) = (g.in_per_group(), g.out_per_group());
-        let split = SubPixel::new(
-            &Scattered::transposed(&g),
-            dtype,
-            isa,
-            context,
-            PIXEL_MAJOR_MAX,
-        )?;
+        let scattered = Scattered::transposed(&g);
+        let vector = VectorPhases::chosen(&scattered, dtype, isa, context)?;
+        let split = match vector {
+            Some(_) => None,
+            None => SubPixel::new(&scattered, dtype, isa, context, PIXEL_MAJOR_MAX)?,
+        };
         Self::new(
             problem,
             dtype,
@@ -188,7 +195,7 @@ impl ScatterPlan {
             planes,
             g.input,
             scatter,
-            (None, split),
+            (None, split, vector),
         )
     }
 
@@ -250,7 +257,7 @@ impl ScatterPlan {
             planes,
             g.output,
             scatter,
-            (as_conv, split),
+            (as_conv, split, None),
         )
     }
 
@@ -267,7 +274,11 @@ impl ScatterPlan {
         planes: usize,
         source: [usize; 2],
         scatter: Scatter,
-        (as_conv, sub_pixel): (Option<InputGradConv>, Option<SubPixel>),
+        (as_conv, sub_pixel, vector): (
+            Option<InputGradConv>,
+            Option<SubPixel>,
+            Option<VectorPhases>,
+        ),
     ) -> Result<OpPlan<Self>> {
         let output_shape = problem.output_shape()?;
         let size = dtype.size() as u128;
@@ -293,7 +304,8 @@ impl ScatterPlan {
         let scratch = checked_scratch(
             &[scatter_scratch
                 .max(as_conv.as_ref().map_or(0, InputGradConv::scratch_len))
-                .max(sub_pixel.as_ref().map_or(0, SubPixel::scratch_len))],
+                .max(sub_pixel.as_ref().map_or(0, SubPixel::scratch_len))
+                .max(vector.as_ref().map_or(0, VectorPhases::scratch_len))],
             dtype,
             context,
         )?;
@@ -322,6 +334,7 @@ impl ScatterPlan {
                 scatter,
                 as_conv,
                 sub_pixel,
+                vector,
                 scratch,
             },
         )
@@ -429,6 +442,9 @@ impl Compute for ScatterPlan {
         if let Some(conv) = &self.as_conv {
             return conv.describe();
         }
+        if let Some(vector) = &self.vector {
+            return vector.describe();
+        }
         if let Some(split) = &self.sub_pixel {
             return split.describe();
         }
@@ -455,13 +471,20 @@ impl Compute for ScatterPlan {
                 return Ok(());
             }
         }
+        let bias = match self.bias {
+            true => Some(problem.tensor(Role::Bias)?.data()),
+            false => None,
+        };
+        if let Some(vector) = &self.vector {
+            let source = problem.tensor(self.source_role)?.data();
+            let weight = problem.tensor(Role::Weight)?.data();
+            if vector.run(source, weight, bias, out, scratch) {
+                return Ok(());
+            }
+        }
         if let Some(split) = &self.sub_pixel {
             let source = problem.tensor(self.source_role)?.data();
             let weight = problem.tensor(Role::Weight)?.data();
-            let bias = match self.bias {
-                true => Some(problem.tensor(Role::Bias)?.data()),
-                false => None,
-            };
             if split.run(source, weight, bias, out, scratch) {
                 return Ok(());
             }

@@ -50,6 +50,7 @@ pub(crate) fn transpose16(r: &mut [__m512; 16]) {
 }
 
 /// The mask of the first `n` (at most 16) of 16 lanes.
+#[inline]
 pub(crate) fn first(n: usize) -> __mmask16 {
     ((1u32 << n.min(16)) - 1) as __mmask16
 }

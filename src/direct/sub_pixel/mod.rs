@@ -28,6 +28,8 @@
 //! (implicit GEMM with the im2col packer, tap split, pointwise or
 //! depthwise, as it chooses), its output copied to the phase's strided
 //! target positions. A phase no tap reaches is its bias (or zero).
+//! [`VectorPhases`] (`vector.rs`) runs the same phases on the
+//! channel-vector kernel without the per-phase plans.
 //!
 //! # Semantics kept
 //! Every product the forward convs form between a source element and a
@@ -62,8 +64,10 @@
 //! scratch (see [`DirectConv`]; bounded independent of the image size).
 
 mod cost;
+mod vector;
 
 pub(crate) use cost::{chooses_split, scatter_cost, sub_pixel_cost};
+pub(crate) use vector::VectorPhases;
 
 use super::conv2d::DirectConv;
 use super::scalar::all_finite;

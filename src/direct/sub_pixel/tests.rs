@@ -1,5 +1,6 @@
-//! The sub-pixel split run directly (whatever the cost rule would choose)
-//! against the exact reference: generated transposed convs and strided
+//! The sub-pixel split run directly (whatever the cost rule would choose),
+//! on the phase convs ([`SubPixel`]) and on the channel-vector kernel
+//! ([`VectorPhases`]), against the exact reference: generated transposed convs and strided
 //! backward input passes reaching the blocking edges (strides 1 to 3,
 //! kernels 1 to 5 including kernels smaller than the stride, so that some
 //! phases have no tap; padding of either sign, output padding, dilation,
@@ -8,7 +9,7 @@
 //! data bit-identical across thread counts, non-finite sources giving the
 //! reference's non-finite elements, and non-finite weights refused.
 
-use super::{Scattered, SubPixel};
+use super::{Scattered, SubPixel, VectorPhases};
 use crate::backend::{run_planned, Context, Reference};
 use crate::direct::Float;
 use crate::suite::{fill, DataMode};
@@ -151,16 +152,27 @@ fn case() -> impl Strategy<Value = Case> {
         )
 }
 
+/// Which implementation of the split runs.
+#[derive(Debug, Clone, Copy)]
+enum Path {
+    /// [`SubPixel`]: a forward conv plan per phase.
+    PhaseConvs,
+    /// [`VectorPhases`]: the channel-vector kernel.
+    Vector,
+}
+
+const PATHS: [Path; 2] = [Path::PhaseConvs, Path::Vector];
+
 /// The split's output, or `None` when it refused (a non-finite weight).
 fn run_split<T: Float>(
-    case: &Case,
+    (case, path): (&Case, Path),
     spec: &ProblemShape,
     problem: &Problem<T>,
     dtype: DType,
     threads: usize,
 ) -> Option<Vec<T>> {
     let context = Context::new().threads(threads);
-    let split = SubPixel::planned(&case.scattered(spec), dtype, Isa::detect(), &context).unwrap();
+    let (isa, t) = (Isa::detect(), case.scattered(spec));
     let source = match case.backward {
         true => Role::GradOutput,
         false => Role::Input,
@@ -171,10 +183,19 @@ fn run_split<T: Float>(
     let len: usize = spec.output_shape().unwrap().iter().product();
     // A sentinel in every element: each must be written.
     let mut out = vec![T::from_f64(-7777.25); len];
-    let mut scratch = vec![T::from_f64(3.5); split.scratch_len()];
-    split
-        .run(source, weight, bias, &mut out, &mut scratch)
-        .then_some(out)
+    let done = match path {
+        Path::PhaseConvs => {
+            let split = SubPixel::planned(&t, dtype, isa, &context).unwrap();
+            let mut scratch = vec![T::from_f64(3.5); split.scratch_len()];
+            split.run(source, weight, bias, &mut out, &mut scratch)
+        }
+        Path::Vector => {
+            let split = VectorPhases::new::<T>(&t, isa, threads);
+            let mut scratch = vec![T::from_f64(3.5); split.scratch_len()];
+            split.run(source, weight, bias, &mut out, &mut scratch)
+        }
+    };
+    done.then_some(out)
 }
 
 fn widen<T: Float>(v: &[T]) -> Vec<f64> {
@@ -183,7 +204,7 @@ fn widen<T: Float>(v: &[T]) -> Vec<f64> {
 
 /// The split on `problem` with `threads` threads, widened to f64.
 fn split_of(
-    case: &Case,
+    case: (&Case, Path),
     spec: &ProblemShape,
     problem: &AnyProblem,
     threads: usize,
@@ -237,8 +258,10 @@ proptest! {
             let problem = fill(&spec, dtype, DataMode::Integer, seed).unwrap();
             let want = reference(&problem);
             let threads = 1 + seed as usize % 3;
-            let got = split_of(&case, &spec, &problem, threads).expect("finite weights");
-            prop_assert!(same_values(&got, &want).is_ok(), "{case:?} {dtype:?}: {:?}", same_values(&got, &want));
+            for path in PATHS {
+                let got = split_of((&case, path), &spec, &problem, threads).expect("finite weights");
+                prop_assert!(same_values(&got, &want).is_ok(), "{case:?} {path:?} {dtype:?}: {:?}", same_values(&got, &want));
+            }
         }
     }
 
@@ -246,11 +269,13 @@ proptest! {
     fn one_two_and_three_threads_give_the_same_bits(case in case(), seed in 0u64..1000) {
         let Some(spec) = case.spec() else { return Ok(()) };
         let problem = fill(&spec, DType::F32, DataMode::Random, seed).unwrap();
-        let one = split_of(&case, &spec, &problem, 1).expect("finite weights");
-        for threads in [2, 3] {
-            let other = split_of(&case, &spec, &problem, threads).expect("finite weights");
-            let same = one.iter().zip(&other).all(|(a, b)| a.to_bits() == b.to_bits());
-            prop_assert!(same, "{case:?}: {threads} threads");
+        for path in PATHS {
+            let one = split_of((&case, path), &spec, &problem, 1).expect("finite weights");
+            for threads in [2, 3] {
+                let other = split_of((&case, path), &spec, &problem, threads).expect("finite weights");
+                let same = one.iter().zip(&other).all(|(a, b)| a.to_bits() == b.to_bits());
+                prop_assert!(same, "{case:?} {path:?}: {threads} threads");
+            }
         }
     }
 
@@ -266,8 +291,10 @@ proptest! {
         let problem = with_values(problem, source, f64::NAN, seed + 1);
         let problem = with_values(problem, source, f64::NEG_INFINITY, seed + 2);
         let want = reference(&problem);
-        let got = split_of(&case, &spec, &problem, 1 + seed % 2).expect("finite weights");
-        prop_assert!(same_values(&got, &want).is_ok(), "{case:?}: {:?}", same_values(&got, &want));
+        for path in PATHS {
+            let got = split_of((&case, path), &spec, &problem, 1 + seed % 2).expect("finite weights");
+            prop_assert!(same_values(&got, &want).is_ok(), "{case:?} {path:?}: {:?}", same_values(&got, &want));
+        }
     }
 
     #[test]
@@ -275,7 +302,9 @@ proptest! {
         let Some(spec) = case.spec() else { return Ok(()) };
         let problem = fill(&spec, DType::F64, DataMode::Random, seed as u64).unwrap();
         let problem = with_values(problem, Role::Weight, f64::INFINITY, seed);
-        prop_assert!(split_of(&case, &spec, &problem, 1).is_none(), "{case:?}");
+        for path in PATHS {
+            prop_assert!(split_of((&case, path), &spec, &problem, 1).is_none(), "{case:?} {path:?}");
+        }
     }
 }
 
@@ -312,10 +341,10 @@ fn blocking_edges_give_the_references_values() {
             for dtype in [DType::F32, DType::F64] {
                 let problem = fill(&spec, dtype, DataMode::Integer, 5).unwrap();
                 let want = reference(&problem);
-                for threads in [1, 2] {
-                    let got = split_of(&case, &spec, &problem, threads).unwrap();
+                for (threads, path) in [1, 2].into_iter().flat_map(|t| PATHS.map(|p| (t, p))) {
+                    let got = split_of((&case, path), &spec, &problem, threads).unwrap();
                     if let Err(e) = same_values(&got, &want) {
-                        panic!("{case:?} {dtype:?} {threads} thread(s): {e}");
+                        panic!("{case:?} {path:?} {dtype:?} {threads} thread(s): {e}");
                     }
                 }
             }
