@@ -74,6 +74,28 @@ pub(crate) fn wins(s: &ConvShape, dtype: DType, isa: Isa) -> bool {
         && s.in_per_group() * s.taps() >= 16
 }
 
+/// Each thread owns whole output rows of every channel: `y`'s planes of
+/// `plane` elements cut into `parts` ranges of `part` elements (the last
+/// ones shorter or empty), per part one slice per plane.
+pub(crate) fn split_channel_rows<T>(
+    y: &mut [T],
+    plane: usize,
+    parts: usize,
+    part: usize,
+) -> Vec<Vec<&mut [T]>> {
+    let mut parts_out: Vec<Vec<&mut [T]>> = (0..parts).map(|_| Vec::new()).collect();
+    for channel in y.chunks_mut(plane) {
+        let mut rest = channel;
+        for piece in parts_out.iter_mut() {
+            let take = part.min(rest.len());
+            let (mine, tail) = rest.split_at_mut(take);
+            piece.push(mine);
+            rest = tail;
+        }
+    }
+    parts_out
+}
+
 /// A planned channel-vector conv (see the module docs).
 #[derive(Debug, Clone)]
 pub(crate) struct ChannelVector {
@@ -227,18 +249,7 @@ impl ChannelVector {
         for (g, yg) in y.chunks_mut(kg * pixels).enumerate() {
             let xg = &padded[g * cg * plane..][..cg * plane];
             let wg = &packed[g * self.blocks * per_block..][..self.blocks * per_block];
-            // Each thread owns whole output rows of every channel: cut the
-            // group's output into per-channel row ranges.
-            let mut parts_out: Vec<Vec<&mut [T]>> = (0..parts).map(|_| Vec::new()).collect();
-            for channel in yg.chunks_mut(pixels) {
-                let mut rest = channel;
-                for part in parts_out.iter_mut() {
-                    let take = (rows_per * out_w).min(rest.len());
-                    let (mine, tail) = rest.split_at_mut(take);
-                    part.push(mine);
-                    rest = tail;
-                }
-            }
+            let mut parts_out = split_channel_rows(yg, pixels, parts, rows_per * out_w);
             let run_part = |(p, mut channels): (usize, Vec<&mut [T]>), tile: &mut [T]| {
                 let r0 = p * rows_per;
                 let r1 = ((p + 1) * rows_per).min(out_h);

@@ -154,6 +154,17 @@ fn check(
     Ok(())
 }
 
+/// The block `(k0, kc, n0, nc)` of B the fractions pick: any start, any
+/// length that fits.
+fn block_of(case: &Case, s: &ConvShape, block: [f64; 4]) -> (usize, usize, usize, usize) {
+    let (rows, cols) = (case.channels * s.taps(), s.output[0] * s.output[1]);
+    let k0 = (block[0] * rows as f64) as usize % rows;
+    let kc = 1 + (block[1] * (rows - k0) as f64) as usize % (rows - k0);
+    let n0 = (block[2] * cols as f64) as usize % cols;
+    let nc = 1 + (block[3] * (cols - n0) as f64) as usize % (cols - n0);
+    (k0, kc, n0, nc)
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 600, ..ProptestConfig::default() })]
 
@@ -166,13 +177,7 @@ proptest! {
         let Some(s) = case.shape() else {
             return Ok(());
         };
-        // The block from the fractions: any start, any length that fits.
-        let (rows, cols) = (case.channels * s.taps(), s.output[0] * s.output[1]);
-        let k0 = (block[0] * rows as f64) as usize % rows;
-        let kc = 1 + (block[1] * (rows - k0) as f64) as usize % (rows - k0);
-        let n0 = (block[2] * cols as f64) as usize % cols;
-        let nc = 1 + (block[3] * (cols - n0) as f64) as usize % (cols - n0);
-        check(&case, &s, (k0, kc, n0, nc), nr)?;
+        check(&case, &s, block_of(&case, &s, block), nr)?;
     }
 }
 
@@ -212,12 +217,7 @@ proptest! {
         let Some(s) = case.shape() else {
             return Ok(());
         };
-        let (rows, cols) = (case.channels * s.taps(), s.output[0] * s.output[1]);
-        let k0 = (block[0] * rows as f64) as usize % rows;
-        let kc = 1 + (block[1] * (rows - k0) as f64) as usize % (rows - k0);
-        let n0 = (block[2] * cols as f64) as usize % cols;
-        let nc = 1 + (block[3] * (cols - n0) as f64) as usize % (cols - n0);
-        check(&case, &s, (k0, kc, n0, nc), nr)?;
+        check(&case, &s, block_of(&case, &s, block), nr)?;
     }
 }
 

@@ -47,6 +47,7 @@
 
 use super::{AxisPhase, Scattered};
 use crate::backend::Context;
+use crate::direct::channel_vector::split_channel_rows;
 use crate::direct::scalar::all_finite;
 use crate::direct::{pool, Float};
 use crate::error::Result;
@@ -414,16 +415,7 @@ impl VectorPhases {
         let nr = self.block;
         let live = nr.min(t.planes - b * nr);
         let yb = &mut yg[b * nr * plane..][..live * plane];
-        let mut parts_out: Vec<Vec<&mut [T]>> = (0..parts).map(|_| Vec::new()).collect();
-        for channel in yb.chunks_mut(plane) {
-            let mut rest = channel;
-            for part in parts_out.iter_mut() {
-                let take = (rows_per * out_w).min(rest.len());
-                let (mine, tail) = rest.split_at_mut(take);
-                part.push(mine);
-                rest = tail;
-            }
-        }
+        let mut parts_out = split_channel_rows(yb, plane, parts, rows_per * out_w);
         let run_part = |(p, mut channels): (usize, Vec<&mut [T]>), tiles: &mut [T]| {
             let rows = (p * rows_per, ((p + 1) * rows_per).min(out_h));
             self.rows(b, weights, xg, bias, rows, &mut channels, tiles);
