@@ -17,8 +17,10 @@ use convoracle::reference::{
 use convoracle::suite::{fill, sized_spec_strategy, DataMode, SizeProfile, Suite};
 use convoracle::verify::{verify, Algorithm, Tolerance};
 use convoracle::{AnyProblem, AnyTensor, ProblemShape};
-use convoracle_kernels::Isa;
 use proptest::prelude::*;
+
+mod common;
+use common::backends;
 
 const OPS: [OpKind; 5] = [
     OpKind::DeformConv2d,
@@ -27,18 +29,6 @@ const OPS: [OpKind; 5] = [
     OpKind::SpatiallySeparable2d,
     OpKind::Aspp,
 ];
-
-/// The backend on each ISA this CPU has; the others are printed as skipped.
-fn backends() -> Vec<Direct> {
-    let mut out = Vec::new();
-    for isa in Isa::ALL {
-        match Direct::with_isa(isa) {
-            Some(d) => out.push(d),
-            None => eprintln!("skipped: this CPU lacks {isa}"),
-        }
-    }
-    out
-}
 
 #[test]
 fn the_small_suite_passes_on_every_isa() {

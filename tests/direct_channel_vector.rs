@@ -11,11 +11,11 @@
 //! data (an infinite weight times a zero of the padding is NaN) as the
 //! reference has it.
 
-use convoracle::backend::{run_planned, Backend, Context};
+use convoracle::backend::{run_planned, Context};
 use convoracle::direct::Direct;
 use convoracle::reference::{DType, Padding2d, PaddingMode, PaddingSpec};
 use convoracle::suite::{fill, DataMode};
-use convoracle::{AnyTensor, ProblemShape};
+use convoracle::ProblemShape;
 use convoracle_kernels::Isa;
 use proptest::prelude::*;
 
@@ -24,8 +24,7 @@ use common::{check, ALL_DATA};
 
 /// Whether the direct plan of `spec` runs the channel-vector kernel.
 fn takes_it(direct: &Direct, spec: &ProblemShape, dtype: DType) -> bool {
-    let plan = direct.plan(spec, dtype, &Context::new()).unwrap();
-    plan.describe().contains("output channels in the vectors")
+    common::describes(direct, spec, dtype, "output channels in the vectors")
 }
 
 /// A conv2d problem (weight `[K, C/g, kh, kw]`).
@@ -177,10 +176,7 @@ fn threads_give_the_bits_of_one() {
     let problem = fill(spec, DType::F32, DataMode::Random, 9).unwrap();
     let direct = Direct::new();
     let run = |threads| run_planned(&direct, &problem, &Context::new().threads(threads)).unwrap();
-    let bits = |t: AnyTensor| match t {
-        AnyTensor::F32(t) => t.data().iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
-        AnyTensor::F64(_) => unreachable!("f32 in, f32 out"),
-    };
+    let bits = common::f32_bits;
     let one = bits(run(1));
     for threads in [2, 3, 4] {
         assert_eq!(one, bits(run(threads)), "{threads} threads");

@@ -8,7 +8,7 @@ use convoracle::backend::{run_planned, Backend, Context};
 use convoracle::direct::Direct;
 use convoracle::reference::{DType, OpKind, Padding2d, PaddingMode, PaddingSpec};
 use convoracle::suite::{fill, DataMode, SizeProfile, Suite};
-use convoracle::{AnyTensor, ProblemShape};
+use convoracle::ProblemShape;
 use convoracle_kernels::Isa;
 use proptest::prelude::*;
 
@@ -305,10 +305,7 @@ fn two_and_three_threads_give_the_bits_of_one() {
         let problem = fill(&spec, DType::F32, DataMode::Random, 3).unwrap();
         let run =
             |threads| run_planned(&direct, &problem, &Context::new().threads(threads)).unwrap();
-        let bits = |t: AnyTensor| match t {
-            AnyTensor::F32(t) => t.data().iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
-            _ => panic!("f32 in, f32 out"),
-        };
+        let bits = common::f32_bits;
         let one = bits(run(1));
         assert_eq!(one, bits(run(2)));
         assert_eq!(one, bits(run(3)));

@@ -9,27 +9,13 @@
 //! bound on planes and dilations too large to hold whole.
 
 use convoracle::backend::{run_planned, Backend, Context};
-use convoracle::direct::Direct;
 use convoracle::reference::{DType, Padding2d, PaddingMode, PaddingSpec};
 use convoracle::suite::{fill, DataMode};
 use convoracle::{AnyTensor, ProblemShape};
-use convoracle_kernels::Isa;
 use proptest::prelude::*;
 
 mod common;
-use common::{check, conv, drawn_padding, ALL_DATA};
-
-/// The backend on each ISA this CPU has; the others are printed as skipped.
-fn backends() -> Vec<Direct> {
-    let mut out = Vec::new();
-    for isa in Isa::ALL {
-        match Direct::with_isa(isa) {
-            Some(d) => out.push(d),
-            None => eprintln!("skipped: this CPU lacks {isa}"),
-        }
-    }
-    out
-}
+use common::{backends, check, conv, drawn_padding, ALL_DATA};
 
 /// A depthwise conv2d: `channels` input channels, `multiplier` outputs each.
 #[allow(clippy::too_many_arguments)]

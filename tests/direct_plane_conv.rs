@@ -10,11 +10,11 @@
 //! bound, non-finite data as the reference has it (an infinite input next
 //! to the dropped columns must not leak into kept ones).
 
-use convoracle::backend::{run_planned, Backend, Context};
+use convoracle::backend::{run_planned, Context};
 use convoracle::direct::Direct;
 use convoracle::reference::{DType, Padding2d, PaddingMode, PaddingSpec};
 use convoracle::suite::{fill, DataMode};
-use convoracle::{AnyTensor, ProblemShape};
+use convoracle::ProblemShape;
 use convoracle_kernels::Isa;
 use proptest::prelude::*;
 
@@ -23,8 +23,7 @@ use common::{check, ALL_DATA};
 
 /// Whether the direct plan of `spec` runs the plane kernel.
 fn takes_it(direct: &Direct, spec: &ProblemShape, dtype: DType) -> bool {
-    let plan = direct.plan(spec, dtype, &Context::new()).unwrap();
-    plan.describe().contains("plane kernel")
+    common::describes(direct, spec, dtype, "plane kernel")
 }
 
 /// A conv2d of `planes` single-channel planes (groups = channels).
@@ -144,10 +143,7 @@ fn threads_give_the_bits_of_one() {
         let direct = Direct::new();
         let run =
             |threads| run_planned(&direct, &problem, &Context::new().threads(threads)).unwrap();
-        let bits = |t: AnyTensor| match t {
-            AnyTensor::F32(t) => t.data().iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
-            AnyTensor::F64(_) => unreachable!("f32 in, f32 out"),
-        };
+        let bits = common::f32_bits;
         let one = bits(run(1));
         for threads in [2, 3, 4] {
             assert_eq!(one, bits(run(threads)), "{threads} threads, {spec:?}");

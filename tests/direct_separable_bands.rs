@@ -8,29 +8,15 @@
 //! 1-2; and the same bits on 1, 2 and 3 threads.
 
 use convoracle::backend::{run_planned, Context};
-use convoracle::direct::Direct;
 use convoracle::reference::{
     ConvGeometry, DType, DepthwiseSeparable2dParams, Op, Padding2d, PaddingSpec, Role,
 };
 use convoracle::suite::{fill, DataMode};
 use convoracle::{AnyTensor, ProblemShape};
-use convoracle_kernels::Isa;
 use proptest::prelude::*;
 
 mod common;
-use common::{check, ALL_DATA};
-
-/// The backend on each ISA this CPU has; the others are printed as skipped.
-fn backends() -> Vec<Direct> {
-    let mut out = Vec::new();
-    for isa in Isa::ALL {
-        match Direct::with_isa(isa) {
-            Some(d) => out.push(d),
-            None => eprintln!("skipped: this CPU lacks {isa}"),
-        }
-    }
-    out
-}
+use common::{backends, check, ALL_DATA};
 
 /// One depthwise_separable2d shape.
 #[derive(Debug, Clone, Copy)]

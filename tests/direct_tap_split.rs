@@ -6,7 +6,7 @@
 //! non-finite inputs, and non-finite weights (which must fall back to the
 //! implicit GEMM so that `inf * 0` in the padding still gives NaN).
 
-use convoracle::backend::{run_planned, Backend, Context};
+use convoracle::backend::{run_planned, Context};
 use convoracle::direct::Direct;
 use convoracle::reference::{DType, Padding2d, PaddingMode, PaddingSpec, Role};
 use convoracle::suite::{fill, DataMode};
@@ -40,8 +40,7 @@ fn conv(
 
 /// Whether the direct plan of `spec` takes the tap split.
 fn splits(direct: &Direct, spec: &ProblemShape, dtype: DType) -> bool {
-    let plan = direct.plan(spec, dtype, &Context::new()).unwrap();
-    plan.describe().contains("one GEMM per tap")
+    common::describes(direct, spec, dtype, "one GEMM per tap")
 }
 
 /// DeepLabV3's ASPP rate 18 scaled down: 3x3, dilation 18, padding 18 on a
@@ -152,10 +151,7 @@ fn two_threads_give_the_bits_of_one() {
     let problem = fill(&spec, DType::F32, DataMode::Random, 9).unwrap();
     let direct = Direct::new();
     let run = |threads| run_planned(&direct, &problem, &Context::new().threads(threads)).unwrap();
-    let bits = |t: AnyTensor| match t {
-        AnyTensor::F32(t) => t.data().iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
-        AnyTensor::F64(_) => unreachable!("f32 in, f32 out"),
-    };
+    let bits = common::f32_bits;
     let one = bits(run(1));
     for threads in [2, 3, 4] {
         assert_eq!(one, bits(run(threads)), "{threads} threads");

@@ -13,27 +13,17 @@ use convoracle::reference::{
 use convoracle::suite::{fill, sized_spec_strategy, DataMode, SizeProfile, Suite};
 use convoracle::verify::{verify, Algorithm, Tolerance};
 use convoracle::{AnyProblem, AnyTensor, ProblemShape};
-use convoracle_kernels::Isa;
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::TestRunner;
+
+mod common;
+use common::backends;
 
 const OPS: [OpKind; 3] = [
     OpKind::ConvTranspose2d,
     OpKind::Conv2dBackwardInput,
     OpKind::Conv2dBackwardWeight,
 ];
-
-/// The backend on each ISA this CPU has; the others are printed as skipped.
-fn backends() -> Vec<Direct> {
-    let mut out = Vec::new();
-    for isa in Isa::ALL {
-        match Direct::with_isa(isa) {
-            Some(d) => out.push(d),
-            None => eprintln!("skipped: this CPU lacks {isa}"),
-        }
-    }
-    out
-}
 
 #[test]
 fn the_small_suite_passes_on_every_isa() {

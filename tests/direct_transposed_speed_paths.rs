@@ -10,7 +10,7 @@
 //! and a non-finite weight sent to the scatter path.
 
 mod common;
-use common::{check, ALL_DATA};
+use common::{backends, check, ALL_DATA};
 
 use convoracle::backend::{run_planned, Backend, Context};
 use convoracle::direct::Direct;
@@ -18,7 +18,6 @@ use convoracle::reference::{ConvTranspose2dParams, DType, Op, Padding2d, Role};
 use convoracle::suite::{fill, DataMode};
 use convoracle::verify::{verify, Algorithm, Tolerance};
 use convoracle::{AnyProblem, AnyTensor, ProblemShape};
-use convoracle_kernels::Isa;
 
 /// A transposed conv with bias: `c` input channels, `k` output channels,
 /// square kernel, stride, padding, output padding and dilation.
@@ -67,10 +66,6 @@ fn cases() -> Vec<ProblemShape> {
         transposed(12, 20, [10, 11], 5, 3, 2, 2, (1, 1)),
         transposed(16, 18, [12, 12], 3, 2, 2, 1, (2, 1)),
     ]
-}
-
-fn backends() -> Vec<Direct> {
-    Isa::ALL.into_iter().filter_map(Direct::with_isa).collect()
 }
 
 #[test]

@@ -4,6 +4,7 @@
 // Each test binary uses its own subset of these helpers.
 #![allow(dead_code)]
 
+use convoracle::backend::Backend;
 use convoracle::backend::{run_planned, Context};
 use convoracle::direct::Direct;
 use convoracle::reference::{
@@ -11,7 +12,8 @@ use convoracle::reference::{
 };
 use convoracle::suite::{fill, DataMode};
 use convoracle::verify::{verify, Algorithm, Tolerance};
-use convoracle::ProblemShape;
+use convoracle::{AnyTensor, ProblemShape};
+use convoracle_kernels::Isa;
 use proptest::prelude::*;
 
 /// A conv2d problem from its parts (weight `[K, C/g, kh, kw]`).
@@ -102,3 +104,29 @@ pub fn check(
 
 /// Integer, random and non-finite data.
 pub const ALL_DATA: [DataMode; 3] = [DataMode::Integer, DataMode::Random, DataMode::NonFinite];
+
+/// The backend on each ISA this CPU has; the others are printed as skipped.
+pub fn backends() -> Vec<Direct> {
+    let mut out = Vec::new();
+    for isa in Isa::ALL {
+        match Direct::with_isa(isa) {
+            Some(d) => out.push(d),
+            None => eprintln!("skipped: this CPU lacks {isa}"),
+        }
+    }
+    out
+}
+
+/// Whether the plan `direct` makes for `spec` says `words` of its lowering.
+pub fn describes(direct: &Direct, spec: &ProblemShape, dtype: DType, words: &str) -> bool {
+    let plan = direct.plan(spec, dtype, &Context::new()).unwrap();
+    plan.describe().contains(words)
+}
+
+/// The bits of an f32 output.
+pub fn f32_bits(t: AnyTensor) -> Vec<u32> {
+    match t {
+        AnyTensor::F32(t) => t.data().iter().map(|v| v.to_bits()).collect(),
+        AnyTensor::F64(_) => panic!("f32 in, f32 out"),
+    }
+}
